@@ -1,0 +1,90 @@
+// The kernel framework contract (see docs/architecture.md and docs/formats.md).
+//
+// BLIS-style: the only per-ISA code is a micro-kernel, described by a KernelDesc.
+// Packing, cache blocking, threading, edge tiles, the 16->32-bit flush schedule and
+// the zero-point corrections are generic (kernels/src/driver.cpp, pack.cpp) and shared
+// by every format and tier.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace lowbit {
+
+enum class Format : int { kFp32 = 0, kInt8 = 1, kInt4 = 2, kQ46 = 3 };
+
+// How one element of a packed operand is stored.
+enum class Elem : int {
+  kF32,  // float
+  kU8,   // uint8_t
+  kS8,   // int8_t
+  kS16,  // int16_t
+  kU4,   // two unsigned 4-bit codes per byte (B only, see pack layout below)
+};
+
+// Format parameters. Only 4.6bit has any: N_x = 2a+1 activation levels, N_w = 2b+1 weight
+// levels, a = floor(127 / b)  (docs/formats.md).
+struct FormatParams {
+  int act_levels = 0;
+  int weight_levels = 0;
+};
+
+// Micro-kernel.
+//   kc  : depth handled by this call, a multiple of KernelDesc::kpad(); for kernels with
+//         16-bit accumulators the driver guarantees kc <= the flush period (max_kc()).
+//   a   : packed A micro-panel, layout [kc/ka][mr][ka] of a_elem  (row r, k = g*ka+u)
+//   b   : packed B micro-panel, layout [kc/kb][nr][kb] of b_elem  (col c, k = g*kb+u);
+//         for Elem::kU4 two consecutive groups share one block of nr*kb bytes: byte j of
+//         block h holds group 2h in its low nibble and group 2h+1 in its high nibble.
+//   c   : a full mr x nr tile, row-major with row stride ldc (elements); int32_t for the
+//         integer formats, float for fp32.
+//   accumulate: 0 -> C = A*B,  1 -> C += A*B.
+// Integer kernels compute the raw sum of stored values; wrap-around modulo 2^32 in the
+// int32 result is fine (the driver's corrections are modular too), but a 16-bit lane must
+// never overflow: that is what the flush period is for.
+using UKernelFn = void (*)(int64_t kc, const void* a, const void* b, void* c, int64_t ldc,
+                           int accumulate);
+
+// Value -> stored transform of a packed operand: stored = value + offset(params).
+// (4.6bit re-centres activations this way; the driver folds the offset into the
+// row/column-sum corrections.)  nullptr means offset 0.
+using OffsetFn = int (*)(const FormatParams&);
+
+// Optional hook run once per thread before the first micro-kernel call of a gemm (AMX
+// tile configuration) and after the last (tile release).  nullptr = nothing to do.
+using ThreadHookFn = void (*)();
+
+struct KernelDesc {
+  const char* name;    // XNNPACK-style: "qs8_gemm_6x16c2__avx2"
+  Format format;
+  const char* tier;    // "scalar", "avx2", "avx512", "avxvnni", "avx512vnni", "amx",
+                       // "neon", "dotprod", "i8mm"
+  int mr, nr;          // register tile
+  int ka, kb;          // k grouping of packed A and B
+  Elem a_elem, b_elem;
+  OffsetFn a_offset, b_offset;
+  // Accumulation. acc_bits = 32 (int32 or fp32 accumulators, no depth limit) or 16.
+  // With 16: each k-group of B (kb values of k) adds one "step" of `terms_per_step`
+  // products into every 16-bit lane; lane_unsigned: lanes hold unsigned sums (only valid
+  // when every stored product is >= 0); step_saturates: the step instruction itself
+  // saturates at int16 (vpmaddubsw), so one step must fit 32767.
+  int acc_bits;
+  int terms_per_step;
+  bool lane_unsigned;
+  bool step_saturates;
+  // Cache blocking defaults (multiples of mr / nr / kpad are enforced by the driver).
+  int mc, kc, nc;
+  UKernelFn ukernel;
+  ThreadHookFn thread_begin, thread_end;
+
+  int kpad() const;  // lcm(ka, kb, and 2*kb for Elem::kU4)
+};
+
+// The registry: every compiled variant, in preference order (best first) within a format.
+// Each tier translation unit contributes a list (see registry.cpp).
+struct KernelList {
+  const KernelDesc* const* items;
+  size_t count;
+};
+
+}  // namespace lowbit
