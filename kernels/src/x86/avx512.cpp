@@ -123,6 +123,7 @@ void lowbit_x32c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc
   LB_ROWS(LB_DECL_I)
 #define LB_STEP(r, b0, b1, Ag)                                            \
   if (r < MR) {                                                           \
+    LB_ROW_FENCE();                                                       \
     const __m512i av = _mm512_set1_epi32(x86::load32(Ag + 4 * r));        \
     c##r##0 = _mm512_add_epi16(c##r##0, _mm512_maddubs_epi16(b0, av));    \
     c##r##1 = _mm512_add_epi16(c##r##1, _mm512_maddubs_epi16(b1, av));    \

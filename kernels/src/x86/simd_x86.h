@@ -20,15 +20,28 @@
 #undef _mm512_madd_epi16
 #define _mm512_madd_epi16(a, b) simde_mm512_madd_epi16(a, b)
 #include "amx_model.h"
-// SIMDe vectors are structs, not machine registers: nothing to pin.
+// SIMDe vectors are structs, not machine registers: nothing to pin or fence.
 #define LB_PIN(v) ((void)0)
+#define LB_ROW_FENCE() ((void)0)
 #else
+// GCC 12's AVX-512 headers initialise "undefined" vectors from themselves
+// (`__m512i __Y = __Y;`), which -Wuninitialized reports inside the intrinsic once it is
+// inlined (GCC PR 105593, fixed in 13); the diagnostic is about the header, not our code.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
+#pragma GCC diagnostic pop
 // An empty asm that claims to modify v (any vector register, zmm16-31 included: "v", not
 // "x", which would confine it to the 16 legacy registers).  It stops GCC re-associating
 // the accumulation chains across rows, which raises register pressure and spills
 // accumulators to the stack (the same device as in avx2.cpp).
 #define LB_PIN(v) __asm__("" : "+v"(v))
+// A compiler-only barrier between the rows of a step: keeps GCC from hoisting the next
+// rows' broadcasts above the current row's multiplies, which in the 16-bit kernels (one
+// more live temporary per row than vpdpbusd) pushes the register count past 32 and
+// spills an accumulator.  The CPU reorders across it freely; it emits no instruction.
+#define LB_ROW_FENCE() __asm__ volatile("" ::: "memory")
 #endif
 
 #include <cstdint>
