@@ -7,21 +7,44 @@ loop body to DIR/<function>.s for llvm-mca.
 
     python3 loop_report.py build/native-objs/avx512vnni.o [--mca-dir DIR]
 """
+
 import argparse
 import collections
 import pathlib
 import re
 import subprocess
 
-KEY = ("vpdpbusds", "vpdpbusd", "{vex}", "vpmaddubsw", "vpmaddwd", "vfmadd231ps", "vpaddw", "vpaddd",
-       "vpmovsxbw", "vpbroadcastd", "tdpbusd", "tileloadd", "tilestored", "vpand", "vpandd", "vpandq", "vpsrlw", "vpsrld")
+KEY = (
+    "vpdpbusds",
+    "vpdpbusd",
+    "{vex}",
+    "vpmaddubsw",
+    "vpmaddwd",
+    "vfmadd231ps",
+    "vpaddw",
+    "vpaddd",
+    "vpmovsxbw",
+    "vpbroadcastd",
+    "tdpbusd",
+    "tileloadd",
+    "tilestored",
+    "vpand",
+    "vpandd",
+    "vpandq",
+    "vpsrlw",
+    "vpsrld",
+)
 
 MULTIPLY = {"vpdpbusd", "vpdpbusds", "{vex}", "vpmaddubsw", "vpmaddwd", "vfmadd231ps", "tdpbusd"}
 
 
 def functions(obj):
-    out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", "-C", obj],
-                         check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["objdump", "-d", "--no-show-raw-insn", "-C", obj],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     name, body = None, []
     for line in out.splitlines():
         m = re.match(r"^[0-9a-f]+ <(.*)>:$", line)
@@ -47,8 +70,11 @@ def loops(body):
             if m and int(m.group(1), 16) in addr_index and int(m.group(1), 16) <= body[i][0]:
                 found.append((addr_index[int(m.group(1), 16)], i))
     # innermost: no other loop strictly inside
-    return [(s, e) for s, e in found
-            if not any(s <= s2 and e2 <= e and (s2, e2) != (s, e) for s2, e2 in found)]
+    return [
+        (s, e)
+        for s, e in found
+        if not any(s <= s2 and e2 <= e and (s2, e2) != (s, e) for s2, e2 in found)
+    ]
 
 
 def main():
@@ -59,7 +85,7 @@ def main():
     for obj in args.objects:
         for name, body in functions(obj):
             for s, e in loops(body):
-                ins = body[s:e + 1]
+                ins = body[s : e + 1]
                 if not any(op in MULTIPLY for _, op, _ in ins):
                     continue  # a backward jump that is not a K loop (store paths)
                 mix = collections.Counter(op for _, op, _ in ins)
@@ -67,8 +93,10 @@ def main():
                 loads = sum(1 for _, op, a in ins if "(" in a and not op.startswith("lea"))
                 keys = " ".join(f"{k}={mix[k]}" for k in KEY if mix[k])
                 short = re.sub(r"\(long, void const\*, void const\*, void\*, long, int\)", "", name)
-                print(f"{pathlib.Path(obj).name}: {short}\n    loop {len(ins)} instr, "
-                      f"stack refs {stack}, memory operands {loads}: {keys}")
+                print(
+                    f"{pathlib.Path(obj).name}: {short}\n    loop {len(ins)} instr, "
+                    f"stack refs {stack}, memory operands {loads}: {keys}"
+                )
                 if args.mca_dir:
                     d = pathlib.Path(args.mca_dir)
                     d.mkdir(parents=True, exist_ok=True)
