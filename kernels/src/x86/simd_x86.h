@@ -23,6 +23,7 @@
 // SIMDe vectors are structs, not machine registers: nothing to pin or fence.
 #define LB_PIN(v) ((void)0)
 #define LB_ROW_FENCE() ((void)0)
+#define LB_MEMORY_FENCE() ((void)0)
 #else
 // GCC 12's AVX-512 headers initialise "undefined" vectors from themselves
 // (`__m512i __Y = __Y;`), which -Wuninitialized reports inside the intrinsic once it is
@@ -42,6 +43,7 @@
 // more live temporary per row than vpdpbusd) pushes the register count past 32 and
 // spills an accumulator.  The CPU reorders across it freely; it emits no instruction.
 #define LB_ROW_FENCE() __asm__ volatile("" ::: "memory")
+#define LB_MEMORY_FENCE() __asm__ volatile("" ::: "memory")
 #endif
 
 #include <cstdint>
