@@ -1,0 +1,118 @@
+// `i8mm` tier: ARMv8.6-A int8 matrix multiply (SMMLA / UMMLA / USMMLA).  Compiled with
+// -march=armv8.2-a+dotprod+i8mm (the tier also requires dotprod, see registry.cpp).
+//
+// One MMLA multiplies a 2x8 block of A by an 8x2 block of B into a 2x2 int32 block:
+// 32 MACs per instruction, int32 lanes, no flush period (docs/arm.md).  The packed
+// layouts with ka = kb = 8 are exactly the MMLA operand blocks: rows 2i, 2i+1 of a k-group
+// are 16 consecutive bytes of A, columns 2j, 2j+1 16 consecutive bytes of B.
+//  int8   8x8c8 : USMMLA, u8 activations x s8 weights as they are (no offset at all).
+//  4.6bit 8x8c8 : SMMLA, activations re-centred to [-a, a].
+//  int4   8x8c8 : UMMLA on codes after unpacking the weight nibbles (AND / USHR).
+#include "arm/common.h"
+
+namespace lowbit {
+namespace {
+
+using arm::store_s32;
+
+enum class Mmla { kUS, kSS, kUU };
+
+template <Mmla kind>
+inline __attribute__((always_inline)) int32x4_t mmla(int32x4_t acc, uint8x16_t a, uint8x16_t b) {
+  if constexpr (kind == Mmla::kUS) return vusmmlaq_s32(acc, a, vreinterpretq_s8_u8(b));
+  if constexpr (kind == Mmla::kSS)
+    return vmmlaq_s32(acc, vreinterpretq_s8_u8(a), vreinterpretq_s8_u8(b));
+  if constexpr (kind == Mmla::kUU)
+    return vreinterpretq_s32_u32(vmmlaq_u32(vreinterpretq_u32_s32(acc), a, b));
+}
+
+// acc[i][j] holds rows (2i, 2i+1) x columns (2j, 2j+1) as [r0c0 r0c1 r1c0 r1c1]; its 64-bit
+// halves are row 2i and row 2i+1, so ZIP1/ZIP2 on doublewords rebuild four-column rows.
+inline void store_tile(const int32x4_t (&acc)[4][4], int32_t* C, int64_t ldc, int accumulate) {
+  for (int i = 0; i < 4; ++i)
+    for (int jj = 0; jj < 2; ++jj) {
+      const int64x2_t lo = vreinterpretq_s64_s32(acc[i][2 * jj]);
+      const int64x2_t hi = vreinterpretq_s64_s32(acc[i][2 * jj + 1]);
+      store_s32(C + (2 * i) * ldc + 4 * jj, vreinterpretq_s32_s64(vzip1q_s64(lo, hi)), accumulate);
+      store_s32(C + (2 * i + 1) * ldc + 4 * jj, vreinterpretq_s32_s64(vzip2q_s64(lo, hi)),
+                accumulate);
+    }
+}
+
+template <Mmla kind>
+inline __attribute__((always_inline)) void mmla_group(int32x4_t (&acc)[4][4], const uint8_t* A,
+                                                      const uint8x16_t (&bv)[4]) {
+  uint8x16_t av[4];
+  for (int i = 0; i < 4; ++i) av[i] = vld1q_u8(A + 16 * i);
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) acc[i][j] = mmla<kind>(acc[i][j], av[i], bv[j]);
+}
+
+// A: [kc/8][8][8] bytes; B: [kc/8][8][8] bytes.
+template <Mmla kind>
+void mmla_8x8c8(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
+  const uint8_t* A = static_cast<const uint8_t*>(a);
+  const uint8_t* B = static_cast<const uint8_t*>(b);
+  int32x4_t acc[4][4];
+  for (auto& row : acc)
+    for (auto& v : row) v = vdupq_n_s32(0);
+  for (int64_t g = 0; g < kc / 8; ++g) {
+    if constexpr (kind == Mmla::kUS) LOWBIT_MCA_BEGIN(qu8s8_gemm_8x8c8__i8mm);
+    else LOWBIT_MCA_BEGIN(q46_gemm_8x8c8__i8mm);
+    const uint8x16_t bv[4] = {vld1q_u8(B), vld1q_u8(B + 16), vld1q_u8(B + 32), vld1q_u8(B + 48)};
+    mmla_group<kind>(acc, A, bv);
+    A += 64;
+    B += 64;
+    if constexpr (kind == Mmla::kUS) LOWBIT_MCA_END(qu8s8_gemm_8x8c8__i8mm);
+    else LOWBIT_MCA_END(q46_gemm_8x8c8__i8mm);
+  }
+  store_tile(acc, static_cast<int32_t*>(c), ldc, accumulate);
+}
+
+// int4: A uint8 codes [kc/8][8][8]; B Elem::kU4, block h of 64 bytes = 8 columns x 8 k,
+// low nibbles group 2h, high nibbles group 2h+1.
+void qu4_8x8c8(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
+  const uint8_t* A = static_cast<const uint8_t*>(a);
+  const uint8_t* B = static_cast<const uint8_t*>(b);
+  int32x4_t acc[4][4];
+  for (auto& row : acc)
+    for (auto& v : row) v = vdupq_n_s32(0);
+  const uint8x16_t low4 = vdupq_n_u8(0x0F);
+  for (int64_t h = 0; h < kc / 16; ++h) {
+    LOWBIT_MCA_BEGIN(qu4_gemm_8x8c8__i8mm);
+    const uint8x16_t q[4] = {vld1q_u8(B), vld1q_u8(B + 16), vld1q_u8(B + 32), vld1q_u8(B + 48)};
+    const uint8x16_t lo[4] = {vandq_u8(q[0], low4), vandq_u8(q[1], low4), vandq_u8(q[2], low4),
+                              vandq_u8(q[3], low4)};
+    mmla_group<Mmla::kUU>(acc, A, lo);
+    const uint8x16_t hi[4] = {vshrq_n_u8(q[0], 4), vshrq_n_u8(q[1], 4), vshrq_n_u8(q[2], 4),
+                              vshrq_n_u8(q[3], 4)};
+    mmla_group<Mmla::kUU>(acc, A + 64, hi);
+    A += 128;
+    B += 64;
+    LOWBIT_MCA_END(qu4_gemm_8x8c8__i8mm);
+  }
+  store_tile(acc, static_cast<int32_t*>(c), ldc, accumulate);
+}
+
+int q46_centre(const FormatParams& p) { return -(p.act_levels - 1) / 2; }
+
+const KernelDesc kInt8 = {"qu8s8_gemm_8x8c8__i8mm", Format::kInt8, "i8mm", 8, 8, 8, 8,
+                          Elem::kU8, Elem::kS8, nullptr, nullptr, 32, 8, false, false,
+                          96, 512, 3072, mmla_8x8c8<Mmla::kUS>, nullptr, nullptr};
+const KernelDesc kInt4 = {"qu4_gemm_8x8c8__i8mm", Format::kInt4, "i8mm", 8, 8, 8, 8,
+                          Elem::kU8, Elem::kU4, nullptr, nullptr, 32, 8, false, false,
+                          96, 512, 3072, qu4_8x8c8, nullptr, nullptr};
+const KernelDesc kQ46 = {"q46_gemm_8x8c8__i8mm", Format::kQ46, "i8mm", 8, 8, 8, 8,
+                         Elem::kS8, Elem::kS8, q46_centre, nullptr, 32, 8, false, false,
+                         96, 512, 3072, mmla_8x8c8<Mmla::kSS>, nullptr, nullptr};
+
+const KernelDesc* const kList[] = {&kInt8, &kInt4, &kQ46};
+
+}  // namespace
+
+const KernelList& kernels_i8mm() {
+  static const KernelList l = {kList, sizeof(kList) / sizeof(kList[0])};
+  return l;
+}
+
+}  // namespace lowbit

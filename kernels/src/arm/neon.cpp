@@ -1,0 +1,215 @@
+// `neon` tier: base ARMv8-A Advanced SIMD only.  Compiled with -march=armv8-a.
+//
+// The instruction sequences, MACs per instruction, flush periods and the proofs that no
+// lane overflows are in docs/arm.md; the comments here say only what the code cannot.
+//
+//  f32   8x12    : FMLA by element, 24 accumulators, 4 MACs per instruction.
+//  int8  4x16c2  : SMULL + SMLSL pair two k into int16, SADALP widens every pair into int32
+//                  (the 32-bit step every 2 products of the papers' 8-bit baseline).
+//  int4  8x16c2  : MUL .16b (16 byte products, each <= 225) + UADALP into uint16 lanes;
+//                  widened into the int32 C tile once per call (kc <= flush period).
+//  4.6bit 8x16c2 : MUL .16b (|product| <= 127 fits a signed byte) + SADALP into int16 lanes;
+//                  same once-per-call widening.
+#include "arm/common.h"
+
+namespace lowbit {
+namespace {
+
+using arm::dup_pair;
+using arm::store_f32;
+using arm::store_s32;
+using arm::unroll;
+
+// ---- fp32 ----------------------------------------------------------------------------
+// A: float [kc][8]; B: float [kc][12].
+void f32_8x12(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
+  const float* A = static_cast<const float*>(a);
+  const float* B = static_cast<const float*>(b);
+  float32x4_t acc[8][3];
+  for (auto& row : acc)
+    for (auto& v : row) v = vdupq_n_f32(0.f);
+  for (int64_t k = 0; k < kc; ++k) {
+    LOWBIT_MCA_BEGIN(f32_gemm_8x12__neon);
+    const float32x4_t a0 = vld1q_f32(A), a1 = vld1q_f32(A + 4);
+    const float32x4_t bv[3] = {vld1q_f32(B), vld1q_f32(B + 4), vld1q_f32(B + 8)};
+    unroll<0, 4>([&](auto rr) {
+      constexpr int r = decltype(rr)::value;
+      for (int j = 0; j < 3; ++j) {
+        acc[r][j] = vfmaq_laneq_f32(acc[r][j], bv[j], a0, r);
+        acc[r + 4][j] = vfmaq_laneq_f32(acc[r + 4][j], bv[j], a1, r);
+      }
+    });
+    A += 8;
+    B += 12;
+    LOWBIT_MCA_END(f32_gemm_8x12__neon);
+  }
+  float* C = static_cast<float*>(c);
+  for (int r = 0; r < 8; ++r)
+    for (int j = 0; j < 3; ++j) store_f32(C + r * ldc + 4 * j, acc[r][j], accumulate);
+}
+
+// ---- int8 ----------------------------------------------------------------------------
+// A: int8 [kc/4][4][4], stored x - 128 (a_offset); B: int8 [kc/2][16][2].
+//
+// One 4-k step pairs group g (k0,k1) with group g+1 (k2,k3) in one int16 lane per column:
+//   t = a(k0..1) * b(g)  -  a(k2..3) * ~b(g+1)   =  sum of the 4 products + a(k2) + a(k3)
+// because ~b = -b - 1.  The plain SMULL + SMLAL2 pairing would overflow int16 at one point
+// of the full int8 range ((-128)(-128) twice = 32768); with the complemented weight the
+// second product lies in [-16384, 16256] and t in [-32640, 32640].  The extra a(k2)+a(k3)
+// per row is summed on the side (SADALP of A itself) and subtracted at the end.
+constexpr int64_t kCorrChunk = 127;  // steps before the int16 row-sum side lanes widen (127 * 256 <= 32767)
+
+void qu8s8_4x16(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
+  const int8_t* A = static_cast<const int8_t*>(a);
+  const int8_t* B = static_cast<const int8_t*>(b);
+  int32x4_t acc[4][4];
+  for (auto& row : acc)
+    for (auto& v : row) v = vdupq_n_s32(0);
+  int32x4_t corr = vdupq_n_s32(0);
+  for (int64_t steps = kc / 4; steps > 0;) {
+    const int64_t chunk = steps < kCorrChunk ? steps : kCorrChunk;
+    int16x8_t corr16 = vdupq_n_s16(0);
+    for (int64_t s = 0; s < chunk; ++s) {
+      LOWBIT_MCA_BEGIN(qu8s8_gemm_4x16c2__neon);
+      const int8x16_t av = vld1q_s8(A);
+      const int8x16_t b0 = vld1q_s8(B), b1 = vld1q_s8(B + 16);
+      const int8x16_t n2 = vmvnq_s8(vld1q_s8(B + 32)), n3 = vmvnq_s8(vld1q_s8(B + 48));
+      corr16 = vpadalq_s8(corr16, av);  // odd lanes: a(k2) + a(k3) of each row
+      unroll<0, 4>([&](auto rr) {
+        constexpr int r = decltype(rr)::value;
+        const int8x16_t a1 = dup_pair<2 * r>(av), a2 = dup_pair<2 * r + 1>(av);
+        int16x8_t t;
+        t = vmlsl_s8(vmull_s8(vget_low_s8(a1), vget_low_s8(b0)), vget_low_s8(a2), vget_low_s8(n2));
+        acc[r][0] = vpadalq_s16(acc[r][0], t);
+        t = vmlsl_high_s8(vmull_high_s8(a1, b0), a2, n2);
+        acc[r][1] = vpadalq_s16(acc[r][1], t);
+        t = vmlsl_s8(vmull_s8(vget_low_s8(a1), vget_low_s8(b1)), vget_low_s8(a2), vget_low_s8(n3));
+        acc[r][2] = vpadalq_s16(acc[r][2], t);
+        t = vmlsl_high_s8(vmull_high_s8(a1, b1), a2, n3);
+        acc[r][3] = vpadalq_s16(acc[r][3], t);
+      });
+      A += 16;
+      B += 64;
+      LOWBIT_MCA_END(qu8s8_gemm_4x16c2__neon);
+    }
+    corr = vaddw_s16(corr, vget_low_s16(vuzp2q_s16(corr16, corr16)));
+    steps -= chunk;
+  }
+  int32_t* C = static_cast<int32_t*>(c);
+  LOWBIT_MCA_BEGIN(qu8s8_gemm_4x16c2__neon/flush);
+  unroll<0, 4>([&](auto rr) {
+    constexpr int r = decltype(rr)::value;
+    const int32x4_t cr = vdupq_laneq_s32(corr, r);
+    for (int j = 0; j < 4; ++j) store_s32(C + r * ldc + 4 * j, vsubq_s32(acc[r][j], cr), accumulate);
+  });
+  LOWBIT_MCA_END(qu8s8_gemm_4x16c2__neon/flush);
+}
+
+// ---- int4 ----------------------------------------------------------------------------
+// A: uint8 codes [kc/2][8][2]; B: Elem::kU4, block h of 32 bytes = 16 columns x 2 k,
+// low nibbles group 2h, high nibbles group 2h+1.
+inline __attribute__((always_inline)) void byte_step(uint16x8_t (&acc)[8][2], uint8x16_t a,
+                                                     uint8x16_t b0, uint8x16_t b1) {
+  unroll<0, 8>([&](auto rr) {
+    constexpr int r = decltype(rr)::value;
+    const uint8x16_t ar = dup_pair<r>(a);
+    acc[r][0] = vpadalq_u8(acc[r][0], vmulq_u8(ar, b0));
+    acc[r][1] = vpadalq_u8(acc[r][1], vmulq_u8(ar, b1));
+  });
+}
+
+inline __attribute__((always_inline)) void byte_step(int16x8_t (&acc)[8][2], int8x16_t a,
+                                                     int8x16_t b0, int8x16_t b1) {
+  unroll<0, 8>([&](auto rr) {
+    constexpr int r = decltype(rr)::value;
+    const int8x16_t ar = dup_pair<r>(a);
+    acc[r][0] = vpadalq_s8(acc[r][0], vmulq_s8(ar, b0));
+    acc[r][1] = vpadalq_s8(acc[r][1], vmulq_s8(ar, b1));
+  });
+}
+
+void qu4_8x16(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
+  const uint8_t* A = static_cast<const uint8_t*>(a);
+  const uint8_t* B = static_cast<const uint8_t*>(b);
+  uint16x8_t acc[8][2];
+  for (auto& row : acc)
+    for (auto& v : row) v = vdupq_n_u16(0);
+  const uint8x16_t low4 = vdupq_n_u8(0x0F);
+  for (int64_t h = 0; h < kc / 4; ++h) {
+    LOWBIT_MCA_BEGIN(qu4_gemm_8x16c2__neon);
+    const uint8x16_t q0 = vld1q_u8(B), q1 = vld1q_u8(B + 16);
+    byte_step(acc, vld1q_u8(A), vandq_u8(q0, low4), vandq_u8(q1, low4));
+    byte_step(acc, vld1q_u8(A + 16), vshrq_n_u8(q0, 4), vshrq_n_u8(q1, 4));
+    A += 32;
+    B += 32;
+    LOWBIT_MCA_END(qu4_gemm_8x16c2__neon);
+  }
+  // Flush: uint16 column sums -> int32 (zero-extend; a lane holds at most 65535).
+  int32_t* C = static_cast<int32_t*>(c);
+  LOWBIT_MCA_BEGIN(qu4_gemm_8x16c2__neon/flush);
+  for (int r = 0; r < 8; ++r)
+    for (int j = 0; j < 2; ++j) {
+      int32_t* row = C + r * ldc + 8 * j;
+      store_s32(row, vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(acc[r][j]))), accumulate);
+      store_s32(row + 4, vreinterpretq_s32_u32(vmovl_high_u16(acc[r][j])), accumulate);
+    }
+  LOWBIT_MCA_END(qu4_gemm_8x16c2__neon/flush);
+}
+
+// ---- 4.6bit --------------------------------------------------------------------------
+// A: int8 [kc/2][8][2] stored x - a in [-a, a] (a_offset); B: int8 [kc/2][16][2] in [-b, b].
+void q46_8x16(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
+  const int8_t* A = static_cast<const int8_t*>(a);
+  const int8_t* B = static_cast<const int8_t*>(b);
+  int16x8_t acc[8][2];
+  for (auto& row : acc)
+    for (auto& v : row) v = vdupq_n_s16(0);
+  int64_t g = 0;
+  // Two k-groups per iteration (the same 4 k per iteration as int4); kc/2 may be odd.
+  for (; g + 2 <= kc / 2; g += 2) {
+    LOWBIT_MCA_BEGIN(q46_gemm_8x16c2__neon);
+    byte_step(acc, vld1q_s8(A), vld1q_s8(B), vld1q_s8(B + 16));
+    byte_step(acc, vld1q_s8(A + 16), vld1q_s8(B + 32), vld1q_s8(B + 48));
+    A += 32;
+    B += 64;
+    LOWBIT_MCA_END(q46_gemm_8x16c2__neon);
+  }
+  if (g < kc / 2) byte_step(acc, vld1q_s8(A), vld1q_s8(B), vld1q_s8(B + 16));
+  int32_t* C = static_cast<int32_t*>(c);
+  LOWBIT_MCA_BEGIN(q46_gemm_8x16c2__neon/flush);
+  for (int r = 0; r < 8; ++r)
+    for (int j = 0; j < 2; ++j) {
+      int32_t* row = C + r * ldc + 8 * j;
+      store_s32(row, vmovl_s16(vget_low_s16(acc[r][j])), accumulate);
+      store_s32(row + 4, vmovl_high_s16(acc[r][j]), accumulate);
+    }
+  LOWBIT_MCA_END(q46_gemm_8x16c2__neon/flush);
+}
+
+int int8_to_signed(const FormatParams&) { return -128; }
+int q46_centre(const FormatParams& p) { return -(p.act_levels - 1) / 2; }
+
+const KernelDesc kF32 = {"f32_gemm_8x12__neon", Format::kFp32, "neon", 8, 12, 1, 1,
+                         Elem::kF32, Elem::kF32, nullptr, nullptr, 32, 1, false, false,
+                         96, 256, 3072, f32_8x12, nullptr, nullptr};
+const KernelDesc kInt8 = {"qu8s8_gemm_4x16c2__neon", Format::kInt8, "neon", 4, 16, 4, 2,
+                          Elem::kS8, Elem::kS8, int8_to_signed, nullptr, 32, 1, false, false,
+                          96, 512, 3072, qu8s8_4x16, nullptr, nullptr};
+// 16-bit lanes: one k-group (2 k) adds 2 products per lane; unsigned (codes are >= 0).
+const KernelDesc kInt4 = {"qu4_gemm_8x16c2__neon", Format::kInt4, "neon", 8, 16, 2, 2,
+                          Elem::kU8, Elem::kU4, nullptr, nullptr, 16, 2, true, false,
+                          96, 1024, 3072, qu4_8x16, nullptr, nullptr};
+const KernelDesc kQ46 = {"q46_gemm_8x16c2__neon", Format::kQ46, "neon", 8, 16, 2, 2,
+                         Elem::kS8, Elem::kS8, q46_centre, nullptr, 16, 2, false, false,
+                         96, 1024, 3072, q46_8x16, nullptr, nullptr};
+
+const KernelDesc* const kList[] = {&kF32, &kInt8, &kInt4, &kQ46};
+
+}  // namespace
+
+const KernelList& kernels_neon() {
+  static const KernelList l = {kList, sizeof(kList) / sizeof(kList[0])};
+  return l;
+}
+
+}  // namespace lowbit
