@@ -26,15 +26,22 @@
 namespace lowbit {
 namespace arm {
 
-// C tile row update: C = v (accumulate == 0) or C += v (wrapping, as the contract allows).
-inline void store_s32(int32_t* c, int32x4_t v, int accumulate) {
-  if (accumulate) v = vaddq_s32(v, vld1q_s32(c));
-  vst1q_s32(c, v);
+// Lambdas passed to unroll() carry this so that GCC inlines them before its scalar
+// replacement of aggregates: only then do the accumulator arrays live in registers
+// (without it GCC 12 keeps them on the stack and the inner loops reload them).
+#define LOWBIT_AI __attribute__((always_inline))
+
+// C tile update without a branch: keep = all ones when accumulating, else zero.  The
+// epilogue then costs the same on both paths (the cycle model measures this one).
+inline int32x4_t keep_mask(int accumulate) { return vdupq_n_s32(accumulate ? -1 : 0); }
+
+inline void store_s32(int32_t* c, int32x4_t v, int32x4_t keep) {
+  vst1q_s32(c, vaddq_s32(v, vandq_s32(vld1q_s32(c), keep)));
 }
 
-inline void store_f32(float* c, float32x4_t v, int accumulate) {
-  if (accumulate) v = vaddq_f32(v, vld1q_f32(c));
-  vst1q_f32(c, v);
+// Float: select rather than mask-and-add, so that C = A*B keeps the sign of a -0 result.
+inline void store_f32(float* c, float32x4_t v, int32x4_t keep) {
+  vst1q_f32(c, vbslq_f32(vreinterpretq_u32_s32(keep), vaddq_f32(vld1q_f32(c), v), v));
 }
 
 // Broadcast 16-bit element `lane` of v to all eight halfwords (two bytes, i.e. one row's
@@ -49,10 +56,19 @@ inline int8x16_t dup_pair(int8x16_t v) {
   return vreinterpretq_s8_s16(vdupq_laneq_s16(vreinterpretq_s16_s8(v), lane));
 }
 
+// Hides a loaded vector's origin from GCC.  Without it GCC turns every DUP-by-lane of a
+// loaded A vector into its own scalar load + DUP (ldr h; dup), doubling the instructions
+// and the live registers of the byte-multiply kernels.  Emits no instruction.
+template <typename V>
+inline LOWBIT_AI V opaque(V v) {
+  asm("" : "+w"(v));
+  return v;
+}
+
 // Compile-time loop: f(std::integral_constant<int, I>) for I in [0, N).  Lane indices of
 // the by-element intrinsics must be constants; this keeps the kernels free of hand unrolling.
 template <int I, int N, typename F>
-inline __attribute__((always_inline)) void unroll(F&& f) {
+inline LOWBIT_AI void unroll(F&& f) {
   if constexpr (I < N) {
     f(std::integral_constant<int, I>{});
     unroll<I + 1, N>(f);

@@ -21,26 +21,27 @@ void qs8_8x12c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, 
   const int8_t* A = static_cast<const int8_t*>(a);
   const int8_t* B = static_cast<const int8_t*>(b);
   int32x4_t acc[8][3];
-  for (auto& row : acc)
-    for (auto& v : row) v = vdupq_n_s32(0);
+  unroll<0, 24>([&](auto i) LOWBIT_AI { acc[i / 3][i % 3] = vdupq_n_s32(0); });
   for (int64_t g = 0; g < kc / 4; ++g) {
     LOWBIT_MCA_BEGIN(qs8_gemm_8x12c4__dotprod);
     const int8x16_t a0 = vld1q_s8(A), a1 = vld1q_s8(A + 16);
     const int8x16_t bv[3] = {vld1q_s8(B), vld1q_s8(B + 16), vld1q_s8(B + 32)};
-    unroll<0, 4>([&](auto rr) {
-      constexpr int r = decltype(rr)::value;
-      for (int j = 0; j < 3; ++j) {
-        acc[r][j] = vdotq_laneq_s32(acc[r][j], bv[j], a0, r);
-        acc[r + 4][j] = vdotq_laneq_s32(acc[r + 4][j], bv[j], a1, r);
-      }
+    unroll<0, 12>([&](auto i) LOWBIT_AI {
+      constexpr int r = decltype(i)::value / 3, j = decltype(i)::value % 3;
+      acc[r][j] = vdotq_laneq_s32(acc[r][j], bv[j], a0, r);
+      acc[r + 4][j] = vdotq_laneq_s32(acc[r + 4][j], bv[j], a1, r);
     });
     A += 32;
     B += 48;
     LOWBIT_MCA_END(qs8_gemm_8x12c4__dotprod);
   }
   int32_t* C = static_cast<int32_t*>(c);
-  for (int r = 0; r < 8; ++r)
-    for (int j = 0; j < 3; ++j) store_s32(C + r * ldc + 4 * j, acc[r][j], accumulate);
+  const int32x4_t keep = arm::keep_mask(accumulate);
+  LOWBIT_MCA_BEGIN(qs8_gemm_8x12c4__dotprod/epilogue);
+  unroll<0, 24>([&](auto i) LOWBIT_AI {
+    store_s32(C + (i / 3) * ldc + 4 * (i % 3), acc[i / 3][i % 3], keep);
+  });
+  LOWBIT_MCA_END(qs8_gemm_8x12c4__dotprod/epilogue);
 }
 
 // A: uint8 codes [kc/4][8][4]; B: Elem::kU4, block h of 32 bytes = 8 columns x 4 k,
@@ -49,12 +50,11 @@ void qu4_8x8c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, i
   const uint8_t* A = static_cast<const uint8_t*>(a);
   const uint8_t* B = static_cast<const uint8_t*>(b);
   uint32x4_t acc[8][2];
-  for (auto& row : acc)
-    for (auto& v : row) v = vdupq_n_u32(0);
+  unroll<0, 16>([&](auto i) LOWBIT_AI { acc[i / 2][i % 2] = vdupq_n_u32(0); });
   const uint8x16_t low4 = vdupq_n_u8(0x0F);
-  auto step = [&](const uint8_t* Ag, uint8x16_t b0, uint8x16_t b1) {
+  auto step = [&](const uint8_t* Ag, uint8x16_t b0, uint8x16_t b1) LOWBIT_AI {
     const uint8x16_t a0 = vld1q_u8(Ag), a1 = vld1q_u8(Ag + 16);
-    unroll<0, 4>([&](auto rr) {
+    unroll<0, 4>([&](auto rr) LOWBIT_AI {
       constexpr int r = decltype(rr)::value;
       acc[r][0] = vdotq_laneq_u32(acc[r][0], b0, a0, r);
       acc[r][1] = vdotq_laneq_u32(acc[r][1], b1, a0, r);
@@ -72,9 +72,12 @@ void qu4_8x8c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, i
     LOWBIT_MCA_END(qu4_gemm_8x8c4__dotprod);
   }
   int32_t* C = static_cast<int32_t*>(c);
-  for (int r = 0; r < 8; ++r)
-    for (int j = 0; j < 2; ++j)
-      store_s32(C + r * ldc + 4 * j, vreinterpretq_s32_u32(acc[r][j]), accumulate);
+  const int32x4_t keep = arm::keep_mask(accumulate);
+  LOWBIT_MCA_BEGIN(qu4_gemm_8x8c4__dotprod/epilogue);
+  unroll<0, 16>([&](auto i) LOWBIT_AI {
+    store_s32(C + (i / 2) * ldc + 4 * (i % 2), vreinterpretq_s32_u32(acc[i / 2][i % 2]), keep);
+  });
+  LOWBIT_MCA_END(qu4_gemm_8x8c4__dotprod/epilogue);
 }
 
 int int8_to_signed(const FormatParams&) { return -128; }

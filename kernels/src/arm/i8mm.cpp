@@ -14,6 +14,7 @@ namespace lowbit {
 namespace {
 
 using arm::store_s32;
+using arm::unroll;
 
 enum class Mmla { kUS, kSS, kUU };
 
@@ -28,24 +29,25 @@ inline __attribute__((always_inline)) int32x4_t mmla(int32x4_t acc, uint8x16_t a
 
 // acc[i][j] holds rows (2i, 2i+1) x columns (2j, 2j+1) as [r0c0 r0c1 r1c0 r1c1]; its 64-bit
 // halves are row 2i and row 2i+1, so ZIP1/ZIP2 on doublewords rebuild four-column rows.
-inline void store_tile(const int32x4_t (&acc)[4][4], int32_t* C, int64_t ldc, int accumulate) {
-  for (int i = 0; i < 4; ++i)
-    for (int jj = 0; jj < 2; ++jj) {
-      const int64x2_t lo = vreinterpretq_s64_s32(acc[i][2 * jj]);
-      const int64x2_t hi = vreinterpretq_s64_s32(acc[i][2 * jj + 1]);
-      store_s32(C + (2 * i) * ldc + 4 * jj, vreinterpretq_s32_s64(vzip1q_s64(lo, hi)), accumulate);
-      store_s32(C + (2 * i + 1) * ldc + 4 * jj, vreinterpretq_s32_s64(vzip2q_s64(lo, hi)),
-                accumulate);
-    }
+inline LOWBIT_AI void store_tile(const int32x4_t (&acc)[4][4], int32_t* C, int64_t ldc,
+                                 int accumulate) {
+  const int32x4_t keep = arm::keep_mask(accumulate);
+  unroll<0, 8>([&](auto ii) LOWBIT_AI {
+    constexpr int i = decltype(ii)::value / 2, jj = decltype(ii)::value % 2;
+    const int64x2_t lo = vreinterpretq_s64_s32(acc[i][2 * jj]);
+    const int64x2_t hi = vreinterpretq_s64_s32(acc[i][2 * jj + 1]);
+    store_s32(C + (2 * i) * ldc + 4 * jj, vreinterpretq_s32_s64(vzip1q_s64(lo, hi)), keep);
+    store_s32(C + (2 * i + 1) * ldc + 4 * jj, vreinterpretq_s32_s64(vzip2q_s64(lo, hi)), keep);
+  });
 }
 
 template <Mmla kind>
 inline __attribute__((always_inline)) void mmla_group(int32x4_t (&acc)[4][4], const uint8_t* A,
                                                       const uint8x16_t (&bv)[4]) {
-  uint8x16_t av[4];
-  for (int i = 0; i < 4; ++i) av[i] = vld1q_u8(A + 16 * i);
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) acc[i][j] = mmla<kind>(acc[i][j], av[i], bv[j]);
+  const uint8x16_t av[4] = {vld1q_u8(A), vld1q_u8(A + 16), vld1q_u8(A + 32), vld1q_u8(A + 48)};
+  unroll<0, 16>([&](auto ij) LOWBIT_AI {
+    acc[ij / 4][ij % 4] = mmla<kind>(acc[ij / 4][ij % 4], av[ij / 4], bv[ij % 4]);
+  });
 }
 
 // A: [kc/8][8][8] bytes; B: [kc/8][8][8] bytes.
@@ -54,8 +56,7 @@ void mmla_8x8c8(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, 
   const uint8_t* A = static_cast<const uint8_t*>(a);
   const uint8_t* B = static_cast<const uint8_t*>(b);
   int32x4_t acc[4][4];
-  for (auto& row : acc)
-    for (auto& v : row) v = vdupq_n_s32(0);
+  unroll<0, 16>([&](auto i) LOWBIT_AI { acc[i / 4][i % 4] = vdupq_n_s32(0); });
   for (int64_t g = 0; g < kc / 8; ++g) {
     if constexpr (kind == Mmla::kUS) LOWBIT_MCA_BEGIN(qu8s8_gemm_8x8c8__i8mm);
     else LOWBIT_MCA_BEGIN(q46_gemm_8x8c8__i8mm);
@@ -66,7 +67,11 @@ void mmla_8x8c8(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, 
     if constexpr (kind == Mmla::kUS) LOWBIT_MCA_END(qu8s8_gemm_8x8c8__i8mm);
     else LOWBIT_MCA_END(q46_gemm_8x8c8__i8mm);
   }
+  if constexpr (kind == Mmla::kUS) LOWBIT_MCA_BEGIN(qu8s8_gemm_8x8c8__i8mm/epilogue);
+  else LOWBIT_MCA_BEGIN(q46_gemm_8x8c8__i8mm/epilogue);
   store_tile(acc, static_cast<int32_t*>(c), ldc, accumulate);
+  if constexpr (kind == Mmla::kUS) LOWBIT_MCA_END(qu8s8_gemm_8x8c8__i8mm/epilogue);
+  else LOWBIT_MCA_END(q46_gemm_8x8c8__i8mm/epilogue);
 }
 
 // int4: A uint8 codes [kc/8][8][8]; B Elem::kU4, block h of 64 bytes = 8 columns x 8 k,
@@ -75,8 +80,7 @@ void qu4_8x8c8(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, i
   const uint8_t* A = static_cast<const uint8_t*>(a);
   const uint8_t* B = static_cast<const uint8_t*>(b);
   int32x4_t acc[4][4];
-  for (auto& row : acc)
-    for (auto& v : row) v = vdupq_n_s32(0);
+  unroll<0, 16>([&](auto i) LOWBIT_AI { acc[i / 4][i % 4] = vdupq_n_s32(0); });
   const uint8x16_t low4 = vdupq_n_u8(0x0F);
   for (int64_t h = 0; h < kc / 16; ++h) {
     LOWBIT_MCA_BEGIN(qu4_gemm_8x8c8__i8mm);
@@ -91,7 +95,9 @@ void qu4_8x8c8(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, i
     B += 64;
     LOWBIT_MCA_END(qu4_gemm_8x8c8__i8mm);
   }
+  LOWBIT_MCA_BEGIN(qu4_gemm_8x8c8__i8mm/epilogue);
   store_tile(acc, static_cast<int32_t*>(c), ldc, accumulate);
+  LOWBIT_MCA_END(qu4_gemm_8x8c8__i8mm/epilogue);
 }
 
 int q46_centre(const FormatParams& p) { return -(p.act_levels - 1) / 2; }

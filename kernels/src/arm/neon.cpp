@@ -12,6 +12,14 @@
 //                  same once-per-call widening.
 #include "arm/common.h"
 
+// GCC's pre-register-allocation scheduler hoists the 8-16 DUPs of an iteration ahead of
+// their multiplies and then spills accumulators to the stack (seen with GCC 12: 7-9 stack
+// accesses per iteration of the byte-multiply loops, none without it).  Turned off for
+// this translation unit only; the cycle model compiles the same source.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-schedule-insns")
+#endif
+
 namespace lowbit {
 namespace {
 
@@ -26,26 +34,27 @@ void f32_8x12(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, in
   const float* A = static_cast<const float*>(a);
   const float* B = static_cast<const float*>(b);
   float32x4_t acc[8][3];
-  for (auto& row : acc)
-    for (auto& v : row) v = vdupq_n_f32(0.f);
+  unroll<0, 24>([&](auto i) LOWBIT_AI { acc[i / 3][i % 3] = vdupq_n_f32(0.f); });
   for (int64_t k = 0; k < kc; ++k) {
     LOWBIT_MCA_BEGIN(f32_gemm_8x12__neon);
     const float32x4_t a0 = vld1q_f32(A), a1 = vld1q_f32(A + 4);
     const float32x4_t bv[3] = {vld1q_f32(B), vld1q_f32(B + 4), vld1q_f32(B + 8)};
-    unroll<0, 4>([&](auto rr) {
-      constexpr int r = decltype(rr)::value;
-      for (int j = 0; j < 3; ++j) {
-        acc[r][j] = vfmaq_laneq_f32(acc[r][j], bv[j], a0, r);
-        acc[r + 4][j] = vfmaq_laneq_f32(acc[r + 4][j], bv[j], a1, r);
-      }
+    unroll<0, 12>([&](auto i) LOWBIT_AI {
+      constexpr int r = decltype(i)::value / 3, j = decltype(i)::value % 3;
+      acc[r][j] = vfmaq_laneq_f32(acc[r][j], bv[j], a0, r);
+      acc[r + 4][j] = vfmaq_laneq_f32(acc[r + 4][j], bv[j], a1, r);
     });
     A += 8;
     B += 12;
     LOWBIT_MCA_END(f32_gemm_8x12__neon);
   }
   float* C = static_cast<float*>(c);
-  for (int r = 0; r < 8; ++r)
-    for (int j = 0; j < 3; ++j) store_f32(C + r * ldc + 4 * j, acc[r][j], accumulate);
+  const int32x4_t keep = arm::keep_mask(accumulate);
+  LOWBIT_MCA_BEGIN(f32_gemm_8x12__neon/epilogue);
+  unroll<0, 24>([&](auto i) LOWBIT_AI {
+    store_f32(C + (i / 3) * ldc + 4 * (i % 3), acc[i / 3][i % 3], keep);
+  });
+  LOWBIT_MCA_END(f32_gemm_8x12__neon/epilogue);
 }
 
 // ---- int8 ----------------------------------------------------------------------------
@@ -63,19 +72,18 @@ void qu8s8_4x16(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, 
   const int8_t* A = static_cast<const int8_t*>(a);
   const int8_t* B = static_cast<const int8_t*>(b);
   int32x4_t acc[4][4];
-  for (auto& row : acc)
-    for (auto& v : row) v = vdupq_n_s32(0);
+  unroll<0, 16>([&](auto i) LOWBIT_AI { acc[i / 4][i % 4] = vdupq_n_s32(0); });
   int32x4_t corr = vdupq_n_s32(0);
   for (int64_t steps = kc / 4; steps > 0;) {
     const int64_t chunk = steps < kCorrChunk ? steps : kCorrChunk;
     int16x8_t corr16 = vdupq_n_s16(0);
     for (int64_t s = 0; s < chunk; ++s) {
       LOWBIT_MCA_BEGIN(qu8s8_gemm_4x16c2__neon);
-      const int8x16_t av = vld1q_s8(A);
+      const int8x16_t av = arm::opaque(vld1q_s8(A));
       const int8x16_t b0 = vld1q_s8(B), b1 = vld1q_s8(B + 16);
       const int8x16_t n2 = vmvnq_s8(vld1q_s8(B + 32)), n3 = vmvnq_s8(vld1q_s8(B + 48));
       corr16 = vpadalq_s8(corr16, av);  // odd lanes: a(k2) + a(k3) of each row
-      unroll<0, 4>([&](auto rr) {
+      unroll<0, 4>([&](auto rr) LOWBIT_AI {
         constexpr int r = decltype(rr)::value;
         const int8x16_t a1 = dup_pair<2 * r>(av), a2 = dup_pair<2 * r + 1>(av);
         int16x8_t t;
@@ -96,13 +104,13 @@ void qu8s8_4x16(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, 
     steps -= chunk;
   }
   int32_t* C = static_cast<int32_t*>(c);
-  LOWBIT_MCA_BEGIN(qu8s8_gemm_4x16c2__neon/flush);
-  unroll<0, 4>([&](auto rr) {
-    constexpr int r = decltype(rr)::value;
-    const int32x4_t cr = vdupq_laneq_s32(corr, r);
-    for (int j = 0; j < 4; ++j) store_s32(C + r * ldc + 4 * j, vsubq_s32(acc[r][j], cr), accumulate);
+  const int32x4_t keep = arm::keep_mask(accumulate);
+  LOWBIT_MCA_BEGIN(qu8s8_gemm_4x16c2__neon/epilogue);
+  unroll<0, 16>([&](auto i) LOWBIT_AI {
+    constexpr int r = decltype(i)::value / 4, j = decltype(i)::value % 4;
+    store_s32(C + r * ldc + 4 * j, vsubq_s32(acc[r][j], vdupq_laneq_s32(corr, r)), keep);
   });
-  LOWBIT_MCA_END(qu8s8_gemm_4x16c2__neon/flush);
+  LOWBIT_MCA_END(qu8s8_gemm_4x16c2__neon/epilogue);
 }
 
 // ---- int4 ----------------------------------------------------------------------------
@@ -110,7 +118,7 @@ void qu8s8_4x16(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, 
 // low nibbles group 2h, high nibbles group 2h+1.
 inline __attribute__((always_inline)) void byte_step(uint16x8_t (&acc)[8][2], uint8x16_t a,
                                                      uint8x16_t b0, uint8x16_t b1) {
-  unroll<0, 8>([&](auto rr) {
+  unroll<0, 8>([&](auto rr) LOWBIT_AI {
     constexpr int r = decltype(rr)::value;
     const uint8x16_t ar = dup_pair<r>(a);
     acc[r][0] = vpadalq_u8(acc[r][0], vmulq_u8(ar, b0));
@@ -120,7 +128,7 @@ inline __attribute__((always_inline)) void byte_step(uint16x8_t (&acc)[8][2], ui
 
 inline __attribute__((always_inline)) void byte_step(int16x8_t (&acc)[8][2], int8x16_t a,
                                                      int8x16_t b0, int8x16_t b1) {
-  unroll<0, 8>([&](auto rr) {
+  unroll<0, 8>([&](auto rr) LOWBIT_AI {
     constexpr int r = decltype(rr)::value;
     const int8x16_t ar = dup_pair<r>(a);
     acc[r][0] = vpadalq_s8(acc[r][0], vmulq_s8(ar, b0));
@@ -132,28 +140,28 @@ void qu4_8x16(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, in
   const uint8_t* A = static_cast<const uint8_t*>(a);
   const uint8_t* B = static_cast<const uint8_t*>(b);
   uint16x8_t acc[8][2];
-  for (auto& row : acc)
-    for (auto& v : row) v = vdupq_n_u16(0);
+  unroll<0, 16>([&](auto i) LOWBIT_AI { acc[i / 2][i % 2] = vdupq_n_u16(0); });
   const uint8x16_t low4 = vdupq_n_u8(0x0F);
   for (int64_t h = 0; h < kc / 4; ++h) {
     LOWBIT_MCA_BEGIN(qu4_gemm_8x16c2__neon);
     const uint8x16_t q0 = vld1q_u8(B), q1 = vld1q_u8(B + 16);
-    byte_step(acc, vld1q_u8(A), vandq_u8(q0, low4), vandq_u8(q1, low4));
-    byte_step(acc, vld1q_u8(A + 16), vshrq_n_u8(q0, 4), vshrq_n_u8(q1, 4));
+    byte_step(acc, arm::opaque(vld1q_u8(A)), vandq_u8(q0, low4), vandq_u8(q1, low4));
+    byte_step(acc, arm::opaque(vld1q_u8(A + 16)), vshrq_n_u8(q0, 4), vshrq_n_u8(q1, 4));
     A += 32;
     B += 32;
     LOWBIT_MCA_END(qu4_gemm_8x16c2__neon);
   }
   // Flush: uint16 column sums -> int32 (zero-extend; a lane holds at most 65535).
   int32_t* C = static_cast<int32_t*>(c);
-  LOWBIT_MCA_BEGIN(qu4_gemm_8x16c2__neon/flush);
-  for (int r = 0; r < 8; ++r)
-    for (int j = 0; j < 2; ++j) {
-      int32_t* row = C + r * ldc + 8 * j;
-      store_s32(row, vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(acc[r][j]))), accumulate);
-      store_s32(row + 4, vreinterpretq_s32_u32(vmovl_high_u16(acc[r][j])), accumulate);
-    }
-  LOWBIT_MCA_END(qu4_gemm_8x16c2__neon/flush);
+  const int32x4_t keep = arm::keep_mask(accumulate);
+  LOWBIT_MCA_BEGIN(qu4_gemm_8x16c2__neon/epilogue);
+  unroll<0, 16>([&](auto i) LOWBIT_AI {
+    constexpr int r = decltype(i)::value / 2, j = decltype(i)::value % 2;
+    int32_t* row = C + r * ldc + 8 * j;
+    store_s32(row, vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(acc[r][j]))), keep);
+    store_s32(row + 4, vreinterpretq_s32_u32(vmovl_high_u16(acc[r][j])), keep);
+  });
+  LOWBIT_MCA_END(qu4_gemm_8x16c2__neon/epilogue);
 }
 
 // ---- 4.6bit --------------------------------------------------------------------------
@@ -162,28 +170,28 @@ void q46_8x16(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, in
   const int8_t* A = static_cast<const int8_t*>(a);
   const int8_t* B = static_cast<const int8_t*>(b);
   int16x8_t acc[8][2];
-  for (auto& row : acc)
-    for (auto& v : row) v = vdupq_n_s16(0);
+  unroll<0, 16>([&](auto i) LOWBIT_AI { acc[i / 2][i % 2] = vdupq_n_s16(0); });
   int64_t g = 0;
   // Two k-groups per iteration (the same 4 k per iteration as int4); kc/2 may be odd.
   for (; g + 2 <= kc / 2; g += 2) {
     LOWBIT_MCA_BEGIN(q46_gemm_8x16c2__neon);
-    byte_step(acc, vld1q_s8(A), vld1q_s8(B), vld1q_s8(B + 16));
-    byte_step(acc, vld1q_s8(A + 16), vld1q_s8(B + 32), vld1q_s8(B + 48));
+    byte_step(acc, arm::opaque(vld1q_s8(A)), vld1q_s8(B), vld1q_s8(B + 16));
+    byte_step(acc, arm::opaque(vld1q_s8(A + 16)), vld1q_s8(B + 32), vld1q_s8(B + 48));
     A += 32;
     B += 64;
     LOWBIT_MCA_END(q46_gemm_8x16c2__neon);
   }
   if (g < kc / 2) byte_step(acc, vld1q_s8(A), vld1q_s8(B), vld1q_s8(B + 16));
   int32_t* C = static_cast<int32_t*>(c);
-  LOWBIT_MCA_BEGIN(q46_gemm_8x16c2__neon/flush);
-  for (int r = 0; r < 8; ++r)
-    for (int j = 0; j < 2; ++j) {
-      int32_t* row = C + r * ldc + 8 * j;
-      store_s32(row, vmovl_s16(vget_low_s16(acc[r][j])), accumulate);
-      store_s32(row + 4, vmovl_high_s16(acc[r][j]), accumulate);
-    }
-  LOWBIT_MCA_END(q46_gemm_8x16c2__neon/flush);
+  const int32x4_t keep = arm::keep_mask(accumulate);
+  LOWBIT_MCA_BEGIN(q46_gemm_8x16c2__neon/epilogue);
+  unroll<0, 16>([&](auto i) LOWBIT_AI {
+    constexpr int r = decltype(i)::value / 2, j = decltype(i)::value % 2;
+    int32_t* row = C + r * ldc + 8 * j;
+    store_s32(row, vmovl_s16(vget_low_s16(acc[r][j])), keep);
+    store_s32(row + 4, vmovl_high_s16(acc[r][j]), keep);
+  });
+  LOWBIT_MCA_END(q46_gemm_8x16c2__neon/epilogue);
 }
 
 int int8_to_signed(const FormatParams&) { return -128; }
