@@ -55,11 +55,16 @@ def check_model(m: dict, tiers: tuple[str, ...]) -> None:
             eff = loop + epi / k["iterations_per_call"]
             assert math.isclose(r["cycles_per_iteration"], eff, abs_tol=2e-3)
             assert math.isclose(r["macs_per_cycle"], k["macs_per_iteration"] / eff, rel_tol=1e-3)
-            assert math.isclose(r["macs_per_cycle_loop"], k["macs_per_iteration"] / loop, rel_tol=1e-3)
+            assert math.isclose(
+                r["macs_per_cycle_loop"], k["macs_per_iteration"] / loop, rel_tol=1e-3
+            )
             assert r["macs_per_cycle"] <= r["macs_per_cycle_loop"]
     for cpu, s in m["speedups"].items():
-        mpc = {k["format"]: k["cpus"][cpu]["macs_per_cycle"] for k in m["kernels"]
-               if k["tier"] == "neon" and cpu in k["cpus"]}
+        mpc = {
+            k["format"]: k["cpus"][cpu]["macs_per_cycle"]
+            for k in m["kernels"]
+            if k["tier"] == "neon" and cpu in k["cpus"]
+        }
         assert math.isclose(s["neon"]["int4/int8"], mpc["int4"] / mpc["int8"], rel_tol=2e-3)
         assert math.isclose(s["neon"]["int4/fp32"], mpc["int4"] / mpc["fp32"], rel_tol=2e-3)
         assert math.isclose(s["neon"]["4.6bit/int4"], mpc["4.6bit"] / mpc["int4"], rel_tol=2e-3)
@@ -86,7 +91,10 @@ def test_committed_flush_periods_match_the_library_rule():
             assert (k["flush_period"] or 0) == mod.flush_period(d)
             assert (k["mr"], k["nr"], k["acc_bits"]) == (d.mr, d.nr, d.acc_bits)
     # int4: 2 products <= 225 per uint16 lane step -> 145 steps of 2 k, rounded to kpad 4.
-    assert next(x for x in m["kernels"] if x["kernel"] == "qu4_gemm_8x16c2__neon")["flush_period"] == 288
+    assert (
+        next(x for x in m["kernels"] if x["kernel"] == "qu4_gemm_8x16c2__neon")["flush_period"]
+        == 288
+    )
 
 
 def test_regenerated_neon_model(tmp_path):
@@ -94,14 +102,18 @@ def test_regenerated_neon_model(tmp_path):
     mca = mod.find_llvm_mca()
     cxx = mod.read_flags()["ARM_CXX"]
     if mca is None or shutil.which(cxx) is None:
-        pytest.skip("llvm-mca or the aarch64 cross compiler is missing (make arm-model installs them)")
+        pytest.skip(
+            "llvm-mca or the aarch64 cross compiler is missing (make arm-model installs them)"
+        )
     out = tmp_path / "m.json"
     assert mod.main(["--json", str(out), "--md", "", "--tiers", "neon", "--llvm-mca", mca]) == 0
     fresh = json.loads(out.read_text())
     check_model(fresh, ("neon",))
     committed = json.loads(REPORT.read_text())
-    same_tools = all(fresh["toolchain"][key] == committed["toolchain"][key]
-                     for key in ("cxx", "llvm_mca", "iterations"))
+    same_tools = all(
+        fresh["toolchain"][key] == committed["toolchain"][key]
+        for key in ("cxx", "llvm_mca", "iterations")
+    )
     if same_tools:
         want = [k for k in committed["kernels"] if k["tier"] == "neon"]
         assert fresh["kernels"] == want, "reports/arm-model.json is stale: run make arm-model"

@@ -59,7 +59,11 @@ PAPER = {
     "int4/int8": {"value": 1.5, "text": "1.5x", "source": "Trusov et al. 2020"},
     "int4/fp32": {"value": 2.9, "text": "2.9x", "source": "Trusov et al. 2020"},
     "4.6bit/int4": {"value": 0.96, "text": "0.96x (4% slower)", "source": "Trusov et al. 2024"},
-    "4.6bit/int8": {"value": 1.55, "text": "1.5-1.6x (whole networks)", "source": "Trusov et al. 2024"},
+    "4.6bit/int8": {
+        "value": 1.55,
+        "text": "1.5-1.6x (whole networks)",
+        "source": "Trusov et al. 2024",
+    },
 }
 PAPER_CPU = "cortex-a73"
 
@@ -100,6 +104,7 @@ class Desc:
 
 # ---- sources ---------------------------------------------------------------------------
 
+
 def read_flags() -> dict[str, str]:
     out = {}
     for line in (ROOT / "ci/armmodel/flags.sh").read_text().splitlines():
@@ -111,7 +116,7 @@ def read_flags() -> dict[str, str]:
     return out
 
 
-DESC_RE = re.compile(r"const KernelDesc k\w+ = \{(.*?)\};", re.S)
+DESC_RE = re.compile(r"const KernelDesc k\w+ = \{(.*?)\};", re.DOTALL)
 
 
 def read_descs(tier: str) -> list[Desc]:
@@ -120,12 +125,25 @@ def read_descs(tier: str) -> list[Desc]:
     descs = []
     for body in DESC_RE.findall(src):
         f = [x.strip() for x in re.sub(r"\s+", " ", body).split(",")]
-        descs.append(Desc(
-            name=f[0].strip('"'), fmt=FORMAT_ENUM[f[1].split("::")[1]], tier=f[2].strip('"'),
-            mr=int(f[3]), nr=int(f[4]), ka=int(f[5]), kb=int(f[6]),
-            a_elem=f[7].split("::")[1], b_elem=f[8].split("::")[1], a_offset=f[9],
-            acc_bits=int(f[11]), terms_per_step=int(f[12]), lane_unsigned=f[13] == "true",
-            kc=int(f[16]), ukernel=f[18]))
+        descs.append(
+            Desc(
+                name=f[0].strip('"'),
+                fmt=FORMAT_ENUM[f[1].split("::")[1]],
+                tier=f[2].strip('"'),
+                mr=int(f[3]),
+                nr=int(f[4]),
+                ka=int(f[5]),
+                kb=int(f[6]),
+                a_elem=f[7].split("::")[1],
+                b_elem=f[8].split("::")[1],
+                a_offset=f[9],
+                acc_bits=int(f[11]),
+                terms_per_step=int(f[12]),
+                lane_unsigned=f[13] == "true",
+                kc=int(f[16]),
+                ukernel=f[18],
+            )
+        )
     return descs
 
 
@@ -150,9 +168,16 @@ MARK_RE = re.compile(r"LLVM-MCA-(BEGIN|END)\s+(\S+)")
 
 def compile_regions(tier: str, flags: dict[str, str], workdir: Path) -> dict[str, list[str]]:
     asm = workdir / f"{tier}.s"
-    cmd = [flags["ARM_CXX"], *shlex.split(flags["ARM_CXXFLAGS"]),
-           *shlex.split(flags[f"ARM_MARCH_{tier}"]), "-DLOWBIT_MCA", "-S",
-           str(ROOT / f"kernels/src/arm/{tier}.cpp"), "-o", str(asm)]
+    cmd = [
+        flags["ARM_CXX"],
+        *shlex.split(flags["ARM_CXXFLAGS"]),
+        *shlex.split(flags[f"ARM_MARCH_{tier}"]),
+        "-DLOWBIT_MCA",
+        "-S",
+        str(ROOT / f"kernels/src/arm/{tier}.cpp"),
+        "-o",
+        str(asm),
+    ]
     subprocess.run(cmd, check=True, cwd=ROOT)
     regions: dict[str, list[str]] = {}
     cur = None
@@ -161,8 +186,10 @@ def compile_regions(tier: str, flags: dict[str, str], workdir: Path) -> dict[str
         if m:
             if m.group(1) == "BEGIN":
                 if m.group(2) in regions:
-                    raise SystemExit(f"{tier}: block {m.group(2)} emitted twice; the model "
-                                     "needs exactly one copy of each loop body")
+                    raise SystemExit(
+                        f"{tier}: block {m.group(2)} emitted twice; the model "
+                        "needs exactly one copy of each loop body"
+                    )
                 cur = m.group(2)
                 regions[cur] = []
             else:
@@ -187,6 +214,7 @@ def macs_in(block: list[str]) -> int:
 
 # ---- llvm-mca --------------------------------------------------------------------------
 
+
 def find_llvm_mca() -> str | None:
     for name in ("llvm-mca-19", "llvm-mca"):
         path = shutil.which(name)
@@ -205,16 +233,29 @@ def run_mca(mca: str, cpu: str, block: list[str], workdir: Path, tag: str) -> di
     src = workdir / f"{tag}.s"
     src.write_text("\n".join(block) + "\n")
     out = subprocess.run(
-        [mca, "-mtriple=aarch64", f"-mcpu={cpu}", "-mattr=+dotprod,+i8mm",
-         f"-iterations={ITERATIONS}", str(src)],
-        capture_output=True, text=True, check=True).stdout
-    get = lambda key: float(re.search(rf"^{key}:\s+([\d.]+)", out, re.M).group(1))  # noqa: E731
-    return {"total_cycles": int(get("Total Cycles")), "iterations": int(get("Iterations")),
-            "instructions": int(get("Instructions")) // int(get("Iterations")),
-            "block_rthroughput": get("Block RThroughput")}
+        [
+            mca,
+            "-mtriple=aarch64",
+            f"-mcpu={cpu}",
+            "-mattr=+dotprod,+i8mm",
+            f"-iterations={ITERATIONS}",
+            str(src),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    get = lambda key: float(re.search(rf"^{key}:\s+([\d.]+)", out, re.MULTILINE).group(1))
+    return {
+        "total_cycles": int(get("Total Cycles")),
+        "iterations": int(get("Iterations")),
+        "instructions": int(get("Instructions")) // int(get("Iterations")),
+        "block_rthroughput": get("Block RThroughput"),
+    }
 
 
 # ---- the model -------------------------------------------------------------------------
+
 
 def r3(x: float) -> float:
     return float(f"{x:.3f}")
@@ -222,8 +263,9 @@ def r3(x: float) -> float:
 
 def build(mca: str, tiers: tuple[str, ...] = TIERS) -> dict:
     flags = read_flags()
-    cxx_version = subprocess.run([flags["ARM_CXX"], "-dumpfullversion"], capture_output=True,
-                                 text=True, check=True).stdout.strip()
+    cxx_version = subprocess.run(
+        [flags["ARM_CXX"], "-dumpfullversion"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     kernels = []
     with tempfile.TemporaryDirectory(prefix="armmodel-") as tmp:
         work = Path(tmp)
@@ -236,17 +278,29 @@ def build(mca: str, tiers: tuple[str, ...] = TIERS) -> dict:
                     raise SystemExit(f"no epilogue block for {d.name}")
                 macs = macs_in(loop)
                 if macs % (d.mr * d.nr):
-                    raise SystemExit(f"{d.name}: {macs} MACs per iteration is not a whole "
-                                     f"number of k for a {d.mr}x{d.nr} tile")
+                    raise SystemExit(
+                        f"{d.name}: {macs} MACs per iteration is not a whole "
+                        f"number of k for a {d.mr}x{d.nr} tile"
+                    )
                 flush = flush_period(d)
                 call_k = min(d.kc - d.kc % d.kpad(), flush) if flush else d.kc - d.kc % d.kpad()
                 k_iter = macs // (d.mr * d.nr)
                 entry = {
-                    "kernel": d.name, "format": d.fmt, "tier": d.tier, "mr": d.mr, "nr": d.nr,
-                    "block": loop_name, "k_per_iteration": k_iter, "macs_per_iteration": macs,
-                    "loop_instructions": len(loop), "epilogue_instructions": len(epi),
-                    "acc_bits": d.acc_bits, "flush_period": flush or None,
-                    "call_k": call_k, "iterations_per_call": call_k // k_iter, "cpus": {},
+                    "kernel": d.name,
+                    "format": d.fmt,
+                    "tier": d.tier,
+                    "mr": d.mr,
+                    "nr": d.nr,
+                    "block": loop_name,
+                    "k_per_iteration": k_iter,
+                    "macs_per_iteration": macs,
+                    "loop_instructions": len(loop),
+                    "epilogue_instructions": len(epi),
+                    "acc_bits": d.acc_bits,
+                    "flush_period": flush or None,
+                    "call_k": call_k,
+                    "iterations_per_call": call_k // k_iter,
+                    "cpus": {},
                 }
                 for cpu, feats in CPUS.items():
                     if tier not in feats:
@@ -266,17 +320,22 @@ def build(mca: str, tiers: tuple[str, ...] = TIERS) -> dict:
                         "epilogue_overhead_pct": r3(100.0 * (eff - loop_cyc) / loop_cyc),
                     }
                 if tier == "neon":
+                    refs = {
+                        cpu: run_mca(mca, cpu, loop, work, f"{tier}-{cpu}-ref")
+                        for cpu in REFERENCE_CPUS
+                    }
                     entry["reference_loop_cycles"] = {
-                        cpu: r3((lambda r: r["total_cycles"] / r["iterations"])(
-                            run_mca(mca, cpu, loop, work, f"{tier}-{cpu}-ref")))
-                        for cpu in REFERENCE_CPUS}
+                        cpu: r3(r["total_cycles"] / r["iterations"]) for cpu, r in refs.items()
+                    }
                 kernels.append(entry)
     return {
         "schema": "lowbit-arm-model/1",
-        "toolchain": {"cxx": f"{Path(flags['ARM_CXX']).name} {cxx_version}",
-                      "llvm_mca": mca_version(mca), "iterations": ITERATIONS,
-                      "flags": {t: f"{flags['ARM_CXXFLAGS']} {flags[f'ARM_MARCH_{t}']}"
-                                for t in tiers}},
+        "toolchain": {
+            "cxx": f"{Path(flags['ARM_CXX']).name} {cxx_version}",
+            "llvm_mca": mca_version(mca),
+            "iterations": ITERATIONS,
+            "flags": {t: f"{flags['ARM_CXXFLAGS']} {flags[f'ARM_MARCH_{t}']}" for t in tiers},
+        },
         "q46_params": {"act_levels": Q46_DEFAULT[0], "weight_levels": Q46_DEFAULT[1]},
         "cpus": {cpu: list(feats) for cpu, feats in CPUS.items()},
         "kernels": kernels,
@@ -301,8 +360,11 @@ def speedups(kernels: list[dict]) -> dict:
     no dotprod) and with each format's best tier on that core."""
     out = {}
     for cpu in CPUS:
-        by = {(k["format"], k["tier"]): k["cpus"][cpu]["macs_per_cycle"]
-              for k in kernels if cpu in k["cpus"]}
+        by = {
+            (k["format"], k["tier"]): k["cpus"][cpu]["macs_per_cycle"]
+            for k in kernels
+            if cpu in k["cpus"]
+        }
         sets = {"neon": {f: by[(f, "neon")] for f in FORMATS if (f, "neon") in by}}
         best = {}
         for f in FORMATS:
@@ -314,10 +376,14 @@ def speedups(kernels: list[dict]) -> dict:
         for label, mpc in sets.items():
             out[cpu][label] = {
                 ratio: r3(mpc[a] / mpc[b])
-                for ratio, (a, b) in {"int4/int8": ("int4", "int8"), "int4/fp32": ("int4", "fp32"),
-                                      "4.6bit/int4": ("4.6bit", "int4"),
-                                      "4.6bit/int8": ("4.6bit", "int8")}.items()
-                if a in mpc and b in mpc}
+                for ratio, (a, b) in {
+                    "int4/int8": ("int4", "int8"),
+                    "int4/fp32": ("int4", "fp32"),
+                    "4.6bit/int4": ("4.6bit", "int4"),
+                    "4.6bit/int8": ("4.6bit", "int8"),
+                }.items()
+                if a in mpc and b in mpc
+            }
     return out
 
 
@@ -336,58 +402,101 @@ def identical_models(kernels: list[dict]) -> list[list[str]]:
 
 # ---- report ----------------------------------------------------------------------------
 
+
 def markdown(m: dict) -> str:
     from tabulate import tabulate  # the project's table library (bench extra)
 
-    lines = ["# ARM cycle model of the aarch64 micro-kernels", "",
-             "Generated by `make arm-model` (ci/armmodel/model.py); do not edit by hand.",
-             f"Compiler: `{m['toolchain']['cxx']}`; llvm-mca {m['toolchain']['llvm_mca']}, "
-             f"{m['toolchain']['iterations']} iterations per block; 4.6bit with "
-             f"N_x={m['q46_params']['act_levels']}, N_w={m['q46_params']['weight_levels']}.", "",
-             "**What this is.** Each micro-kernel's inner-loop body, as GCC compiles it with the "
-             "library's flags, run through llvm-mca's scheduling model of each core: predicted "
-             "steady-state cycles per iteration, with every load hitting L1. The once-per-call "
-             "epilogue (16->32-bit widening for the low-bit kernels, C tile update for all) is "
-             "modelled the same way and amortized over the depth the driver gives one call "
-             "(`call_k`: the flush period for 16-bit kernels, the descriptor's kc otherwise).", "",
-             "**What it is not.** No cache or memory effects, no packing, no driver loops, no "
-             "edge tiles, no threading; llvm-mca's model of a core is not the core. Numbers are "
-             "predictions to compare kernels with each other, not measurements. QEMU runs check "
-             "correctness only and are never ARM performance.", ""]
+    lines = [
+        "# ARM cycle model of the aarch64 micro-kernels",
+        "",
+        "Generated by `make arm-model` (ci/armmodel/model.py); do not edit by hand.",
+        (
+            f"Compiler: `{m['toolchain']['cxx']}`; llvm-mca {m['toolchain']['llvm_mca']}, "
+            f"{m['toolchain']['iterations']} iterations per block; 4.6bit with "
+            f"N_x={m['q46_params']['act_levels']}, N_w={m['q46_params']['weight_levels']}."
+        ),
+        "",
+        (
+            "**What this is.** Each micro-kernel's inner-loop body, as GCC compiles it with the "
+            "library's flags, run through llvm-mca's scheduling model of each core: predicted "
+            "steady-state cycles per iteration, with every load hitting L1. The once-per-call "
+            "epilogue (16->32-bit widening for the low-bit kernels, C tile update for all) is "
+            "modelled the same way and amortized over the depth the driver gives one call "
+            "(`call_k`: the flush period for 16-bit kernels, the descriptor's kc otherwise)."
+        ),
+        "",
+        (
+            "**What it is not.** No cache or memory effects, no packing, no driver loops, no "
+            "edge tiles, no threading; llvm-mca's model of a core is not the core. Numbers are "
+            "predictions to compare kernels with each other, not measurements. QEMU runs check "
+            "correctness only and are never ARM performance."
+        ),
+        "",
+    ]
     for group in m["identical_models"]:
-        lines.append(f"- `{', '.join(group)}` gave identical cycles for every neon loop: this "
-                     "LLVM has one scheduling model behind these names. LLVM has no Cortex-A73 "
-                     "or Cortex-A76 model of its own and uses its Cortex-A57 model for them; "
-                     "read those columns as the A57 model (in it, every ASIMD integer multiply "
-                     "issues on one pipe and a 16-lane byte MUL holds it for 2 cycles, so any "
-                     "8-bit multiply scheme tops out at 8 MACs/cycle).")
-    lines += ["- Neoverse-N1 is the server sibling of the Cortex-A76 (same core design) and has "
-              "its own LLVM model: it is the better proxy for an A76.",
-              "- No core in the issue's list has i8mm; Neoverse-N2 (ARMv9) is added for that tier.",
-              ""]
+        lines.append(
+            f"- `{', '.join(group)}` gave identical cycles for every neon loop: this "
+            "LLVM has one scheduling model behind these names. LLVM has no Cortex-A73 "
+            "or Cortex-A76 model of its own and uses its Cortex-A57 model for them; "
+            "read those columns as the A57 model (in it, every ASIMD integer multiply "
+            "issues on one pipe and a 16-lane byte MUL holds it for 2 cycles, so any "
+            "8-bit multiply scheme tops out at 8 MACs/cycle)."
+        )
+    lines += [
+        (
+            "- Neoverse-N1 is the server sibling of the Cortex-A76 (same core design) and has "
+            "its own LLVM model: it is the better proxy for an A76."
+        ),
+        "- No core in the issue's list has i8mm; Neoverse-N2 (ARMv9) is added for that tier.",
+        "",
+    ]
     lines += ["## Predicted MACs per cycle (with epilogue)", ""]
     cpus = list(m["cpus"])
     rows = []
     for k in m["kernels"]:
-        rows.append([k["kernel"], k["format"], k["tier"], k["flush_period"] or "-", k["call_k"]]
-                    + [k["cpus"][c]["macs_per_cycle"] if c in k["cpus"] else "n/a" for c in cpus])
-    lines.append(tabulate(rows, headers=["kernel", "format", "tier", "flush", "call_k", *cpus],
-                          tablefmt="github"))
-    lines += ["", "n/a: the core lacks the tier's instructions.", "",
-              "## Loop detail: cycles per iteration (loop only / epilogue per call / overhead %)", ""]
+        rows.append(
+            [k["kernel"], k["format"], k["tier"], k["flush_period"] or "-", k["call_k"]]
+            + [k["cpus"][c]["macs_per_cycle"] if c in k["cpus"] else "n/a" for c in cpus]
+        )
+    lines.append(
+        tabulate(
+            rows, headers=["kernel", "format", "tier", "flush", "call_k", *cpus], tablefmt="github"
+        )
+    )
+    lines += [
+        "",
+        "n/a: the core lacks the tier's instructions.",
+        "",
+        "## Loop detail: cycles per iteration (loop only / epilogue per call / overhead %)",
+        "",
+    ]
     rows = []
     for k in m["kernels"]:
-        rows.append([k["kernel"], k["macs_per_iteration"], k["loop_instructions"]]
-                    + [f"{k['cpus'][c]['loop_cycles_per_iteration']} / {k['cpus'][c]['epilogue_cycles']}"
-                       f" / {k['cpus'][c]['epilogue_overhead_pct']}%" if c in k["cpus"] else "n/a"
-                       for c in cpus])
-    lines.append(tabulate(rows, headers=["kernel", "MACs/iter", "instr/iter", *cpus],
-                          tablefmt="github"))
-    lines += ["", "## Predicted speedups next to the papers", "",
-              f"Ratios of predicted MACs/cycle. `neon`: every format on the base NEON tier "
-              f"(the papers' setting, no dotprod); `best`: each format on the best tier the core "
-              f"has. The papers measured on an ARMv8 core, most likely a Cortex-A73 "
-              f"(shared/papers.md); the 4.6bit/int8 figure is for whole networks, not GEMM.", ""]
+        rows.append(
+            [k["kernel"], k["macs_per_iteration"], k["loop_instructions"]]
+            + [
+                f"{k['cpus'][c]['loop_cycles_per_iteration']} / {k['cpus'][c]['epilogue_cycles']}"
+                f" / {k['cpus'][c]['epilogue_overhead_pct']}%"
+                if c in k["cpus"]
+                else "n/a"
+                for c in cpus
+            ]
+        )
+    lines.append(
+        tabulate(rows, headers=["kernel", "MACs/iter", "instr/iter", *cpus], tablefmt="github")
+    )
+    lines += [
+        "",
+        "## Predicted speedups next to the papers",
+        "",
+        (
+            "Ratios of predicted MACs/cycle. `neon`: every format on the base NEON tier "
+            "(the papers' setting, no dotprod); `best`: each format on the best tier the core "
+            "has. The papers measured on an ARMv8 core, most likely a Cortex-A73 "
+            "(shared/papers.md); the 4.6bit/int8 figure is for whole networks, not GEMM."
+        ),
+        "",
+    ]
     ratios = list(PAPER)
     rows = []
     for cpu in cpus:
@@ -398,9 +507,17 @@ def markdown(m: dict) -> str:
             rows.append([cpu, label] + [vals.get(r, "-") for r in ratios])
     rows.append(["paper", "(measured)"] + [PAPER[r]["text"] for r in ratios])
     lines.append(tabulate(rows, headers=["core", "tiers", *ratios], tablefmt="github"))
-    lines += ["", "Best tier per format: " + "; ".join(
-        f"{cpu}: " + ", ".join(f"{f} {t}" for f, t in m["speedups"][cpu]["best_tier"].items())
-        for cpu in cpus if m["speedups"][cpu].get("best") != m["speedups"][cpu]["neon"]) + ".", ""]
+    lines += [
+        "",
+        "Best tier per format: "
+        + "; ".join(
+            f"{cpu}: " + ", ".join(f"{f} {t}" for f, t in m["speedups"][cpu]["best_tier"].items())
+            for cpu in cpus
+            if m["speedups"][cpu].get("best") != m["speedups"][cpu]["neon"]
+        )
+        + ".",
+        "",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -416,7 +533,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default=str(ROOT / "reports/arm-model.json"))
     ap.add_argument("--md", default=str(ROOT / "reports/arm-model.md"))
     ap.add_argument("--tiers", default=",".join(TIERS), help="comma-separated subset of tiers")
-    ap.add_argument("--llvm-mca", default=None, help="llvm-mca binary (default: llvm-mca-19, llvm-mca)")
+    ap.add_argument(
+        "--llvm-mca", default=None, help="llvm-mca binary (default: llvm-mca-19, llvm-mca)"
+    )
     args = ap.parse_args(argv)
     mca = args.llvm_mca or find_llvm_mca()
     if not mca:
