@@ -83,18 +83,33 @@ void qu8s8_4x16(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, 
       const int8x16_t b0 = vld1q_s8(B), b1 = vld1q_s8(B + 16);
       const int8x16_t n2 = vmvnq_s8(vld1q_s8(B + 32)), n3 = vmvnq_s8(vld1q_s8(B + 48));
       corr16 = vpadalq_s8(corr16, av);  // odd lanes: a(k2) + a(k3) of each row
-      unroll<0, 4>([&](auto rr) LOWBIT_AI {
-        constexpr int r = decltype(rr)::value;
-        const int8x16_t a1 = dup_pair<2 * r>(av), a2 = dup_pair<2 * r + 1>(av);
-        int16x8_t t;
-        t = vmlsl_s8(vmull_s8(vget_low_s8(a1), vget_low_s8(b0)), vget_low_s8(a2), vget_low_s8(n2));
-        acc[r][0] = vpadalq_s16(acc[r][0], t);
-        t = vmlsl_high_s8(vmull_high_s8(a1, b0), a2, n2);
-        acc[r][1] = vpadalq_s16(acc[r][1], t);
-        t = vmlsl_s8(vmull_s8(vget_low_s8(a1), vget_low_s8(b1)), vget_low_s8(a2), vget_low_s8(n3));
-        acc[r][2] = vpadalq_s16(acc[r][2], t);
-        t = vmlsl_high_s8(vmull_high_s8(a1, b1), a2, n3);
-        acc[r][3] = vpadalq_s16(acc[r][3], t);
+      // 16 units (row r, 4 columns j), software-pipelined in source order so that in-order
+      // cores (A53/A55) find independent work between a multiply and its consumer:
+      // unit u does SMULL, unit u-2 its SMLSL, unit u-4 its SADALP.
+      int8x16_t a1[4], a2[4];
+      int16x8_t t[16];
+      unroll<0, 20>([&](auto uu) LOWBIT_AI {
+        constexpr int u = decltype(uu)::value;
+        if constexpr (u < 16) {
+          constexpr int r = u / 4, j = u % 4;
+          if constexpr (j == 0) {
+            a1[r] = dup_pair<2 * r>(av);
+            a2[r] = dup_pair<2 * r + 1>(av);
+          }
+          const int8x16_t bj = j < 2 ? b0 : b1;
+          t[u] = j % 2 == 0 ? vmull_s8(vget_low_s8(a1[r]), vget_low_s8(bj))
+                            : vmull_high_s8(a1[r], bj);
+        }
+        if constexpr (u >= 2 && u - 2 < 16) {
+          constexpr int v = u - 2, r = v / 4, j = v % 4;
+          const int8x16_t nj = j < 2 ? n2 : n3;
+          t[v] = j % 2 == 0 ? vmlsl_s8(t[v], vget_low_s8(a2[r]), vget_low_s8(nj))
+                            : vmlsl_high_s8(t[v], a2[r], nj);
+        }
+        if constexpr (u >= 4) {
+          constexpr int v = u - 4;
+          acc[v / 4][v % 4] = vpadalq_s16(acc[v / 4][v % 4], t[v]);
+        }
       });
       A += 16;
       B += 64;
@@ -116,24 +131,36 @@ void qu8s8_4x16(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, 
 // ---- int4 ----------------------------------------------------------------------------
 // A: uint8 codes [kc/2][8][2]; B: Elem::kU4, block h of 32 bytes = 16 columns x 2 k,
 // low nibbles group 2h, high nibbles group 2h+1.
-inline __attribute__((always_inline)) void byte_step(uint16x8_t (&acc)[8][2], uint8x16_t a,
-                                                     uint8x16_t b0, uint8x16_t b1) {
-  unroll<0, 8>([&](auto rr) LOWBIT_AI {
-    constexpr int r = decltype(rr)::value;
-    const uint8x16_t ar = dup_pair<r>(a);
-    acc[r][0] = vpadalq_u8(acc[r][0], vmulq_u8(ar, b0));
-    acc[r][1] = vpadalq_u8(acc[r][1], vmulq_u8(ar, b1));
+// 16 units (row r, 8 columns j) of MUL .16b + ADALP, software-pipelined in source order:
+// unit u multiplies while unit u-4 accumulates, so that in-order cores do not wait on the
+// multiply latency (GCC's pre-RA scheduler, which would do this, is off in this TU).
+template <typename Acc, typename V, typename Mul, typename Adalp>
+inline LOWBIT_AI void byte_step(Acc (&acc)[8][2], V a, V b0, V b1, Mul mul, Adalp adalp) {
+  constexpr int kLag = 4;
+  V ar[8], p[16];
+  unroll<0, 16 + kLag>([&](auto uu) LOWBIT_AI {
+    constexpr int u = decltype(uu)::value;
+    if constexpr (u < 16) {
+      if constexpr (u % 2 == 0) ar[u / 2] = dup_pair<u / 2>(a);
+      p[u] = mul(ar[u / 2], u % 2 ? b1 : b0);
+    }
+    if constexpr (u >= kLag) {
+      constexpr int v = u - kLag;
+      acc[v / 2][v % 2] = adalp(acc[v / 2][v % 2], p[v]);
+    }
   });
 }
 
-inline __attribute__((always_inline)) void byte_step(int16x8_t (&acc)[8][2], int8x16_t a,
-                                                     int8x16_t b0, int8x16_t b1) {
-  unroll<0, 8>([&](auto rr) LOWBIT_AI {
-    constexpr int r = decltype(rr)::value;
-    const int8x16_t ar = dup_pair<r>(a);
-    acc[r][0] = vpadalq_s8(acc[r][0], vmulq_s8(ar, b0));
-    acc[r][1] = vpadalq_s8(acc[r][1], vmulq_s8(ar, b1));
-  });
+inline LOWBIT_AI void byte_step(uint16x8_t (&acc)[8][2], uint8x16_t a, uint8x16_t b0,
+                                uint8x16_t b1) {
+  byte_step(acc, a, b0, b1, [](uint8x16_t x, uint8x16_t y) LOWBIT_AI { return vmulq_u8(x, y); },
+            [](uint16x8_t s, uint8x16_t x) LOWBIT_AI { return vpadalq_u8(s, x); });
+}
+
+inline LOWBIT_AI void byte_step(int16x8_t (&acc)[8][2], int8x16_t a, int8x16_t b0,
+                                int8x16_t b1) {
+  byte_step(acc, a, b0, b1, [](int8x16_t x, int8x16_t y) LOWBIT_AI { return vmulq_s8(x, y); },
+            [](int16x8_t s, int8x16_t x) LOWBIT_AI { return vpadalq_s8(s, x); });
 }
 
 void qu4_8x16(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
