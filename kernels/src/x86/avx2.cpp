@@ -34,6 +34,12 @@ void f32_x16(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int
 #define LB_DECL(r) __m256 c##r##0 = _mm256_setzero_ps(), c##r##1 = _mm256_setzero_ps();
   LB_ROWS(LB_DECL)
 #undef LB_DECL
+  // The C tile is read (or written) after the k loop: start fetching it now.
+  for (int r = 0; r < MR; ++r) {
+    _mm_prefetch(reinterpret_cast<const char*>(static_cast<float*>(c) + r * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(static_cast<float*>(c) + r * ldc + 15), _MM_HINT_T0);
+  }
+#pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
     const __m256 b0 = _mm256_load_ps(B);
     const __m256 b1 = _mm256_load_ps(B + 8);
