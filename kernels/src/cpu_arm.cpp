@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "arm/tiers.h"
+#include "internal.h"
 
 // Bit numbers from the Linux uapi <asm/hwcap.h>; spelled out for older headers.
 #ifndef HWCAP_ASIMD

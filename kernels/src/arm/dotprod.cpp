@@ -8,7 +8,7 @@
 //  int4   8x8c4  : UDOT on codes 0..15 after unpacking the weight nibbles (AND / USHR):
 //                  the nibble unpacking makes it slightly slower than int8 here, it is
 //                  offered for the halved weight memory, not for arithmetic speed.
-#include "arm/common.h"
+#include "common.h"
 
 namespace lowbit {
 namespace {

@@ -8,7 +8,7 @@
 //  int8   8x8c8 : USMMLA, u8 activations x s8 weights as they are (no offset at all).
 //  4.6bit 8x8c8 : SMMLA, activations re-centred to [-a, a].
 //  int4   8x8c8 : UMMLA on codes after unpacking the weight nibbles (AND / USHR).
-#include "arm/common.h"
+#include "common.h"
 
 namespace lowbit {
 namespace {

@@ -10,7 +10,7 @@
 //                  widened into the int32 C tile once per call (kc <= flush period).
 //  4.6bit 8x16c2 : MUL .16b (|product| <= 127 fits a signed byte) + SADALP into int16 lanes;
 //                  same once-per-call widening.
-#include "arm/common.h"
+#include "common.h"
 
 // GCC's pre-register-allocation scheduler hoists the 8-16 DUPs of an iteration ahead of
 // their multiplies and then spills accumulators to the stack (seen with GCC 12: 7-9 stack
