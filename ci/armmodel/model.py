@@ -147,6 +147,16 @@ def read_descs(tier: str) -> list[Desc]:
     return descs
 
 
+def main_descs(tier: str) -> list[Desc]:
+    """The main tile of each format (the largest mr); the small-M companions share its
+    packed B and are not modelled (GEMV speed is memory-bound, outside a cycle model)."""
+    best: dict[str, Desc] = {}
+    for d in read_descs(tier):
+        if d.fmt not in best or d.mr > best[d.fmt].mr:
+            best[d.fmt] = d
+    return sorted(best.values(), key=lambda d: FORMATS.index(d.fmt))
+
+
 def flush_period(d: Desc) -> int:
     """Same rule as the library (formats.cpp): deepest kc a 16-bit lane survives."""
     if d.acc_bits != 16:
@@ -271,7 +281,7 @@ def build(mca: str, tiers: tuple[str, ...] = TIERS) -> dict:
         work = Path(tmp)
         for tier in tiers:
             regions = compile_regions(tier, flags, work)
-            for d in read_descs(tier):
+            for d in main_descs(tier):
                 loop_name = block_for(d, regions)
                 loop, epi = regions[loop_name], regions.get(loop_name + "/epilogue")
                 if not epi:

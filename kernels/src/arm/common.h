@@ -6,6 +6,7 @@
 #include <arm_neon.h>
 
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "lowbit/kernel.h"
@@ -22,6 +23,12 @@
 #define LOWBIT_MCA_BEGIN(name) ((void)0)
 #define LOWBIT_MCA_END(name) ((void)0)
 #endif
+// Only the main tile of a kernel template is modelled (small-M companions would repeat
+// the block names): `if constexpr (is_main) ...`.
+#define LOWBIT_MCA_BEGIN_IF(cond, name) \
+  if constexpr (cond) LOWBIT_MCA_BEGIN(name)
+#define LOWBIT_MCA_END_IF(cond, name) \
+  if constexpr (cond) LOWBIT_MCA_END(name)
 
 namespace lowbit {
 namespace arm {
@@ -63,6 +70,32 @@ template <typename V>
 inline LOWBIT_AI V opaque(V v) {
   asm("" : "+w"(v));
   return v;
+}
+
+// The first N bytes at p in the low lanes of a vector (the rest zero), never reading past
+// p + N: small-M companion tiles load only the rows they have.
+template <int N>
+inline LOWBIT_AI uint8x16_t load_bytes(const void* p) {
+  const uint8_t* q = static_cast<const uint8_t*>(p);
+  if constexpr (N == 16) {
+    return vld1q_u8(q);
+  } else if constexpr (N == 8) {
+    return vcombine_u8(vld1_u8(q), vdup_n_u8(0));
+  } else if constexpr (N == 4) {
+    uint32_t v;
+    std::memcpy(&v, q, 4);
+    return vreinterpretq_u8_u32(vsetq_lane_u32(v, vdupq_n_u32(0), 0));
+  } else {
+    static_assert(N == 2, "load_bytes: 2, 4, 8 or 16 bytes");
+    uint16_t v;
+    std::memcpy(&v, q, 2);
+    return vreinterpretq_u8_u16(vsetq_lane_u16(v, vdupq_n_u16(0), 0));
+  }
+}
+
+template <int N>
+inline LOWBIT_AI int8x16_t load_bytes_s8(const void* p) {
+  return vreinterpretq_s8_u8(load_bytes<N>(p));
 }
 
 // Compile-time loop: f(std::integral_constant<int, I>) for I in [0, N).  Lane indices of
