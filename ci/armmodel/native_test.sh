@@ -43,8 +43,11 @@ $ARM_CXX -static $tiers "$out/test_kernels.o" -o "$out/test_arm_kernels"
 $ARM_CXX -static -pthread $tiers "$out"/{formats,pack,driver,registry,scalar}.o "$out/test_driver.o" \
   -o "$out/test_arm_driver"
 status=0
+# The driver test skips the default CPU model: in QEMU 7.2 it is `max` again.
 for test in test_arm_kernels test_arm_driver; do
-  for cpu in default max cortex-a72; do
+  cpus="default max cortex-a72"
+  [ $test = test_arm_driver ] && cpus="max cortex-a72"
+  for cpu in $cpus; do
     echo "== $test: qemu-aarch64-static, QEMU_CPU=$cpu"
     if [ "$cpu" = default ]; then
       env -u QEMU_CPU qemu-aarch64-static "$out/$test" || status=1
