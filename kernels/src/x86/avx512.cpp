@@ -186,23 +186,40 @@ int q46_shift(const FormatParams& p) { return (p.weight_levels - 1) / 2; }
 
 // Cache blocking (mc, kc, nc) is sized for a 48 KiB L1d / 1-2 MiB L2 (Ice Lake-SP,
 // Sapphire Rapids) and not tuned on hardware: none was available to this build.
-const KernelDesc kF32 = {"f32_gemm_12x32__avx512", Format::kFp32, "avx512", 12, kNR, 1, 1,
-                         Elem::kF32, Elem::kF32, nullptr, nullptr, 32, 1, false, false,
-                         192, 256, 3072, f32_x32<12>, nullptr, nullptr};
-const KernelDesc kInt8 = {"qu8s8_gemm_12x32c2__avx512", Format::kInt8, "avx512", 12, kNR, 2, 2,
-                          Elem::kS16, Elem::kS8, nullptr, nullptr, 32, 1, false, false,
-                          192, 512, 3072, qu8s8_x32c2<12>, nullptr, nullptr};
+#define LB_F32(MR)                                                                            \
+  const KernelDesc kF32_##MR = {"f32_gemm_" #MR "x32__avx512", Format::kFp32, "avx512", MR, kNR,   \
+                                1, 1, Elem::kF32, Elem::kF32, nullptr, nullptr, 32, 1, false,       \
+                                false, 192, 256, 3072, f32_x32<MR>, nullptr, nullptr};
+#define LB_INT8(MR)                                                                           \
+  const KernelDesc kInt8_##MR = {"qu8s8_gemm_" #MR "x32c2__avx512", Format::kInt8, "avx512", MR,   \
+                                 kNR, 2, 2, Elem::kS16, Elem::kS8, nullptr, nullptr, 32, 1, false,  \
+                                 false, 192, 512, 3072, qu8s8_x32c2<MR>, nullptr, nullptr};
 // int4: activations 0..15 (the signed operand), weights 0..15 as nibbles; unsigned lanes.
-const KernelDesc kInt4 = {"qu4_gemm_12x32c4__avx512", Format::kInt4, "avx512", 12, kNR, 4, 4,
-                          Elem::kS8, Elem::kU4, nullptr, nullptr, 16, 2, true, true,
-                          192, 1024, 3072, lowbit_x32c4<12, true, true>, nullptr, nullptr};
+#define LB_INT4(MR)                                                                           \
+  const KernelDesc kInt4_##MR = {"qu4_gemm_" #MR "x32c4__avx512", Format::kInt4, "avx512", MR,     \
+                                 kNR, 4, 4, Elem::kS8, Elem::kU4, nullptr, nullptr, 16, 2, true,    \
+                                 true, 192, 1024, 3072, lowbit_x32c4<MR, true, true>, nullptr,      \
+                                 nullptr};
 // 4.6bit: activations re-centred to [-a, a] (signed operand), weights shifted to [0, 2b]
 // (unsigned operand); both offsets are folded into the row/column corrections.
-const KernelDesc kQ46 = {"q46_gemm_12x32c4__avx512", Format::kQ46, "avx512", 12, kNR, 4, 4,
-                         Elem::kS8, Elem::kU8, q46_centre, q46_shift, 16, 2, false, true,
-                         192, 1024, 3072, lowbit_x32c4<12, false, false>, nullptr, nullptr};
+#define LB_Q46(MR)                                                                            \
+  const KernelDesc kQ46_##MR = {"q46_gemm_" #MR "x32c4__avx512", Format::kQ46, "avx512", MR, kNR,  \
+                                4, 4, Elem::kS8, Elem::kU8, q46_centre, q46_shift, 16, 2, false,    \
+                                true, 192, 1024, 3072, lowbit_x32c4<MR, false, false>, nullptr,     \
+                                nullptr};
+// 12 rows: 24 accumulators + B vectors + broadcast (+ nibble mask and halves) fit the 32 zmm
+// registers without a spill (kernels/tests_native/x86/loop_report.py).  Small-M companions
+// (same packed B, fewer rows; the driver picks the smallest mr >= M) for GEMV-like calls.
+LB_F32(12) LB_F32(1) LB_F32(2) LB_F32(4) LB_F32(8)
+LB_INT8(12) LB_INT8(1) LB_INT8(2) LB_INT8(4) LB_INT8(8)
+LB_INT4(12) LB_INT4(1) LB_INT4(2) LB_INT4(4) LB_INT4(8)
+LB_Q46(12) LB_Q46(1) LB_Q46(2) LB_Q46(4) LB_Q46(8)
 
-const KernelDesc* const kList[] = {&kF32, &kInt8, &kInt4, &kQ46};
+// The first variant of a format is the one pack_weights uses (the largest tile).
+const KernelDesc* const kList[] = {
+    &kF32_12,  &kF32_1,  &kF32_2,  &kF32_4,  &kF32_8,  &kInt8_12, &kInt8_1, &kInt8_2, &kInt8_4,
+    &kInt8_8,  &kInt4_12, &kInt4_1, &kInt4_2, &kInt4_4, &kInt4_8,  &kQ46_12, &kQ46_1,  &kQ46_2,
+    &kQ46_4,   &kQ46_8};
 
 }  // namespace
 

@@ -105,17 +105,27 @@ void u4s8_x16c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, 
 }
 
 // Cache blocking not tuned on hardware (none was available to this build).
-const KernelDesc kInt8 = {"qu8s8_gemm_6x16c4__avxvnni", Format::kInt8, "avxvnni", 6, kNR, 4, 4,
-                          Elem::kU8, Elem::kS8, nullptr, nullptr, 32, 4, false, false,
-                          96, 1024, 3072, u8s8_x16c4<6>, nullptr, nullptr};
-const KernelDesc kInt4 = {"qu4_gemm_5x16c4__avxvnni", Format::kInt4, "avxvnni", 5, kNR, 4, 4,
-                          Elem::kS8, Elem::kU4, nullptr, nullptr, 32, 4, false, false,
-                          95, 1024, 3072, u4s8_x16c4<5>, nullptr, nullptr};
-const KernelDesc kQ46 = {"q46_gemm_6x16c4__avxvnni", Format::kQ46, "avxvnni", 6, kNR, 4, 4,
-                         Elem::kU8, Elem::kS8, nullptr, nullptr, 32, 4, false, false,
-                         96, 1024, 3072, u8s8_x16c4<6>, nullptr, nullptr};
+#define LB_INT8(MR)                                                                           \
+  const KernelDesc kInt8_##MR = {"qu8s8_gemm_" #MR "x16c4__avxvnni", Format::kInt8, "avxvnni", MR, \
+                                 kNR, 4, 4, Elem::kU8, Elem::kS8, nullptr, nullptr, 32, 4, false,   \
+                                 false, 96, 1024, 3072, u8s8_x16c4<MR>, nullptr, nullptr};
+#define LB_INT4(MR)                                                                           \
+  const KernelDesc kInt4_##MR = {"qu4_gemm_" #MR "x16c4__avxvnni", Format::kInt4, "avxvnni", MR,   \
+                                 kNR, 4, 4, Elem::kS8, Elem::kU4, nullptr, nullptr, 32, 4, false,   \
+                                 false, 95, 1024, 3072, u4s8_x16c4<MR>, nullptr, nullptr};
+#define LB_Q46(MR)                                                                            \
+  const KernelDesc kQ46_##MR = {"q46_gemm_" #MR "x16c4__avxvnni", Format::kQ46, "avxvnni", MR,     \
+                                kNR, 4, 4, Elem::kU8, Elem::kS8, nullptr, nullptr, 32, 4, false,    \
+                                false, 96, 1024, 3072, u8s8_x16c4<MR>, nullptr, nullptr};
+// Small-M companions (same packed B, fewer rows; the driver picks the smallest mr >= M).
+LB_INT8(6) LB_INT8(1) LB_INT8(2) LB_INT8(4)
+LB_INT4(5) LB_INT4(1) LB_INT4(2) LB_INT4(4)
+LB_Q46(6) LB_Q46(1) LB_Q46(2) LB_Q46(4)
 
-const KernelDesc* const kList[] = {&kInt8, &kInt4, &kQ46};
+// The first variant of a format is the one pack_weights uses (the largest tile).
+const KernelDesc* const kList[] = {&kInt8_6, &kInt8_1, &kInt8_2, &kInt8_4,
+                                   &kInt4_5, &kInt4_1, &kInt4_2, &kInt4_4,
+                                   &kQ46_6,  &kQ46_1,  &kQ46_2,  &kQ46_4};
 
 }  // namespace
 

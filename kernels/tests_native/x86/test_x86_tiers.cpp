@@ -31,6 +31,17 @@ const KernelList& kernels_avx512();
 const KernelList& kernels_avxvnni();
 const KernelList& kernels_avx512vnni();
 const KernelList& kernels_amx();
+
+// The driver picks small-M companions from the registry (pick_for_m in driver.cpp); here the
+// registry is the four emulated tiers (registry.cpp would pull in every other tier).
+std::vector<const KernelDesc*> all_kernels() {
+  std::vector<const KernelDesc*> out;
+  for (const KernelList* l :
+       {&kernels_avx512(), &kernels_avxvnni(), &kernels_avx512vnni(), &kernels_amx()})
+    for (size_t i = 0; i < l->count; ++i) out.push_back(l->items[i]);
+  return out;
+}
+
 }  // namespace lowbit
 
 using namespace lowbit;
@@ -62,13 +73,16 @@ struct Buf {  // 64-byte aligned, zero-filled bytes
   uint8_t* get() { return p.get(); }
 };
 
-std::vector<FormatParams> params_for(Format f) {
+// 4.6bit: every allowed (N_x, N_w) pair for a main tile; for its small-M companions (the
+// same code with fewer rows) the default pair and both ends of the range.
+std::vector<FormatParams> params_for(Format f, bool all_pairs) {
   std::vector<FormatParams> out;
   if (f != Format::kQ46) {
     out.push_back({});
     return out;
   }
-  for (int b = 1; b <= 127; ++b) out.push_back({2 * (127 / b) + 1, 2 * b + 1});
+  for (int b = 1; b <= 127; ++b)
+    if (all_pairs || b == 1 || b == 10 || b == 127) out.push_back({2 * (127 / b) + 1, 2 * b + 1});
   return out;
 }
 
@@ -203,8 +217,8 @@ bool run_ukernel(const KernelDesc& d, const FormatParams& p, int64_t kc, Fill fi
   return ok;
 }
 
-void test_ukernel(const KernelDesc& d) {
-  const auto plist = params_for(d.format);
+void test_ukernel(const KernelDesc& d, bool all_pairs) {
+  const auto plist = params_for(d.format, all_pairs);
   const int64_t kp = d.kpad();
   for (size_t pi = 0; pi < plist.size(); ++pi) {
     const FormatParams& p = plist[pi];
@@ -316,14 +330,14 @@ void run_gemm(const KernelDesc& d, const FormatParams& p, int64_t M, int64_t N, 
   }
 }
 
-void test_gemm(const KernelDesc& d) {
-  const auto plist = params_for(d.format);
+void test_gemm(const KernelDesc& d, bool all_pairs) {
+  const auto plist = params_for(d.format, all_pairs);
   const int64_t mr = d.mr, nr = d.nr;
   const FormatParams p0 = d.format == Format::kQ46 ? FormatParams{25, 21} : FormatParams{};
   const int64_t fp = d.format == Format::kFp32 ? 0 : flush_period(d, p0);
   std::vector<int64_t> Ks = {1, 2, 17, d.kpad() + 1, 290, 1023};
   if (fp) Ks.insert(Ks.end(), {fp - 1, fp, fp + 1, 3 * fp + 1});
-  const int64_t Ms[] = {1, mr - 1 > 0 ? mr - 1 : 1, mr + 1, 2 * mr + 3};
+  const int64_t Ms[] = {1, 3, 5, 9, mr - 1 > 0 ? mr - 1 : 1, mr + 1, 2 * mr + 3};
   const int64_t Ns[] = {1, nr + 5, 2 * nr + 1};
   for (int64_t K : Ks)
     for (int64_t M : Ms)
@@ -444,9 +458,11 @@ int main() {
       const auto t1 = std::chrono::steady_clock::now();
       test_name(d);
       if (d.thread_begin) d.thread_begin();  // micro-kernel calls outside the driver
-      test_ukernel(d);
+      // The first variant of a (format, tier) is its main tile; the others are companions.
+      const bool main_tile = i == 0 || l->items[i - 1]->format != d.format;
+      test_ukernel(d, main_tile);
       if (d.thread_end) d.thread_end();
-      test_gemm(d);
+      test_gemm(d, main_tile);
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
       std::printf("%-34s %-10s %-6s flush %-5" PRId64 " %s (%.1f s)\n", d.name, d.tier,
                   format_name(d.format),
