@@ -29,6 +29,13 @@ def wide_variants():
     return [v for v in lowbit.variants() if v.tier in WIDE]
 
 
+def of(tier, fmt):
+    """The variants of a tier and format: the main tile and its small-M companions."""
+    found = [v for v in wide_variants() if v.tier == tier and v.format == fmt]
+    assert found, (tier, fmt)
+    return found
+
+
 def q46_pairs():
     """Every (N_x, N_w) the 4.6bit rule allows: N_w = 2b+1, N_x = 2*floor(127/b)+1."""
     return [(2 * (127 // b) + 1, 2 * b + 1) for b in range(1, 128)]
@@ -74,9 +81,9 @@ def test_avx512_int4_flush_period_uses_unsigned_lanes():
     # vpmaddubsw step: 2 products of codes 0..15, at most 450; all products >= 0, so an
     # int16 lane read as unsigned holds 65535 // 450 = 145 steps of 4 k; nibble blocks pair
     # two k-groups, so the period is a multiple of 8.
-    (v,) = [v for v in wide_variants() if v.tier == "avx512" and v.format == "int4"]
-    assert v.acc_bits == 16
-    assert v.flush_period() == longest_period(2 * 15 * 15, 65535, 4, 8) == 576
+    for v in of("avx512", "int4"):
+        assert v.acc_bits == 16
+        assert v.flush_period() == longest_period(2 * 15 * 15, 65535, 4, 8) == 576
 
 
 @pytest.mark.parametrize("pair", q46_pairs(), ids=lambda p: f"{p[0]}x{p[1]}")
@@ -85,10 +92,10 @@ def test_avx512_q46_flush_period_every_pair(pair):
     # (unsigned operand): one step adds 2 products of magnitude <= a * 2b into a signed lane.
     nx, nw = pair
     a, b = (nx - 1) // 2, (nw - 1) // 2
-    (v,) = [v for v in wide_variants() if v.tier == "avx512" and v.format == "4.6bit"]
-    got = v.flush_period(act_levels=nx, weight_levels=nw)
-    assert got == longest_period(2 * a * 2 * b, 32767, 4, 4)
-    assert got >= 256  # 2ab <= 254 for every allowed pair: never shorter than 64 steps
+    for v in of("avx512", "4.6bit"):
+        got = v.flush_period(act_levels=nx, weight_levels=nw)
+        assert got == longest_period(2 * a * 2 * b, 32767, 4, 4)
+        assert got >= 256  # 2ab <= 254 for every allowed pair: never shorter than 64 steps
 
 
 @pytest.mark.parametrize("tier", sorted(WIDE))
