@@ -3,7 +3,8 @@
 // runnable only after Linux granted the tile-data permission (cpu_x86.cpp,
 // amx_permission()).
 //
-//  int8 32x32c4 (and 16x32c4 for 5..16 rows) : tdpbusd (u8 x s8 dot products of 4 into int32, exact, wrapping):
+//  int8 32x32c4 (and 16x32c4 for 5..16 rows) : tdpbusd (u8 x s8 dot products of 4 into
+//      int32, exact, wrapping):
 //      C[m][n] += sum_{k<16} sum_{i<4} u8(A[m][4k+i]) * s8(B[k][4n+i])  for a 16x16 C tile:
 //      16 * 16 * 64 = 16384 MACs per instruction.  A 32x32 register tile is 4 C tiles
 //      (tmm0-3), 2 A tiles (tmm4-5: rows 0-15 and 16-31) and 2 B tiles (tmm6-7: columns
@@ -117,8 +118,8 @@ const KernelDesc kInt8_16 = {"qu8s8_gemm_16x32c4__amx", Format::kInt8, "amx", 16
                              256, 1024, 2048, u8s8_amx_x32c4<1>, tiles_begin, tiles_end};
 // Up to 4 rows a 16-row tile product would be mostly padding: vpdpbusd companions (the same
 // packed B [kc/4][32][4] s8; A packed [kc/4][mr][4] for them by the driver).
-#define LB_VNNI(MR)                                                                           \
-  const KernelDesc kInt8_##MR = {"qu8s8_gemm_" #MR "x32c4__amx", Format::kInt8, "amx", MR, kNR,    \
+#define LB_VNNI(MR)                                                                                 \
+  const KernelDesc kInt8_##MR = {"qu8s8_gemm_" #MR "x32c4__amx", Format::kInt8, "amx", MR, kNR,     \
                                  4, 4, Elem::kU8, Elem::kS8, nullptr, nullptr, 32, 4, false, false, \
                                  196, 768, 3072, u8s8_x32c4<MR>, nullptr, nullptr};
 LB_VNNI(1) LB_VNNI(2) LB_VNNI(4)

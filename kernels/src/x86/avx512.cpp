@@ -40,13 +40,13 @@ void f32_x32(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int
   for (int64_t k = 0; k < kc; ++k) {
     const __m512 b0 = _mm512_loadu_ps(B);
     const __m512 b1 = _mm512_loadu_ps(B + 16);
-#define LB_FMA(r)                                 \
-  if (r < MR) {                                   \
-    const __m512 av = _mm512_set1_ps(A[r]);       \
-    c##r##0 = _mm512_fmadd_ps(av, b0, c##r##0);   \
-    c##r##1 = _mm512_fmadd_ps(av, b1, c##r##1);   \
-    LB_PIN(c##r##0);                              \
-    LB_PIN(c##r##1);                              \
+#define LB_FMA(r)                               \
+  if (r < MR) {                                 \
+    const __m512 av = _mm512_set1_ps(A[r]);     \
+    c##r##0 = _mm512_fmadd_ps(av, b0, c##r##0); \
+    c##r##1 = _mm512_fmadd_ps(av, b1, c##r##1); \
+    LB_PIN(c##r##0);                            \
+    LB_PIN(c##r##1);                            \
   }
     LB_ROWS(LB_FMA)
 #undef LB_FMA
@@ -54,15 +54,15 @@ void f32_x32(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int
     B += kNR;
   }
   float* C = static_cast<float*>(c);
-#define LB_STORE(r)                                              \
-  if (r < MR) {                                                  \
-    float* row = C + r * ldc;                                    \
-    if (accumulate) {                                            \
-      c##r##0 = _mm512_add_ps(c##r##0, _mm512_loadu_ps(row));    \
+#define LB_STORE(r)                                                \
+  if (r < MR) {                                                    \
+    float* row = C + r * ldc;                                      \
+    if (accumulate) {                                              \
+      c##r##0 = _mm512_add_ps(c##r##0, _mm512_loadu_ps(row));      \
       c##r##1 = _mm512_add_ps(c##r##1, _mm512_loadu_ps(row + 16)); \
-    }                                                            \
-    _mm512_storeu_ps(row, c##r##0);                              \
-    _mm512_storeu_ps(row + 16, c##r##1);                         \
+    }                                                              \
+    _mm512_storeu_ps(row, c##r##0);                                \
+    _mm512_storeu_ps(row + 16, c##r##1);                           \
   }
   LB_ROWS(LB_STORE)
 #undef LB_STORE
@@ -90,16 +90,17 @@ void qu8s8_x32c2(int64_t kc, const void* a, const void* b, void* c, int64_t ldc,
   const int8_t* B = static_cast<const int8_t*>(b);
   LB_ROWS(LB_DECL_I)
   for (int64_t g = 0; g < kc / 2; ++g) {
-    const __m512i b0 = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(B)));
+    const __m512i b0 =
+        _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(B)));
     const __m512i b1 =
         _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(B + 32)));
-#define LB_MADD(r)                                                   \
-  if (r < MR) {                                                      \
-    const __m512i av = _mm512_set1_epi32(x86::load32(A + 2 * r));    \
-    c##r##0 = _mm512_add_epi32(c##r##0, _mm512_madd_epi16(av, b0));  \
-    c##r##1 = _mm512_add_epi32(c##r##1, _mm512_madd_epi16(av, b1));  \
-    LB_PIN(c##r##0);                                                 \
-    LB_PIN(c##r##1);                                                 \
+#define LB_MADD(r)                                                  \
+  if (r < MR) {                                                     \
+    const __m512i av = _mm512_set1_epi32(x86::load32(A + 2 * r));   \
+    c##r##0 = _mm512_add_epi32(c##r##0, _mm512_madd_epi16(av, b0)); \
+    c##r##1 = _mm512_add_epi32(c##r##1, _mm512_madd_epi16(av, b1)); \
+    LB_PIN(c##r##0);                                                \
+    LB_PIN(c##r##1);                                                \
   }
     LB_ROWS(LB_MADD)
 #undef LB_MADD
@@ -121,14 +122,14 @@ void lowbit_x32c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc
   const int8_t* A = static_cast<const int8_t*>(a);
   const uint8_t* B = static_cast<const uint8_t*>(b);
   LB_ROWS(LB_DECL_I)
-#define LB_STEP(r, b0, b1, Ag)                                            \
-  if (r < MR) {                                                           \
-    LB_ROW_FENCE();                                                       \
-    const __m512i av = _mm512_set1_epi32(x86::load32(Ag + 4 * r));        \
-    c##r##0 = _mm512_add_epi16(c##r##0, _mm512_maddubs_epi16(b0, av));    \
-    c##r##1 = _mm512_add_epi16(c##r##1, _mm512_maddubs_epi16(b1, av));    \
-    LB_PIN(c##r##0);                                                      \
-    LB_PIN(c##r##1);                                                      \
+#define LB_STEP(r, b0, b1, Ag)                                         \
+  if (r < MR) {                                                        \
+    LB_ROW_FENCE();                                                    \
+    const __m512i av = _mm512_set1_epi32(x86::load32(Ag + 4 * r));     \
+    c##r##0 = _mm512_add_epi16(c##r##0, _mm512_maddubs_epi16(b0, av)); \
+    c##r##1 = _mm512_add_epi16(c##r##1, _mm512_maddubs_epi16(b1, av)); \
+    LB_PIN(c##r##0);                                                   \
+    LB_PIN(c##r##1);                                                   \
   }
 #define LB_STEP_LO(r) LB_STEP(r, lo0, lo1, A)
 #define LB_STEP_HI(r) LB_STEP(r, hi0, hi1, (A + 4 * MR))
@@ -160,8 +161,8 @@ void lowbit_x32c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc
   // Flush: each column's two int16 pair-lanes (one 32-bit lane) -> one int32, exactly.
   if constexpr (kUnsignedLanes) {
     const __m512i low16 = _mm512_set1_epi32(0xFFFF);
-#define LB_WIDEN(r)                                                                       \
-  if (r < MR) {                                                                           \
+#define LB_WIDEN(r)                                                                               \
+  if (r < MR) {                                                                                   \
     c##r##0 = _mm512_add_epi32(_mm512_and_si512(c##r##0, low16), _mm512_srli_epi32(c##r##0, 16)); \
     c##r##1 = _mm512_add_epi32(_mm512_and_si512(c##r##1, low16), _mm512_srli_epi32(c##r##1, 16)); \
   }
@@ -169,10 +170,10 @@ void lowbit_x32c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc
 #undef LB_WIDEN
   } else {
     const __m512i ones = _mm512_set1_epi16(1);
-#define LB_WIDEN(r)                              \
-  if (r < MR) {                                  \
-    c##r##0 = _mm512_madd_epi16(c##r##0, ones);  \
-    c##r##1 = _mm512_madd_epi16(c##r##1, ones);  \
+#define LB_WIDEN(r)                             \
+  if (r < MR) {                                 \
+    c##r##0 = _mm512_madd_epi16(c##r##0, ones); \
+    c##r##1 = _mm512_madd_epi16(c##r##1, ones); \
   }
     LB_ROWS(LB_WIDEN)
 #undef LB_WIDEN
@@ -186,26 +187,26 @@ int q46_shift(const FormatParams& p) { return (p.weight_levels - 1) / 2; }
 
 // Cache blocking (mc, kc, nc) is sized for a 48 KiB L1d / 1-2 MiB L2 (Ice Lake-SP,
 // Sapphire Rapids) and not tuned on hardware: none was available to this build.
-#define LB_F32(MR)                                                                            \
-  const KernelDesc kF32_##MR = {"f32_gemm_" #MR "x32__avx512", Format::kFp32, "avx512", MR, kNR,   \
-                                1, 1, Elem::kF32, Elem::kF32, nullptr, nullptr, 32, 1, false,       \
+#define LB_F32(MR)                                                                               \
+  const KernelDesc kF32_##MR = {"f32_gemm_" #MR "x32__avx512", Format::kFp32, "avx512", MR, kNR, \
+                                1, 1, Elem::kF32, Elem::kF32, nullptr, nullptr, 32, 1, false,    \
                                 false, 192, 256, 3072, f32_x32<MR>, nullptr, nullptr};
-#define LB_INT8(MR)                                                                           \
+#define LB_INT8(MR)                                                                                \
   const KernelDesc kInt8_##MR = {"qu8s8_gemm_" #MR "x32c2__avx512", Format::kInt8, "avx512", MR,   \
-                                 kNR, 2, 2, Elem::kS16, Elem::kS8, nullptr, nullptr, 32, 1, false,  \
+                                 kNR, 2, 2, Elem::kS16, Elem::kS8, nullptr, nullptr, 32, 1, false, \
                                  false, 192, 512, 3072, qu8s8_x32c2<MR>, nullptr, nullptr};
 // int4: activations 0..15 (the signed operand), weights 0..15 as nibbles; unsigned lanes.
-#define LB_INT4(MR)                                                                           \
-  const KernelDesc kInt4_##MR = {"qu4_gemm_" #MR "x32c4__avx512", Format::kInt4, "avx512", MR,     \
-                                 kNR, 4, 4, Elem::kS8, Elem::kU4, nullptr, nullptr, 16, 2, true,    \
-                                 true, 192, 1024, 3072, lowbit_x32c4<MR, true, true>, nullptr,      \
+#define LB_INT4(MR)                                                                              \
+  const KernelDesc kInt4_##MR = {"qu4_gemm_" #MR "x32c4__avx512", Format::kInt4, "avx512", MR,   \
+                                 kNR, 4, 4, Elem::kS8, Elem::kU4, nullptr, nullptr, 16, 2, true, \
+                                 true, 192, 1024, 3072, lowbit_x32c4<MR, true, true>, nullptr,   \
                                  nullptr};
 // 4.6bit: activations re-centred to [-a, a] (signed operand), weights shifted to [0, 2b]
 // (unsigned operand); both offsets are folded into the row/column corrections.
-#define LB_Q46(MR)                                                                            \
-  const KernelDesc kQ46_##MR = {"q46_gemm_" #MR "x32c4__avx512", Format::kQ46, "avx512", MR, kNR,  \
-                                4, 4, Elem::kS8, Elem::kU8, q46_centre, q46_shift, 16, 2, false,    \
-                                true, 192, 1024, 3072, lowbit_x32c4<MR, false, false>, nullptr,     \
+#define LB_Q46(MR)                                                                                \
+  const KernelDesc kQ46_##MR = {"q46_gemm_" #MR "x32c4__avx512", Format::kQ46, "avx512", MR, kNR, \
+                                4, 4, Elem::kS8, Elem::kU8, q46_centre, q46_shift, 16, 2, false,  \
+                                true, 192, 1024, 3072, lowbit_x32c4<MR, false, false>, nullptr,   \
                                 nullptr};
 // 12 rows: 24 accumulators + B vectors + broadcast (+ nibble mask and halves) fit the 32 zmm
 // registers without a spill (kernels/tests_native/x86/loop_report.py).  Small-M companions

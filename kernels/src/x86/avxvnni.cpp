@@ -50,13 +50,13 @@ void u8s8_x16c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, 
   for (int64_t g = 0; g < kc / 4; ++g) {
     const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(B));
     const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(B + 32));
-#define LB_DOT(r)                                                  \
-  if (r < MR) {                                                    \
-    const __m256i av = _mm256_set1_epi32(x86::load32(A + 4 * r));  \
-    c##r##0 = _mm256_dpbusd_avx_epi32(c##r##0, av, b0);                      \
-    c##r##1 = _mm256_dpbusd_avx_epi32(c##r##1, av, b1);                      \
-    LB_PIN(c##r##0);                                               \
-    LB_PIN(c##r##1);                                               \
+#define LB_DOT(r)                                                 \
+  if (r < MR) {                                                   \
+    const __m256i av = _mm256_set1_epi32(x86::load32(A + 4 * r)); \
+    c##r##0 = _mm256_dpbusd_avx_epi32(c##r##0, av, b0);           \
+    c##r##1 = _mm256_dpbusd_avx_epi32(c##r##1, av, b1);           \
+    LB_PIN(c##r##0);                                              \
+    LB_PIN(c##r##1);                                              \
   }
     LB_ROWS(LB_DOT)
 #undef LB_DOT
@@ -76,13 +76,13 @@ void u4s8_x16c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, 
   const uint8_t* B = static_cast<const uint8_t*>(b);
   LB_ROWS(LB_DECL_I)
   const __m256i low4 = _mm256_set1_epi8(0x0F);
-#define LB_DOT(r, w0, w1, Ag)                                        \
-  if (r < MR) {                                                      \
-    const __m256i av = _mm256_set1_epi32(x86::load32(Ag + 4 * r));   \
-    c##r##0 = _mm256_dpbusd_avx_epi32(c##r##0, w0, av);                      \
-    c##r##1 = _mm256_dpbusd_avx_epi32(c##r##1, w1, av);                      \
-    LB_PIN(c##r##0);                                                 \
-    LB_PIN(c##r##1);                                                 \
+#define LB_DOT(r, w0, w1, Ag)                                      \
+  if (r < MR) {                                                    \
+    const __m256i av = _mm256_set1_epi32(x86::load32(Ag + 4 * r)); \
+    c##r##0 = _mm256_dpbusd_avx_epi32(c##r##0, w0, av);            \
+    c##r##1 = _mm256_dpbusd_avx_epi32(c##r##1, w1, av);            \
+    LB_PIN(c##r##0);                                               \
+    LB_PIN(c##r##1);                                               \
   }
 #define LB_DOT_LO(r) LB_DOT(r, lo0, lo1, A)
 #define LB_DOT_HI(r) LB_DOT(r, hi0, hi1, (A + 4 * MR))
@@ -105,17 +105,17 @@ void u4s8_x16c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, 
 }
 
 // Cache blocking not tuned on hardware (none was available to this build).
-#define LB_INT8(MR)                                                                           \
+#define LB_INT8(MR)                                                                                \
   const KernelDesc kInt8_##MR = {"qu8s8_gemm_" #MR "x16c4__avxvnni", Format::kInt8, "avxvnni", MR, \
-                                 kNR, 4, 4, Elem::kU8, Elem::kS8, nullptr, nullptr, 32, 4, false,   \
+                                 kNR, 4, 4, Elem::kU8, Elem::kS8, nullptr, nullptr, 32, 4, false,  \
                                  false, 96, 1024, 3072, u8s8_x16c4<MR>, nullptr, nullptr};
-#define LB_INT4(MR)                                                                           \
-  const KernelDesc kInt4_##MR = {"qu4_gemm_" #MR "x16c4__avxvnni", Format::kInt4, "avxvnni", MR,   \
-                                 kNR, 4, 4, Elem::kS8, Elem::kU4, nullptr, nullptr, 32, 4, false,   \
+#define LB_INT4(MR)                                                                               \
+  const KernelDesc kInt4_##MR = {"qu4_gemm_" #MR "x16c4__avxvnni", Format::kInt4, "avxvnni", MR,  \
+                                 kNR, 4, 4, Elem::kS8, Elem::kU4, nullptr, nullptr, 32, 4, false, \
                                  false, 95, 1024, 3072, u4s8_x16c4<MR>, nullptr, nullptr};
-#define LB_Q46(MR)                                                                            \
-  const KernelDesc kQ46_##MR = {"q46_gemm_" #MR "x16c4__avxvnni", Format::kQ46, "avxvnni", MR,     \
-                                kNR, 4, 4, Elem::kU8, Elem::kS8, nullptr, nullptr, 32, 4, false,    \
+#define LB_Q46(MR)                                                                               \
+  const KernelDesc kQ46_##MR = {"q46_gemm_" #MR "x16c4__avxvnni", Format::kQ46, "avxvnni", MR,   \
+                                kNR, 4, 4, Elem::kU8, Elem::kS8, nullptr, nullptr, 32, 4, false, \
                                 false, 96, 1024, 3072, u8s8_x16c4<MR>, nullptr, nullptr};
 // Small-M companions (same packed B, fewer rows; the driver picks the smallest mr >= M).
 LB_INT8(6) LB_INT8(1) LB_INT8(2) LB_INT8(4)

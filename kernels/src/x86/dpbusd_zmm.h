@@ -33,13 +33,13 @@ void u8s8_x32c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, 
   for (int64_t g = 0; g < kc / 4; ++g) {
     const __m512i b0 = _mm512_loadu_si512(B);
     const __m512i b1 = _mm512_loadu_si512(B + 64);
-#define LB_DOT(r)                                                  \
-  if (r < MR) {                                                    \
-    const __m512i av = _mm512_set1_epi32(x86::load32(A + 4 * r));  \
-    c##r##0 = _mm512_dpbusd_epi32(c##r##0, av, b0);                \
-    c##r##1 = _mm512_dpbusd_epi32(c##r##1, av, b1);                \
-    LB_PIN(c##r##0);                                               \
-    LB_PIN(c##r##1);                                               \
+#define LB_DOT(r)                                                 \
+  if (r < MR) {                                                   \
+    const __m512i av = _mm512_set1_epi32(x86::load32(A + 4 * r)); \
+    c##r##0 = _mm512_dpbusd_epi32(c##r##0, av, b0);               \
+    c##r##1 = _mm512_dpbusd_epi32(c##r##1, av, b1);               \
+    LB_PIN(c##r##0);                                              \
+    LB_PIN(c##r##1);                                              \
   }
     LB_ROWS(LB_DOT)
 #undef LB_DOT
@@ -59,13 +59,13 @@ void u4s8_x32c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, 
   const uint8_t* B = static_cast<const uint8_t*>(b);
   LB_ROWS(LB_DECL_I)
   const __m512i low4 = _mm512_set1_epi8(0x0F);
-#define LB_DOT(r, w0, w1, Ag)                                        \
-  if (r < MR) {                                                      \
-    const __m512i av = _mm512_set1_epi32(x86::load32(Ag + 4 * r));   \
-    c##r##0 = _mm512_dpbusd_epi32(c##r##0, w0, av);                  \
-    c##r##1 = _mm512_dpbusd_epi32(c##r##1, w1, av);                  \
-    LB_PIN(c##r##0);                                                 \
-    LB_PIN(c##r##1);                                                 \
+#define LB_DOT(r, w0, w1, Ag)                                      \
+  if (r < MR) {                                                    \
+    const __m512i av = _mm512_set1_epi32(x86::load32(Ag + 4 * r)); \
+    c##r##0 = _mm512_dpbusd_epi32(c##r##0, w0, av);                \
+    c##r##1 = _mm512_dpbusd_epi32(c##r##1, w1, av);                \
+    LB_PIN(c##r##0);                                               \
+    LB_PIN(c##r##1);                                               \
   }
 #define LB_DOT_LO(r) LB_DOT(r, lo0, lo1, A)
 #define LB_DOT_HI(r) LB_DOT(r, hi0, hi1, (A + 4 * MR))
