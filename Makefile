@@ -9,11 +9,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 SOURCES := $(shell find kernels lowbit -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.py' -o -name 'CMakeLists.txt' \) 2>/dev/null) CMakeLists.txt pyproject.toml
 
-.PHONY: help venv install test test-sanitize bench accuracy report regress baseline arm-test arm-model docker clean
+.PHONY: help venv install test test-sanitize bench bench-report accuracy report regress baseline arm-test arm-model docker clean
 
 help:
 	@echo "make test           build into .venv and run the test suite"
-	@echo "make bench          build and run the benchmark suite (SUITE=default|quick|square|cnn|llm|deepbench)"
+	@echo "make bench          build, run the benchmark suite (SUITE=default|quick|square|cnn|llm|deepbench), write reports/latest.md"
+	@echo "make bench-report   re-render the benchmark report from reports/results/\$$(SUITE).json"
 	@echo "make test-sanitize  build with ASan+UBSan into .venv-sanitize and run the tests"
 	@echo "make accuracy       quantization-error and accuracy study"
 	@echo "make arm-test       cross-build for aarch64 and run the tests under QEMU in the arm64 image"
@@ -54,8 +55,22 @@ test-sanitize: $(SAN_VENV)/.installed
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	LOWBIT_TEST_PROFILE=sanitize $(SAN_VENV)/bin/pytest -q -x tests -p no:cacheprovider
 
+# make bench [SUITE=quick|square|cnn|llm|deepbench] [BENCH_ARGS="--threads 1,2 ..."]
+# Results: reports/results/$(SUITE).json (resumed if an earlier run was interrupted).
+# Report: reports/latest.md for the default suite, reports/latest-$(SUITE).md otherwise.
+BENCH_REPORT = $(if $(filter default,$(SUITE)),reports/latest.md,reports/latest-$(SUITE).md)
+BENCH_ARGS ?=
+
 bench: install
-	$(VENV)/bin/lowbit-bench run --suite $(SUITE)
+	$(VENV)/bin/lowbit-bench run --suite $(SUITE) $(BENCH_ARGS)
+	@if grep -q '^accuracy:' Makefile; then \
+	  $(MAKE) accuracy || echo "bench: make accuracy failed; the report notes it is missing"; \
+	else echo "bench: no 'make accuracy' target; the report has no accuracy section"; fi
+	$(VENV)/bin/lowbit-bench report reports/results/$(SUITE).json --out $(BENCH_REPORT)
+
+# Re-render the report from existing results without measuring again.
+bench-report: install
+	$(VENV)/bin/lowbit-bench report reports/results/$(SUITE).json --out $(BENCH_REPORT)
 
 clean:
 	rm -rf build $(VENV) $(SAN_VENV) dist *.egg-info

@@ -68,7 +68,7 @@ def write_atomic(path: str | os.PathLike, doc: dict) -> None:
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(doc, f, indent=1)
+            json.dump(doc, f, separators=(",", ":"))
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())

@@ -14,7 +14,7 @@ from .timing import Timing, measure
 
 DEFAULT_BUDGET_S = 0.15
 MIN_SAMPLES = 5  # Mann-Whitney U needs >= 4-5 samples a side to reach p < 0.05
-MAX_SAMPLES = 200
+MAX_SAMPLES = 100
 
 
 def runnable_tiers(formats, wanted=None) -> dict:
@@ -116,7 +116,8 @@ def make_record(c: Case, m: dict, shapes: list[str], groups: list[str]) -> dict:
         "impl": c.impl, "format": c.format, "tier": c.tier,
         "M": c.M, "N": c.N, "K": c.K, "threads": c.threads,
         "median_s": t_med, "iqr_s": t.iqr_s, "min_s": min(m["samples_s"]),
-        "samples_s": m["samples_s"], "inner": m["inner"],
+        # 5 significant digits: far below run-to-run noise, keeps results files small.
+        "samples_s": [float(f"{x:.5g}") for x in m["samples_s"]], "inner": m["inner"],
         "warmup_calls": m.get("warmup_calls"),
         "gops": c.ops / t_med / 1e9,
         "pack_s": m.get("pack_s"),
