@@ -56,6 +56,10 @@ def peer_status(peers) -> dict:
     return status
 
 
+class PeerUnavailable(RuntimeError):
+    """A peer turned out not to run here (reported in the peers table, not as an error)."""
+
+
 class _InProcess:
     """Runs lowbit / numpy / onnxruntime cases in this process."""
 
@@ -94,7 +98,7 @@ class _Torch:
     def run(self, c: Case, timing_opts: dict) -> dict:
         w = self.worker(c.tier if c.impl == "torch-int-mm" else None)
         if not w.hello.get("available"):
-            raise RuntimeError(w.hello.get("reason", "torch unavailable"))
+            raise PeerUnavailable(w.hello.get("reason", "torch unavailable"))
         req = {"impl": c.impl, "M": c.M, "N": c.N, "K": c.K, "threads": c.threads,
                "budget_s": timing_opts["budget_s"], "min_samples": timing_opts["min_samples"],
                "max_samples": timing_opts["max_samples"], "repeat": timing_opts.get("repeat")}
@@ -172,6 +176,7 @@ def run_suite(catalog, suite: str, out_path: str, *, formats=None, tiers=None, t
     done = {R.case_key(r) for r in doc["records"]} | {tuple(e["case"]) for e in doc["errors"]}
     todo = [c for c in cases if c.key not in done]
 
+    t_start, wall0 = time.perf_counter(), doc.get("wall_s", 0.0)
     if probe_peak and not doc.get("peak"):
         print("peak probe ...", file=log)
         doc["peak"] = probe(run_tiers)
@@ -186,16 +191,21 @@ def run_suite(catalog, suite: str, out_path: str, *, formats=None, tiers=None, t
 
         bar = tqdm(total=len(cases), initial=len(cases) - len(todo), unit="case", file=log,
                    dynamic_ncols=True)
-    t_start, wall0 = time.perf_counter(), doc.get("wall_s", 0.0)
     try:
         for c in todo:
             if bar is not None:
                 bar.set_description(c.label())
             runner = torch_runner if c.impl.startswith("torch-") else inproc
+            if not doc["peers"].get(c.impl, {}).get("available", True):
+                if bar is not None:
+                    bar.update(1)
+                continue
             try:
                 m = runner.run(c, timing_opts)
                 R.add_record(doc, make_record(c, m, names[(c.M, c.N, c.K)],
                                               groups[(c.M, c.N, c.K)]))
+            except PeerUnavailable as exc:
+                doc["peers"][c.impl].update(available=False, reason=str(exc))
             except (RuntimeError, ValueError, OSError, MemoryError) as exc:
                 doc["errors"].append({"case": list(c.key), "error": f"{type(exc).__name__}: {exc}"})
             doc["wall_s"] = wall0 + (time.perf_counter() - t_start)

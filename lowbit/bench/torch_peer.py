@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 # lowbit tier -> oneDNN ISA cap. oneDNN has no scalar path; its lowest x86 ISA stands in.
 ONEDNN_ISA = {
@@ -102,9 +103,13 @@ class TorchWorker:
         if tier is not None:
             env["ONEDNN_MAX_CPU_ISA"] = ONEDNN_ISA[tier]
         self.tier = tier
+        # `python -m` puts the working directory first on sys.path; run from the directory the
+        # parent imported lowbit from, so the worker gets the same (installed) package and not
+        # a source checkout without the compiled extension.
+        pkg_parent = Path(__file__).resolve().parents[2]
         self.proc = subprocess.Popen([python, "-m", "lowbit.bench.torch_peer"], env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                                     bufsize=1)
+                                     cwd=pkg_parent, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, bufsize=1)
         line = self.proc.stdout.readline()
         self.hello = json.loads(line) if line else {"available": False,
                                                     "reason": "torch worker did not start"}
