@@ -162,7 +162,7 @@ def test_run_writes_one_valid_record_per_case(tmp_path, fake_lowbit):
 
 
 def test_interrupted_run_keeps_finished_cases_and_resumes(tmp_path, fake_lowbit):
-    fake_lowbit["fail_at_pack"] = 5  # each case packs twice: this is the third case
+    fake_lowbit["fail_at_pack"] = 3  # one pack per case: the third case is interrupted
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path)
     partial = R.load(tmp_path / "out.json")

@@ -125,6 +125,20 @@ def _speedup_table(v: View, group, tier, threads) -> str:
     return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
 
 
+def _pack_table(v: View, tier, threads) -> str:
+    """One-off weight preparation per shape (not in the timed calls)."""
+    cols = [("lowbit", f) for f in v.formats] + [(p, None) for p in v.peers]
+    headers = ["shape"] + [f if impl == "lowbit" else impl for impl, f in cols]
+    rows = []
+    for sk in v.shapes(threads=threads):
+        row = [v.display_name(sk)]
+        for impl, f in cols:
+            r = v.lowbit(sk, f, tier) if impl == "lowbit" else v.peer(sk, impl, tier)
+            row.append(_f(r["pack_s"] * 1e3 if r and r.get("pack_s") else None, "{:.2f}"))
+        rows.append(row)
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+
+
 def _demote(md: str, levels: int = 2) -> str:
     return re.sub(r"^(#+)", lambda m: m.group(1) + "#" * levels, md, flags=re.M)
 
@@ -174,6 +188,11 @@ def render(doc: dict, out_md: str | os.PathLike, *, results_path: str | None = N
                       f"({NATIVE}) choose their own ISA.", "",
                       _gops_table(v, group, tier, threads), "",
                       _speedup_table(v, group, tier, threads), ""]
+    if v.tiers and v.threads:
+        L += [f"## Weight packing time (ms, once per weight matrix), tier `{v.tiers[0]}`", "",
+              "lowbit `pack_weights`; onnxruntime: session creation with the weights as "
+              "initializers; fbgemm: `linear_prepack`; `–`: nothing to prepare.", "",
+              _pack_table(v, v.tiers[0], v.threads[0]), ""]
     L += ["## Exactness and errors", ""]
     bad = v.check_failures()
     if bad:

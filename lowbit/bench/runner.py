@@ -201,9 +201,12 @@ def run_suite(catalog, suite: str, out_path: str, *, formats=None, tiers=None, t
                     bar.update(1)
                 continue
             try:
+                t_case = time.perf_counter()
                 m = runner.run(c, timing_opts)
-                R.add_record(doc, make_record(c, m, names[(c.M, c.N, c.K)],
-                                              groups[(c.M, c.N, c.K)]))
+                rec = make_record(c, m, names[(c.M, c.N, c.K)], groups[(c.M, c.N, c.K)])
+                # Everything the case cost (operands, packing, warm-up, samples): for budgeting.
+                rec["case_wall_s"] = time.perf_counter() - t_case
+                R.add_record(doc, rec)
             except PeerUnavailable as exc:
                 doc["peers"][c.impl].update(available=False, reason=str(exc))
             except (RuntimeError, ValueError, OSError, MemoryError) as exc:
