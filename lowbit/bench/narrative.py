@@ -87,6 +87,13 @@ def what_this_means(v: View) -> str:
                 f"{PAPER_INT4_VS_INT8}x int8 on an ARM CPU with NEON; on this machine's best tier "
                 f"(`{v.tiers[0]}`) the measured figures are {_x(i4f)} and {_x(i4i)}. x86 and ARM "
                 "differ in which int8 instructions exist, so the ratios need not match.")
+    fp = v.doc.get("fingerprint", {})
+    load, cores = fp.get("loadavg"), fp.get("cores")
+    if load and cores and load[0] > 0.5 * cores:
+        lines.append(f"The machine was shared during this run (load average {load[0]:.1f} on "
+                     f"{cores} cores at the start), so absolute GOPS are lower and noisier than "
+                     "on an idle machine; ratios within a shape, measured back to back, are more "
+                     "robust.")
     bad = v.check_failures()
     for (impl, fmt, tier), n in sorted(bad.items()):
         lines.append(f"Note: {impl} ({fmt}, {tier}) returned inexact integer results on {n} "

@@ -67,6 +67,7 @@ def write_atomic(path: str | os.PathLike, doc: dict) -> None:
     doc["updated"] = now_iso()
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; results are meant to be shared
         with os.fdopen(fd, "w") as f:
             json.dump(doc, f, separators=(",", ":"))
             f.write("\n")
