@@ -3,9 +3,12 @@
 import numpy as np
 import pytest
 
-from lowbit.bench import results as R
-from lowbit.bench.cli import main
-from lowbit.bench.compare import IMPROVEMENT, REGRESSION, SAME, compare_docs, compare_samples
+pytest.importorskip("scipy")  # the [bench] extra; not in every test environment
+pytest.importorskip("tabulate")
+
+from lowbit.bench import results as R  # noqa: E402
+from lowbit.bench.cli import main  # noqa: E402
+from lowbit.bench.compare import IMPROVEMENT, REGRESSION, SAME, compare_docs, compare_samples  # noqa: E402
 
 
 def samples(median, n, rel_noise, seed):

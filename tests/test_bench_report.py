@@ -4,9 +4,12 @@ import re
 
 import pytest
 
-from lowbit.bench import results as R
-from lowbit.bench.cli import main
-from lowbit.bench.report import render
+pytest.importorskip("tabulate")  # the [bench] extra; not in every test environment
+pytest.importorskip("matplotlib")
+
+from lowbit.bench import results as R  # noqa: E402
+from lowbit.bench.cli import main  # noqa: E402
+from lowbit.bench.report import render  # noqa: E402
 
 # GOPS by (format, tier) for both shapes: int4 = 4x fp32 and 2x int8 at avx2.
 GOPS = {("fp32", "avx2"): 10.0, ("int8", "avx2"): 20.0, ("int4", "avx2"): 40.0,

@@ -5,12 +5,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import lowbit
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.skipif(os.environ.get("LOWBIT_TEST_PROFILE") == "sanitize",
+                    reason="harness smoke test; the sanitizer run checks the kernels")
 def test_pytest_benchmark_suite_runs_every_variant_once(tmp_path):
+    pytest.importorskip("pytest_benchmark")
+    pytest.importorskip("threadpoolctl")
     env = dict(os.environ, LOWBIT_BENCH_SUITE="quick", LOWBIT_BENCH_THREADS="1")
     # --benchmark-disable runs each benchmark body once, as a plain test: a smoke run.
     out = subprocess.run(
