@@ -19,6 +19,7 @@ help:
 	@echo "make arm-test       cross-build for aarch64 and run the tests under QEMU in the arm64 image"
 	@echo "make arm-model      llvm-mca cycle model of the aarch64 micro-kernels"
 	@echo "make regress        CI regression gate;  make baseline refreshes its baselines"
+	@echo "make report         trend table + plot from reports/history (MERGE=\"dirs\" merges other runs first)"
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +57,20 @@ test-sanitize: $(SAN_VENV)/.installed
 
 bench: install
 	$(VENV)/bin/lowbit-bench run --suite $(SUITE)
+
+# Regression gate (ci/README.md). Run as a script with the venv's interpreter so the installed
+# lowbit (with its C++ extension) is imported, not the source tree's.
+# make regress [REGRESS_ARGS="--only callgrind"];  make baseline;  make report [MERGE="dir ..."]
+REGRESS_ARGS ?=
+MERGE ?=
+regress: install
+	$(PY) ci/regress.py run $(REGRESS_ARGS)
+
+baseline: install
+	$(PY) ci/regress.py baseline $(REGRESS_ARGS)
+
+report: install
+	$(PY) ci/regress.py report $(if $(strip $(MERGE)),--merge $(MERGE))
 
 clean:
 	rm -rf build $(VENV) $(SAN_VENV) dist *.egg-info
