@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gate import gate, history, trend  # noqa: E402
-from gate.callgrind import CallgrindUnavailable  # noqa: E402
+from gate import gate, history, trend
+from gate.callgrind import CallgrindUnavailable
 
 
 def _opts(args) -> gate.Options:

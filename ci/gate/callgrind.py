@@ -50,7 +50,8 @@ def _build_shim(workdir: Path) -> Path:
 
 def _has_gemm_symbol(so: Path) -> bool:
     try:
-        out = subprocess.run(["nm", "-C", "--defined-only", str(so)], capture_output=True,
+        out = subprocess.run(["nm", "-C", "--defined-only", str(so)], check=False,
+                             capture_output=True,
                              text=True).stdout
     except FileNotFoundError as exc:
         raise CallgrindUnavailable("`nm` (binutils) is needed to check lowbit._core's "
@@ -59,7 +60,8 @@ def _has_gemm_symbol(so: Path) -> bool:
 
 
 def _build_id(so: Path) -> str | None:
-    out = subprocess.run(["readelf", "-n", str(so)], capture_output=True, text=True).stdout
+    out = subprocess.run(["readelf", "-n", str(so)], check=False, capture_output=True,
+                         text=True).stdout
     m = re.search(r"Build ID:\s*([0-9a-f]+)", out)
     return m.group(1) if m else None
 
@@ -92,8 +94,8 @@ def _package_path(workdir: Path) -> dict:
         f"[tool.scikit-build] install.strip = false)")
 
 
-_TRIGGER = re.compile(r"^desc: Trigger: Client Request: (.*)$", re.M)
-_TOTAL = re.compile(r"^(?:summary|totals): (\d+)", re.M)
+_TRIGGER = re.compile(r"^desc: Trigger: Client Request: (.*)$", re.MULTILINE)
+_TOTAL = re.compile(r"^(?:summary|totals): (\d+)", re.MULTILINE)
 
 
 def parse_dumps(paths) -> dict[str, int]:
@@ -125,13 +127,14 @@ def measure(tiers=None, env: dict | None = None, timeout: int = 900) -> dict:
                f"--callgrind-out-file={work / 'cg.out'}",
                sys.executable, str(HERE / "cg_worker.py"), str(work / "cases.json"), str(shim),
                str(out_json)]
-        proc = subprocess.run(cmd, env=run_env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(cmd, check=False, env=run_env, capture_output=True, text=True,
+                              timeout=timeout)
         if proc.returncode != 0 or not out_json.exists():
             raise RuntimeError(f"callgrind worker failed (rc {proc.returncode}):\n"
                                f"{proc.stderr[-4000:]}")
         worker = json.loads(out_json.read_text())
         counts = parse_dumps(sorted(glob.glob(str(work / "cg.out.*"))))
-        version = subprocess.run(["valgrind", "--version"], capture_output=True,
+        version = subprocess.run(["valgrind", "--version"], check=False, capture_output=True,
                                  text=True).stdout.strip()
     missing = [c["id"] for c in cases if c["id"] not in counts]
     if missing or not worker.get("on_valgrind"):

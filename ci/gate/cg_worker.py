@@ -13,9 +13,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import lowbit  # noqa: E402
-
-from gate.cases import operands, pack  # noqa: E402
+import lowbit
+from gate.cases import operands, pack
 
 
 def main() -> None:

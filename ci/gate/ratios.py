@@ -74,9 +74,9 @@ def measure_group(tier: str, shape, rounds: int) -> dict[str, list[float]]:
         for _ in range(SUBSAMPLES):
             for f in rot:
                 t[f] = min(t[f], _timed(calls[f], n))
-        for key in ratios:
+        for key, samples in ratios.items():
             fmt, ref = key.split("/")[0].split(":")
-            ratios[key].append(t[fmt] / t[ref])
+            samples.append(t[fmt] / t[ref])
     return ratios
 
 
