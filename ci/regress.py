@@ -58,7 +58,7 @@ def main(argv=None) -> int:
         root = Path(args.history)
         if args.merge:
             print(f"merged {history.merge(root, args.merge)} history file(s) into {root}")
-        out = trend.render(history.load_all(root), root)
+        out = trend.render(history.load_all(root), root, trend.runner_reports(args.merge))
         print(f"wrote {out}")
         return 0
     opts = _opts(args)

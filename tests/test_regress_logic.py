@@ -152,6 +152,16 @@ def test_report_renders_table_and_plot(tmp_path):
     assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_report_includes_runner_reports(tmp_path):
+    art = tmp_path / "artifacts" / "lowbit-aarch64"
+    (art / "regress").mkdir(parents=True)
+    (art / "regress" / "summary.md").write_text("## gate: **ok** on `arm`\n")
+    (art / "latest-quick.md").write_text("# bench\n![plot](x.png)\n| a |\n")
+    extra = trend.runner_reports([tmp_path / "artifacts"])
+    text = trend.render([], tmp_path / "out", extra).read_text()
+    assert "gate: **ok** on `arm`" in text and "| a |" in text and "x.png" not in text
+
+
 def test_report_without_history(tmp_path):
     out = trend.render([], tmp_path)
     assert "No history yet" in out.read_text()

@@ -51,7 +51,23 @@ def _columns(runs) -> tuple[list, list]:
     return sorted(cg, key=lambda k: (k.split("/")[1], k)), sorted(rt)
 
 
-def render(docs: list[dict], out_dir: Path) -> Path:
+def runner_reports(sources) -> list[str]:
+    """Markdown sections from CI artifacts: each runner's gate summary (summary.md) and its
+    benchmark report (latest*.md), so the merged report shows every runner's results."""
+    out = []
+    for src in sources:
+        for p in sorted(Path(src).rglob("*.md")):
+            if p.name == "summary.md" or p.name.startswith("latest"):
+                text = p.read_text(errors="replace").strip()
+                # Bench reports embed plots by relative path; they do not travel into the
+                # merged report, so image lines are dropped rather than left broken.
+                text = "\n".join(ln for ln in text.splitlines() if not ln.startswith("!["))
+                out.append(f"<details><summary>{p.relative_to(src)}</summary>\n\n{text}\n\n"
+                           f"</details>")
+    return out
+
+
+def render(docs: list[dict], out_dir: Path, extra: list[str] | None = None) -> Path:
     from tabulate import tabulate
 
     by_machine = series(docs)
@@ -91,6 +107,8 @@ def render(docs: list[dict], out_dir: Path) -> Path:
         headers = ["commit", "gate"] + [k.rsplit("/", 1)[0] for k in cg_cols] \
             + [k.rsplit("/", 1)[0] for k in rt_cols]
         lines += [f"## {machine}", "", tabulate(rows, headers=headers, tablefmt="github"), ""]
+    if extra:
+        lines += ["## Runner reports", ""] + [x + "\n" for x in extra]
     if by_machine:
         lines += [f"![trend]({TREND_PNG})", ""]
         plot(by_machine, out_dir / TREND_PNG)
