@@ -126,6 +126,9 @@ def check_ratios(current: dict, baseline: dict | None, fingerprint: dict,
             else:
                 note += f"; confirmed by a repeat ({again[1]:+.1%})"
         note = f"p={p:.2g}" + (f"; {note}" if note else "")
+        if verdict != OK and change > 0:
+            # A ratio rises when the format slows down or when its reference speeds up.
+            note += f"; or {key.split(':')[1].split('/')[0]} got faster"
         if verdict == FAIL and not comparable:
             verdict, note = WARN, note + "; baseline from another CPU model: advisory only"
         out.append(Check("ratio", key, verdict, _median(base), _median(samples), change, note))
