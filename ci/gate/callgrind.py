@@ -28,7 +28,12 @@ class CallgrindUnavailable(RuntimeError):
 
 
 def case_list(tiers=None) -> list[dict]:
-    tiers = tiers or CALLGRIND_TIERS.get(arch(), ("scalar",))
+    """Every format x shape on the valgrind-runnable tiers this build has kernels for (compiled,
+    whatever LOWBIT_MAX_TIER says: a capped process must show up as a slowdown, not vanish)."""
+    import lowbit
+
+    compiled = {v.tier for v in lowbit.variants()}
+    tiers = [t for t in tiers or CALLGRIND_TIERS.get(arch(), ("scalar",)) if t in compiled]
     return [{"id": case_id(f, t, s), "format": f, "tier": t, "shape": list(s)}
             for t in tiers for f in FORMATS for s in CALLGRIND_SHAPES]
 

@@ -124,10 +124,18 @@ def plot(by_machine: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    # One commit axis for every machine: the union of their commits, in history order.
+    commits: list = []
+    for runs in by_machine.values():
+        commits += [c for c, _ in runs if c not in commits]
+    order = _git_order()
+    commits.sort(key=lambda c: (0, order[c.removesuffix("-dirty")])
+                 if c.removesuffix("-dirty") in order else (1, 0))
+    index = {c: i for i, c in enumerate(commits)}
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.5))
     for machine, runs in by_machine.items():
         cg_cols, rt_cols = _columns(runs)
-        x = range(len(runs))
+        x = [index[c] for c, _ in runs]
         for k in cg_cols:
             ys = [r.get("callgrind", {}).get("counts", {}).get(k) for _, r in runs]
             ax1.plot(x, [y / 1e3 if y else None for y in ys], marker="o",
@@ -139,6 +147,8 @@ def plot(by_machine: dict, path: Path) -> None:
             "first)", yscale="log")
     ax2.set(title=f"time ratio vs int8, {RATIO_SHAPE}", xlabel="commit (oldest first)")
     for ax in (ax1, ax2):
+        ax.set_xticks(range(len(commits)), [c[:7] for c in commits], rotation=45, fontsize=7)
+        ax.set_xlim(-0.5, len(commits) - 0.5)
         ax.legend(fontsize=6)
         ax.grid(alpha=0.3)
     fig.tight_layout()
