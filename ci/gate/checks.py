@@ -18,7 +18,8 @@ FAIL, WARN, OK, SKIP = "FAIL", "WARN", "ok", "SKIP"
 # the comparison turns advisory until `make baseline` is run with the new compiler.
 CALLGRIND_TOLERANCE = 0.05
 # ratios: a format must get this much slower against its reference, significantly, to fail.
-RATIO_THRESHOLD = 0.25
+# Worst drift of a median between unchanged runs on the busy 2-core machine: 16% (README).
+RATIO_THRESHOLD = 0.35
 RATIO_ALPHA = 0.01
 RATIO_NOISY_IQR = 0.30
 

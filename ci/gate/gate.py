@@ -71,7 +71,7 @@ def run(opts: Options, log=print) -> tuple[str, list]:
             group = ratios.group_of(key)
             if group not in cache:
                 log(f"ratios: measuring {group[0]} {group[1]} again to confirm a failure")
-                cache[group] = ratios.measure_group(*group, opts.rounds)
+                cache[group] = ratios.measure_group(*group, 2 * opts.rounds)
             return cache[group][key]
 
         found += checks.check_ratios(got["ratios"], _load(paths["ratios"]), fp,

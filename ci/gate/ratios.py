@@ -21,6 +21,7 @@ REFS = ("fp32", "int8")
 # minimum discards it.
 TARGET_SAMPLE_S = 5e-4
 SUBSAMPLES = 5
+WARMUP_ROUNDS = 10
 
 
 def pair_id(fmt: str, ref: str, tier: str, shape) -> str:
@@ -51,8 +52,7 @@ def _timed(fn, n: int) -> float:
     return (time.perf_counter() - t0) / n
 
 
-def measure_group(tier: str, shape, rounds: int) -> dict[str, list[float]]:
-    """Per-round time ratios for one tier and shape: {pair id: [ratio per round]}."""
+def _prepare(tier: str, shape):
     import lowbit
 
     M, N, K = shape
@@ -61,23 +61,44 @@ def measure_group(tier: str, shape, rounds: int) -> dict[str, list[float]]:
         x, w, zx, zw, params = operands(fmt, M, N, K)
         packed = pack(fmt, tier, w, zw, params)
         calls[fmt] = (lambda x=x, p=packed, z=zx: lowbit.matmul(x, p, zero_point=z))
-    # Same call count for every format in a round, set by the slowest one.
+    # Same call count for every format of a group, set by the slowest one.
     slowest = max(_timed(c, 3) for c in calls.values())
-    n = max(1, int(TARGET_SAMPLE_S / max(slowest, 1e-7)))
+    return calls, max(1, int(TARGET_SAMPLE_S / max(slowest, 1e-7)))
+
+
+def measure_groups(groups, rounds: int) -> dict[str, list[float]]:
+    """Per-round time ratios for several (tier, shape) groups: {pair id: [ratio per round]}.
+
+    Rounds of all groups are interleaved too (round i of every group, then round i + 1), so a
+    burst of load or a change on the sibling hardware thread lasting a second touches a slice
+    of every group's samples instead of all of one group's: measured here, such bursts moved
+    every ratio against fp32 of a group by 15-27% at once, in ~1 group in 4.
+    """
+    prepared = {g: _prepare(*g) for g in groups}
     order = list(FORMATS)
-    ratios = {pair_id(f, r, tier, shape): [] for r in REFS for f in FORMATS if f != r}
-    for c in calls.values():  # warm-up: page in packed weights, settle the frequency
-        _timed(c, n)
+    ratios = {pair_id(f, r, t, s): [] for (t, s) in groups for r in REFS for f in FORMATS
+              if f != r}
+    # Warm-up rounds, discarded: page in buffers, settle caches and clock.
+    for _ in range(WARMUP_ROUNDS):
+        for calls, n in prepared.values():
+            for f in order:
+                _timed(calls[f], n)
     for i in range(rounds):
         rot = order[i % len(order):] + order[:i % len(order)]
-        t = dict.fromkeys(rot, float("inf"))
-        for _ in range(SUBSAMPLES):
-            for f in rot:
-                t[f] = min(t[f], _timed(calls[f], n))
-        for key, samples in ratios.items():
-            fmt, ref = key.split("/")[0].split(":")
-            samples.append(t[fmt] / t[ref])
+        for (tier, shape), (calls, n) in prepared.items():
+            t = dict.fromkeys(rot, float("inf"))
+            for _ in range(SUBSAMPLES):
+                for f in rot:
+                    t[f] = min(t[f], _timed(calls[f], n))
+            for r in REFS:
+                for f in FORMATS:
+                    if f != r:
+                        ratios[pair_id(f, r, tier, shape)].append(t[f] / t[r])
     return ratios
+
+
+def measure_group(tier: str, shape, rounds: int) -> dict[str, list[float]]:
+    return measure_groups([(tier, tuple(shape))], rounds)
 
 
 def shapes_for(tier: str):
@@ -85,11 +106,8 @@ def shapes_for(tier: str):
 
 
 def measure(rounds: int = 101, tiers=None) -> dict[str, list[float]]:
-    out = {}
-    for tier in tiers or ratio_tiers():
-        for shape in shapes_for(tier):
-            out.update(measure_group(tier, shape, rounds))
-    return out
+    groups = [(t, s) for t in tiers or ratio_tiers() for s in shapes_for(t)]
+    return measure_groups(groups, rounds)
 
 
 def group_of(key: str) -> tuple[str, tuple]:
