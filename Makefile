@@ -10,6 +10,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 SOURCES := $(shell find kernels lowbit -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.py' -o -name 'CMakeLists.txt' \) 2>/dev/null) CMakeLists.txt pyproject.toml
 
 .PHONY: help venv install test test-sanitize bench accuracy report regress baseline arm-test arm-model docker clean
+.PHONY: arm-native-test
 
 help:
 	@echo "make test           build into .venv and run the test suite"
@@ -18,6 +19,7 @@ help:
 	@echo "make accuracy       quantization-error and accuracy study"
 	@echo "make arm-test       cross-build for aarch64 and run the tests under QEMU in the arm64 image"
 	@echo "make arm-model      llvm-mca cycle model of the aarch64 micro-kernels"
+	@echo "make arm-native-test  aarch64 micro-kernels bit-exact under qemu (standalone, ~30 s)"
 	@echo "make regress        CI regression gate;  make baseline refreshes its baselines"
 	@echo "make report         trend table + plot from reports/history (MERGE=\"dirs\" merges other runs first)"
 
@@ -71,6 +73,17 @@ baseline: install
 
 report: install
 	$(PY) ci/regress.py report $(if $(strip $(MERGE)),--merge $(MERGE))
+
+# aarch64 micro-kernels: standalone bit-exact harness under qemu-aarch64-static (default,
+# max and cortex-a72 CPU models), independent of the Python build.
+arm-native-test:
+	bash ci/armmodel/native_test.sh
+
+# llvm-mca cycle model -> reports/arm-model.json (exact regression baseline) + .md.
+arm-model: $(VENV)/.created
+	bash ci/armmodel/tools.sh model
+	$(PIP) install -q "tabulate>=0.9"
+	$(PY) ci/armmodel/model.py
 
 clean:
 	rm -rf build $(VENV) $(SAN_VENV) dist *.egg-info
