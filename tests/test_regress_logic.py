@@ -113,10 +113,13 @@ def test_arm_model_exact_compare_and_skip():
     changed["kernels"][0]["cycles_per_iter"] = 12.75
     changed["date"] = "y"  # run metadata is ignored
     (c,) = checks.check_arm_model(changed, base, "p")
-    assert c.verdict == FAIL and c.case == "kernels[0].cycles_per_iter"
+    assert c.verdict == FAIL and c.case == "kernels[q46].cycles_per_iter"
     assert checks.check_arm_model(None, base, "reports/arm-model.json")[0].verdict == SKIP
     assert checks.check_arm_model(model, None, "p")[0].verdict == SKIP
     assert armmodel.flatten({"a": [1, {"b": True, "c": 2.5}]}) == {"a[0]": 1, "a[1].c": 2.5}
+    # Named entries keep their paths when another entry is inserted before them.
+    two = {"kernels": [{"name": "new", "c": 1}] + model["kernels"]}
+    assert armmodel.flatten(two)["kernels[q46].cycles_per_iter"] == 12.5
 
 
 def _entry(machine, commit, date, host, count, verdict="ok"):

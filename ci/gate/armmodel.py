@@ -13,8 +13,21 @@ IGNORED_KEYS = {"date", "generated", "created", "updated", "timestamp", "hostnam
                 "commit", "fingerprint", "machine", "path", "command", "cwd", "duration_s"}
 
 
+LABEL_KEYS = ("kernel", "name", "block", "id")
+
+
+def _label(item, i: int) -> str:
+    """A list item's path label: its name when it has one (kernels[f32_gemm_8x12__neon]), so
+    adding or reordering entries does not shift every later path; else its index."""
+    if isinstance(item, dict):
+        for k in LABEL_KEYS:
+            if isinstance(item.get(k), str):
+                return item[k]
+    return str(i)
+
+
 def flatten(doc, prefix: str = "") -> dict:
-    """{path: number} for every numeric leaf; lists are indexed, dicts by key."""
+    """{path: number} for every numeric leaf; dicts by key, lists by item name or index."""
     out = {}
     if isinstance(doc, dict):
         for k, v in doc.items():
@@ -22,8 +35,11 @@ def flatten(doc, prefix: str = "") -> dict:
                 continue
             out.update(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
     elif isinstance(doc, list):
-        for i, v in enumerate(doc):
-            out.update(flatten(v, f"{prefix}[{i}]"))
+        labels = [_label(v, i) for i, v in enumerate(doc)]
+        if len(set(labels)) != len(labels):  # names not unique: fall back to indices
+            labels = [str(i) for i in range(len(doc))]
+        for label, v in zip(labels, doc):
+            out.update(flatten(v, f"{prefix}[{label}]"))
     elif isinstance(doc, (int, float)) and not isinstance(doc, bool):
         out[prefix] = doc
     return out
