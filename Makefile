@@ -22,6 +22,7 @@ help:
 	@echo "make arm-model      llvm-mca cycle model of the aarch64 micro-kernels"
 	@echo "make arm-native-test  aarch64 micro-kernels bit-exact under qemu (standalone, ~30 s)"
 	@echo "make regress        CI regression gate;  make baseline refreshes its baselines"
+	@echo "make report         trend table + plot from reports/history (MERGE=\"dirs\" merges other runs first)"
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +74,20 @@ bench: install
 # Re-render the report from existing results without measuring again.
 bench-report: install
 	$(VENV)/bin/lowbit-bench report reports/results/$(SUITE).json --out $(BENCH_REPORT)
+
+# Regression gate (ci/README.md). Run as a script with the venv's interpreter so the installed
+# lowbit (with its C++ extension) is imported, not the source tree's.
+# make regress [REGRESS_ARGS="--only callgrind"];  make baseline;  make report [MERGE="dir ..."]
+REGRESS_ARGS ?=
+MERGE ?=
+regress: install
+	$(PY) ci/regress.py run $(REGRESS_ARGS)
+
+baseline: install
+	$(PY) ci/regress.py baseline $(REGRESS_ARGS)
+
+report: install
+	$(PY) ci/regress.py report $(if $(strip $(MERGE)),--merge $(MERGE))
 
 # aarch64 micro-kernels: standalone bit-exact harness under qemu-aarch64-static (default,
 # max and cortex-a72 CPU models), independent of the Python build.
