@@ -125,10 +125,12 @@ def mmse(
             consider(*from_range(r * lo0, r * hi0, sch))
     else:
         # Both ends move; a coarser grid per end keeps the 2-D search affordable.
-        sub = ratios[:: max(1, grid // 24)]
-        sub = np.unique(np.append(sub, 1.0))
-        lo_ratios = sub if np.any(lo0 < 0) else np.array([1.0])
-        hi_ratios = sub if np.any(hi0 > 0) else np.array([1.0])
+        sub = np.unique(np.append(ratios[np.linspace(0, grid - 1, min(grid, 16)).astype(int)],
+                                  1.0))
+        # One-sided data (post-ReLU activations): only one end moves, so use the full grid.
+        two_sided = bool(np.any(lo0 < 0) and np.any(hi0 > 0))
+        lo_ratios = (sub if two_sided else ratios) if np.any(lo0 < 0) else np.array([1.0])
+        hi_ratios = (sub if two_sided else ratios) if np.any(hi0 > 0) else np.array([1.0])
         for rl in lo_ratios:
             for rh in hi_ratios:
                 consider(*from_range(rl * lo0, rh * hi0, sch))
