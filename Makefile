@@ -57,5 +57,10 @@ test-sanitize: $(SAN_VENV)/.installed
 bench: install
 	$(VENV)/bin/lowbit-bench run --suite $(SUITE)
 
+# Quantization error + end-to-end accuracy/time study: reports/accuracy.md, reports/results/accuracy.json.
+# Trains the digits CNN once (cached in .cache/lowbit). QUICK=1 for a fast smoke run.
+accuracy: install
+	$(VENV)/bin/lowbit-accuracy --out reports $(if $(QUICK),--quick)
+
 clean:
 	rm -rf build $(VENV) $(SAN_VENV) dist *.egg-info

@@ -95,12 +95,13 @@ class QuantLinear:
       without it activations are calibrated per call with min-max.
     w_method, per_channel: weight calibration ("mmse" per output channel by default).
     residual_budget: fraction of output channels that get a second (residual) weight tensor.
+    grid: points of the MMSE clipping-range search (weights and activations).
     """
 
     def __init__(self, weight, bias=None, fmt: str = "int8", *, calib=None,
                  w_method: str = "mmse", a_method: str = "mmse", per_channel: bool = True,
                  residual_budget: float = 0.0, threads: int = 1, tier: str | None = None,
-                 **params):
+                 grid: int = 64, **params):
         if fmt not in NN_FORMATS:
             raise ValueError(f"format must be one of {NN_FORMATS}, got {fmt!r}")
         w = np.asarray(weight, dtype=np.float64)
@@ -126,18 +127,19 @@ class QuantLinear:
         axis = 1 if per_channel else None
         if residual_budget > 0:
             rq = quantize_residual(w, fmt, axis=1, budget=residual_budget, method=w_method,
-                                   **self.w_params)
+                                   grid=grid, **self.w_params)
             if not per_channel:
                 raise ValueError("residual refinement is per channel; set per_channel=True")
             tensors = [(None, rq.base)] + ([(rq.channels, rq.residual)] if rq.residual else [])
         else:
-            tensors = [(None, quantize(w, fmt, method=w_method, axis=axis, **self.w_params))]
+            tensors = [(None, quantize(w, fmt, method=w_method, axis=axis, grid=grid,
+                                       **self.w_params))]
         self.weight_q = tensors
         self.terms = [self._term(cols, qt, tier) for cols, qt in tensors]
         self.act = None
         if calib is not None:
             self.act = calibrate(np.asarray(calib), fmt, method=a_method, role="activation",
-                                 **self.act_params)
+                                 grid=grid, **self.act_params)
 
     def _term(self, cols, qt: QTensor, tier) -> _Term:
         n_t = qt.codes.shape[1]

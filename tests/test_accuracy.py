@@ -42,15 +42,14 @@ def test_int8_accuracy_within_one_point_of_fp32(trained, calib):
 
 def test_training_is_deterministic_and_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("LOWBIT_CACHE_DIR", str(tmp_path))
-    cfg = digits_cnn.TrainConfig(epochs=1, seed=7)
+    cfg = digits_cnn.TrainConfig(epochs=1, seed=7, train_samples=256)
     p1, cached1 = digits_cnn.load_or_train(cfg)
     files = list(tmp_path.glob("digits_cnn-*.npz"))
     assert not cached1 and len(files) == 1 and cfg.key() in files[0].name
     p2, cached2 = digits_cnn.load_or_train(cfg)
     assert cached2 and all(np.array_equal(p1[k], p2[k]) for k in p1)
-    p3 = digits_cnn.train(cfg)
-    assert all(np.array_equal(p1[k], p3[k]) for k in p1)
-    files[0].write_bytes(b"damaged")  # a broken cache is regenerated, not trusted
+    # A broken cache is regenerated, not trusted; retraining gives the same weights.
+    files[0].write_bytes(b"damaged")
     p4, cached4 = digits_cnn.load_or_train(cfg)
     assert not cached4 and all(np.array_equal(p1[k], p4[k]) for k in p1)
 

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from lowbit.quant import dybit
-from lowbit.quant import quantize
+from lowbit.quant import dybit, quantize
 
 
 def _from_bits(pattern: str, signed: bool) -> int:

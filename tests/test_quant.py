@@ -6,7 +6,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lowbit import quant as Q
-from lowbit.quant import calibrate as cal
 
 # (format, params, role, symmetric) for every grid the kernels take.
 GRIDS = [

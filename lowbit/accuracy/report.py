@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-
 COMMAND = "make accuracy  (lowbit-accuracy --out reports)"
 
 
@@ -46,14 +45,14 @@ def _bands(levels: list[int]) -> list[list]:
 def _dybit_section(tables: dict) -> str:
     parts = [
         "## DyBit value tables (reconstruction)\n",
-        "The DyBit paper's exact bit layout is not available to us. These tables are **our "
+        ("The DyBit paper's exact bit layout is not available to us. These tables are **our "
         "reconstruction** of the family its abstract describes (shared/papers.md section 4): "
         "sign bit, a unary range field (a run of ones ended by a zero), the remaining bits "
         "mantissa; run length e covers a band of width 2^(m-1) with step 2^e. Weights use the "
         "signed table, activations (after ReLU) the unsigned one. Values are integers on one "
         "grid, scaled by a per-tensor or per-channel scale; GEMMs decode them by table lookup "
         "onto the int8 kernel (DyBit-8 values exceed a byte and are split into byte digits, "
-        "one int8 GEMM per digit pair).\n",
+        "one int8 GEMM per digit pair).\n"),
         "### DyBit-4 (reconstruction)\n",
     ]
     s4 = tables["4-bit signed"]
@@ -85,7 +84,7 @@ def render_markdown(result: dict) -> str:
         "",
         "## End-to-end: a small CNN on scikit-learn's digits",
         "",
-        f"Test set: {e2e['images']} images (8x8). conv1 and the final fully connected layer "
+        (f"Test set: {e2e['images']} images (8x8). conv1 and the final fully connected layer "
         "stay in **fp32** in every row (as in the papers); "
         f"{', '.join(e2e['quantized_layers'])} run in the listed format as im2col GEMMs on the "
         "lowbit kernels, weights per output channel or per tensor and activations per tensor "
@@ -94,7 +93,7 @@ def render_markdown(result: dict) -> str:
         f"median of {e2e['repetitions']} runs, including activation quantization, im2col and "
         "rescaling (numpy) around the kernels. (N_x, N_w) = activation and weight levels; "
         "bits = 0.5*log2(N_x*N_w) for 4.6bit. Model trained in numpy from a fixed seed "
-        f"(config {model['train_config']['key']}).",
+        f"(config {model['train_config']['key']})."),
         "",
         _e2e_table(e2e),
         "",

@@ -89,13 +89,14 @@ def _gemm_cases(params: dict, x_calib_imgs, x_eval_imgs, quick: bool, seed: int)
 def error_study(params: dict, data, *, quick: bool, seed: int = 0) -> dict:
     x_tr, _, x_te, _ = data
     n_img = 16 if quick else 256
+    grid = 16 if quick else 64
     cases = _gemm_cases(params, x_tr[:n_img], x_te[:n_img], quick, seed)
     rows = []
     for f_label, fmt, fparams in FORMATS:
         for c_label, ckw in CALIBRATIONS:
             row = {"format": f_label, "calibration": c_label, "sqnr_db": {}, "rel_error": {}}
             for name, w, x_cal, x_ev in cases:
-                layer = QuantLinear(w, None, fmt, calib=x_cal, **ckw, **fparams)
+                layer = QuantLinear(w, None, fmt, calib=x_cal, grid=grid, **ckw, **fparams)
                 got = layer(x_ev)
                 ref = x_ev @ w
                 row["sqnr_db"][name] = round(sqnr_db(ref, got), 3)
@@ -104,7 +105,7 @@ def error_study(params: dict, data, *, quick: bool, seed: int = 0) -> dict:
     return {"cases": [c[0] for c in cases],
             "shapes": {c[0]: [int(c[3].shape[0]), int(c[1].shape[0]), int(c[1].shape[1])]
                        for c in cases},
-            "rows": rows}
+            "mmse_grid": grid, "rows": rows}
 
 
 def _time(fn, x, reps: int) -> float:
@@ -122,6 +123,7 @@ def end_to_end(params: dict, data, *, quick: bool, threads: int = 1) -> dict:
     if quick:  # tests: a slice of the test set, one timing run
         x_te, y_te = x_te[:120], y_te[:120]
     calib = x_tr[:64] if quick else x_tr[:256]
+    grid = 16 if quick else 64
     reps = 1 if quick else 15
     rows = []
     fp32 = KernelDigitsNet(params, "fp32", calib, threads=threads)
@@ -133,7 +135,8 @@ def end_to_end(params: dict, data, *, quick: bool, threads: int = 1) -> dict:
     for f_label, fmt, fparams in FORMATS:
         for c_label, ckw in E2E_CALIBRATIONS:
             ckw = {k: v for k, v in ckw.items() if k != "residual_budget"}
-            net = KernelDigitsNet(params, fmt, calib, threads=threads, **ckw, **fparams)
+            net = KernelDigitsNet(params, fmt, calib, threads=threads, grid=grid, **ckw,
+                                  **fparams)
             logits = net(x_te)
             acc = float(np.mean(logits.argmax(1) == y_te))
             rows.append({"format": f_label, "calibration": c_label, "levels": _levels(fmt, fparams),
@@ -141,9 +144,9 @@ def end_to_end(params: dict, data, *, quick: bool, threads: int = 1) -> dict:
                          "agreement_with_fp32": float(np.mean(logits.argmax(1)
                                                               == fp32_logits.argmax(1))),
                          "time_s": _time(net, x_te, reps)})
-    return {"images": int(len(x_te)), "calibration_images": int(len(calib)),
+    return {"images": len(x_te), "calibration_images": len(calib),
             "repetitions": reps, "threads": threads,
-            "quantized_layers": list(digits_cnn.QUANTIZED_LAYERS),
+            "mmse_grid": grid, "quantized_layers": list(digits_cnn.QUANTIZED_LAYERS),
             "float_layers": ["conv1", "fc"], "rows": rows}
 
 

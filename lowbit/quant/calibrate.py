@@ -94,6 +94,19 @@ def _refine(x2, s, z, err, sch, iters):
     return s, z, err
 
 
+def _mse_many(x2: np.ndarray, scales: np.ndarray, zeros: np.ndarray, sch: Scheme) -> np.ndarray:
+    """group_mse for G candidates at once: scales, zeros (G, C) -> (G, C)."""
+    g, (c, n) = scales.shape[0], x2.shape
+    out = np.empty((g, c))
+    step = max(1, (1 << 21) // max(1, c * n))  # bound the temporary to ~2M elements
+    for i in range(0, g, step):
+        s = scales[i:i + step, :, None]
+        z = zeros[i:i + step, :, None]
+        d = x2[None] - (sch.round(x2[None] / s + z) - z) * s
+        out[i:i + step] = np.einsum("gij,gij->gi", d, d) / n
+    return out
+
+
 def mmse(
     x2: np.ndarray,
     sch: Scheme,
@@ -109,33 +122,26 @@ def mmse(
     hi0 = np.maximum(x2.max(axis=1), 0.0)
     # The ratio 1.0 is the min-max point, so the search can only improve on min-max.
     ratios = np.linspace(1.0 / grid, 1.0, grid)
-    best_s, best_z = from_range(lo0, hi0, sch)
-    best_e = group_mse(x2, best_s, best_z, sch)
-
-    def consider(s, z):
-        nonlocal best_s, best_z, best_e
-        e = group_mse(x2, s, z, sch)
-        better = e < best_e
-        best_s = np.where(better, s, best_s)
-        best_z = np.where(better, z, best_z)
-        best_e = np.where(better, e, best_e)
-
     if sch.symmetric:
-        for r in ratios:
-            consider(*from_range(r * lo0, r * hi0, sch))
+        pairs = [(r, r) for r in ratios]
     else:
-        # Both ends move; a coarser grid per end keeps the 2-D search affordable.
-        sub = np.unique(np.append(ratios[np.linspace(0, grid - 1, min(grid, 16)).astype(int)],
+        # Both ends move; a coarser grid per end keeps the 2-D search affordable.  One-sided
+        # data (post-ReLU activations) has only one end to move: use the full grid there.
+        sub = np.unique(np.append(ratios[np.linspace(0, grid - 1, max(4, grid // 4)).astype(int)],
                                   1.0))
-        # One-sided data (post-ReLU activations): only one end moves, so use the full grid.
         two_sided = bool(np.any(lo0 < 0) and np.any(hi0 > 0))
-        lo_ratios = (sub if two_sided else ratios) if np.any(lo0 < 0) else np.array([1.0])
-        hi_ratios = (sub if two_sided else ratios) if np.any(hi0 > 0) else np.array([1.0])
-        for rl in lo_ratios:
-            for rh in hi_ratios:
-                consider(*from_range(rl * lo0, rh * hi0, sch))
-    for s, z in candidates:
-        consider(np.broadcast_to(s, best_s.shape).astype(np.float64),
-                 np.broadcast_to(z, best_z.shape).astype(np.int64))
+        lo_r = (sub if two_sided else ratios) if np.any(lo0 < 0) else np.array([1.0])
+        hi_r = (sub if two_sided else ratios) if np.any(hi0 > 0) else np.array([1.0])
+        pairs = [(rl, rh) for rl in lo_r for rh in hi_r]
+    cand = [from_range(rl * lo0, rh * hi0, sch) for rl, rh in pairs]
+    cand += [(np.broadcast_to(s, lo0.shape).astype(np.float64),
+              np.broadcast_to(z, lo0.shape).astype(np.int64)) for s, z in candidates]
+    scales = np.stack([c[0] for c in cand])
+    zeros = np.stack([c[1] for c in cand])
+    errors = _mse_many(x2, scales, zeros, sch)
+    # argmin returns the first minimum; min-max is never displaced by an equal error.
+    pick = np.argmin(errors, axis=0)
+    cols = np.arange(x2.shape[0])
+    best_s, best_z, best_e = scales[pick, cols], zeros[pick, cols], errors[pick, cols]
     s, z, _ = _refine(x2, best_s, best_z, best_e, sch, refine)
     return s, z

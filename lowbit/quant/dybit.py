@@ -23,7 +23,7 @@ decode, the report's printed tables) reads it from there.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -40,7 +40,7 @@ def _magnitude(field: int, m: int) -> int:
     return run * (1 << (m - 1)) + (mantissa << run)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _table(bits: int, signed: bool) -> np.ndarray:
     if bits not in WIDTHS:
         raise ValueError(f"DyBit width must be one of {WIDTHS}, got {bits}")
@@ -59,7 +59,7 @@ def value_table(bits: int = 4, signed: bool = True) -> np.ndarray:
     return _table(int(bits), bool(signed))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _grid(bits: int, signed: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     table = _table(bits, signed)
     levels, first_code = np.unique(table, return_index=True)  # smallest code per value
@@ -69,6 +69,25 @@ def _grid(bits: int, signed: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return levels, first_code.astype(np.uint8), midpoints
 
 
+@cache
+def _half_step_lut(bits: int, signed: bool) -> tuple[int, np.ndarray]:
+    # Levels are integers, so every midpoint is a multiple of 1/2 and the nearest level of u
+    # depends only on floor(2u): one table lookup replaces a binary search per element.
+    levels, _, mid = _grid(bits, signed)
+    first = 2 * int(levels[0]) - 1
+    halves = np.arange(first, 2 * int(levels[-1]) + 1) / 2.0
+    lut = np.searchsorted(mid, halves, side="right").astype(np.intp)
+    lut.setflags(write=False)
+    return first, lut
+
+
+def _nearest_index(u: np.ndarray, bits: int, signed: bool) -> np.ndarray:
+    first, lut = _half_step_lut(bits, signed)
+    k = np.floor(np.asarray(u, dtype=np.float64) * 2.0)
+    np.clip(k, first, first + lut.size - 1, out=k)
+    return lut[(k - first).astype(np.intp)]
+
+
 def levels(bits: int = 4, signed: bool = True) -> np.ndarray:
     """Distinct representable integer values, ascending."""
     return _grid(int(bits), bool(signed))[0]
@@ -76,14 +95,14 @@ def levels(bits: int = 4, signed: bool = True) -> np.ndarray:
 
 def round_to_grid(u: np.ndarray, bits: int = 4, signed: bool = True) -> np.ndarray:
     """Nearest representable value (ties go up), saturating at the ends; float array."""
-    lv, _, mid = _grid(int(bits), bool(signed))
-    return lv[np.searchsorted(mid, u, side="right")].astype(np.float64)
+    lv = _grid(int(bits), bool(signed))[0].astype(np.float64)
+    return lv[_nearest_index(u, int(bits), bool(signed))]
 
 
 def encode(values: np.ndarray, bits: int = 4, signed: bool = True) -> np.ndarray:
     """Codes (uint8) of the nearest representable value of each element."""
-    lv, codes, mid = _grid(int(bits), bool(signed))
-    return codes[np.searchsorted(mid, np.asarray(values, dtype=np.float64), side="right")]
+    codes = _grid(int(bits), bool(signed))[1]
+    return codes[_nearest_index(values, int(bits), bool(signed))]
 
 
 def decode(codes: np.ndarray, bits: int = 4, signed: bool = True) -> np.ndarray:

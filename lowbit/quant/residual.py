@@ -63,12 +63,13 @@ def quantize_residual(
         raise ValueError(f"budget must be in [0, 1], got {budget}")
     if fmt == "fp32":
         raise ValueError("fp32 needs no residual refinement")
+    cal_keys = {k: kwargs[k] for k in ("percentile", "grid") if k in kwargs}
     if base is None:
         base = quantize(w, fmt, method=method, axis=axis, **kwargs)
     if base.axis is None:
         raise ValueError("residual refinement needs a per-channel base (axis is None)")
     ax = base.axis
-    n_extra = int(round(budget * w.shape[ax]))
+    n_extra = round(budget * w.shape[ax])
     if n_extra == 0:
         return ResidualQTensor(base, None, np.zeros(0, np.int64))
     err = relative_channel_error(w, base.dequantize(), ax)
@@ -79,5 +80,5 @@ def quantize_residual(
     if fmt == "dybit":
         params.pop("signed", None)
     residual = quantize(r, fmt, method=method, axis=ax, role=base.role,
-                        symmetric=base.symmetric, **params)
+                        symmetric=base.symmetric, **cal_keys, **params)
     return ResidualQTensor(base, residual, channels)
