@@ -15,7 +15,10 @@ Things the kernels do not do themselves and that are done here, exactly, in int6
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from time import perf_counter
 
 import numpy as np
 
@@ -25,6 +28,43 @@ from lowbit.quant import dybit as _dybit
 
 INT_FORMATS = ("int8", "int4", "4.6bit")
 NN_FORMATS = ("fp32",) + INT_FORMATS + ("dybit",)
+
+
+class KernelClock:
+    """Wall time spent inside lowbit.matmul while it is active (see kernel_clock)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.calls = 0
+
+
+_clock: KernelClock | None = None
+
+
+@contextmanager
+def kernel_clock() -> Iterator[KernelClock]:
+    """Time the kernel calls of the layers in this block (single-threaded callers only).
+
+    The study reports whole-network time and, next to it, the part spent in the kernels, so
+    the numpy glue (quantizing activations, im2col, rescaling) is not mistaken for GEMM time.
+    """
+    global _clock
+    previous, _clock = _clock, KernelClock()
+    try:
+        yield _clock
+    finally:
+        _clock = previous
+
+
+def _matmul(x: np.ndarray, packed, **kwargs) -> np.ndarray:
+    clock = _clock
+    if clock is None:
+        return lowbit.matmul(x, packed, **kwargs)
+    t0 = perf_counter()
+    out = lowbit.matmul(x, packed, **kwargs)
+    clock.seconds += perf_counter() - t0
+    clock.calls += 1
+    return out
 
 
 def im2col(x: np.ndarray, kh: int, kw: int, pad: int = 0, pad_value=0) -> np.ndarray:
@@ -190,8 +230,8 @@ class QuantLinear:
     def gemm_codes(self, codes: np.ndarray, xq: QTensor | None) -> np.ndarray:
         """GEMM of already-quantized input codes (M, K); xq carries their scale/zero point."""
         if self.fmt == "fp32":
-            y = lowbit.matmul(np.ascontiguousarray(codes, np.float32), self.packed,
-                              threads=self.threads)
+            y = _matmul(np.ascontiguousarray(codes, np.float32), self.packed,
+                        threads=self.threads)
             return y + self.bias
         codes = np.ascontiguousarray(codes)
         sx, zx = float(xq.scale[0]), int(xq.zero_point[0])
@@ -209,8 +249,8 @@ class QuantLinear:
             acc = np.zeros((codes.shape[0], t.scale.size), np.int64)
             for pw, packed in t.digits:
                 for px, xd, zd in x_digits:
-                    acc += (pw * px) * lowbit.matmul(xd, packed, zero_point=zd,
-                                                     threads=self.threads).astype(np.int64)
+                    acc += (pw * px) * _matmul(xd, packed, zero_point=zd,
+                                               threads=self.threads).astype(np.int64)
             if shift:
                 acc -= shift * t.colsum
             if t.zp_correction is not None:

@@ -18,10 +18,13 @@ def _e2e_table(e2e: dict) -> str:
             "-" if r is base else f"{100 * (r['accuracy'] - base['accuracy']):+.2f}",
             f"{1e3 * r['time_s']:.1f}",
             f"{base['time_s'] / r['time_s']:.2f}x",
+            f"{1e3 * r['kernel_time_s']:.1f}",
+            f"{base['kernel_time_s'] / r['kernel_time_s']:.2f}x",
         ])
     return tabulate(body, headers=["format", "(N_x, N_w)", "bits", "calibration",
-                                   "accuracy %", "vs fp32 (points)", "time ms",
-                                   "speed vs fp32"], tablefmt="github")
+                                   "accuracy %", "vs fp32 (points)", "network ms",
+                                   "network speed vs fp32", "kernel ms", "kernel speed vs fp32"],
+                    tablefmt="github")
 
 
 def _error_table(es: dict) -> str:
@@ -91,7 +94,9 @@ def render_markdown(result: dict) -> str:
         f"with static scales from {e2e['calibration_images']} training images. Time: whole "
         "test set, one thread, "
         f"median of {e2e['repetitions']} runs, including activation quantization, im2col and "
-        "rescaling (numpy) around the kernels. (N_x, N_w) = activation and weight levels; "
+        "rescaling (numpy) around the kernels; 'kernel ms' is the part spent inside "
+        "lowbit.matmul (all layers, fp32 ones included). (N_x, N_w) = activation and weight "
+        "levels; "
         "bits = 0.5*log2(N_x*N_w) for 4.6bit. Model trained in numpy from a fixed seed "
         f"(config {model['train_config']['key']})."),
         "",
