@@ -36,6 +36,10 @@ class KernelClock:
     def __init__(self) -> None:
         self.seconds = 0.0
         self.calls = 0
+        self.by_layer: dict[int, float] = {}  # id(QuantLinear) -> seconds
+
+    def layer_seconds(self, *layers) -> float:
+        return sum(self.by_layer.get(id(layer), 0.0) for layer in layers)
 
 
 _clock: KernelClock | None = None
@@ -56,14 +60,16 @@ def kernel_clock() -> Iterator[KernelClock]:
         _clock = previous
 
 
-def _matmul(x: np.ndarray, packed, **kwargs) -> np.ndarray:
+def _matmul(layer, x: np.ndarray, packed, **kwargs) -> np.ndarray:
     clock = _clock
     if clock is None:
         return lowbit.matmul(x, packed, **kwargs)
     t0 = perf_counter()
     out = lowbit.matmul(x, packed, **kwargs)
-    clock.seconds += perf_counter() - t0
+    dt = perf_counter() - t0
+    clock.seconds += dt
     clock.calls += 1
+    clock.by_layer[id(layer)] = clock.by_layer.get(id(layer), 0.0) + dt
     return out
 
 
@@ -230,7 +236,7 @@ class QuantLinear:
     def gemm_codes(self, codes: np.ndarray, xq: QTensor | None) -> np.ndarray:
         """GEMM of already-quantized input codes (M, K); xq carries their scale/zero point."""
         if self.fmt == "fp32":
-            y = _matmul(np.ascontiguousarray(codes, np.float32), self.packed,
+            y = _matmul(self, np.ascontiguousarray(codes, np.float32), self.packed,
                         threads=self.threads)
             return y + self.bias
         codes = np.ascontiguousarray(codes)
@@ -249,7 +255,7 @@ class QuantLinear:
             acc = np.zeros((codes.shape[0], t.scale.size), np.int64)
             for pw, packed in t.digits:
                 for px, xd, zd in x_digits:
-                    acc += (pw * px) * _matmul(xd, packed, zero_point=zd,
+                    acc += (pw * px) * _matmul(self, xd, packed, zero_point=zd,
                                                threads=self.threads).astype(np.int64)
             if shift:
                 acc -= shift * t.colsum

@@ -65,7 +65,7 @@ def test_study_writes_the_report(tmp_path, trained, capsys):
     assert "DyBit value tables (reconstruction)" in md and "stay in **fp32**" in md
     rows = result["end_to_end"]["rows"]
     assert rows[0]["format"] == "fp32" and all(0 <= r["accuracy"] <= 1 for r in rows)
-    assert all(0 < r["kernel_time_s"] < r["time_s"] for r in rows)
+    assert all(0 < r["quantized_kernel_time_s"] < r["kernel_time_s"] < r["time_s"] for r in rows)
     es = result["error_study"]
     assert len(es["rows"]) == 7 * 5 and "digits conv2" in es["cases"]
     # The report is a pure function of the result.

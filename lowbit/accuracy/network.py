@@ -42,6 +42,9 @@ class KernelDigitsNet:
                 conv = QuantConv2d(w, b, "fp32", pad=1, threads=threads)
             self.convs.append((name, conv))
         self.fc = QuantLinear(params["fc.w"], params["fc.b"], "fp32", threads=threads)
+        # The GEMMs that change with the format (for kernel-time accounting).
+        self.quantized_gemms = [conv.linear for name, conv in self.convs
+                                if name in QUANTIZED_LAYERS]
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         h = np.asarray(x, np.float32)

@@ -108,17 +108,19 @@ def error_study(params: dict, data, *, quick: bool, seed: int = 0) -> dict:
             "mmse_grid": grid, "rows": rows}
 
 
-def _time(fn, x, reps: int) -> tuple[float, float]:
-    """Median wall time of fn(x), and the median part of it spent in lowbit.matmul."""
-    fn(x)  # warm-up: first-touch of packed buffers and scratch
-    total, kernels = [], []
+def _time(net, x, reps: int) -> dict:
+    """Median wall time of net(x); median time inside lowbit.matmul, all layers and conv2+conv3."""
+    net(x)  # warm-up: first-touch of packed buffers and scratch
+    total, kernels, quantized = [], [], []
     for _ in range(reps):
         with kernel_clock() as clock:
             t0 = time.perf_counter()
-            fn(x)
+            net(x)
             total.append(time.perf_counter() - t0)
         kernels.append(clock.seconds)
-    return float(np.median(total)), float(np.median(kernels))
+        quantized.append(clock.layer_seconds(*net.quantized_gemms))
+    return {"time_s": float(np.median(total)), "kernel_time_s": float(np.median(kernels)),
+            "quantized_kernel_time_s": float(np.median(quantized))}
 
 
 def end_to_end(params: dict, data, *, quick: bool, threads: int = 1) -> dict:
@@ -132,10 +134,8 @@ def end_to_end(params: dict, data, *, quick: bool, threads: int = 1) -> dict:
     fp32 = KernelDigitsNet(params, "fp32", calib, threads=threads)
     fp32_logits = fp32(x_te)
     base_acc = float(np.mean(fp32_logits.argmax(1) == y_te))
-    base_t, base_k = _time(fp32, x_te, reps)
     rows.append({"format": "fp32", "calibration": "-", "levels": "-", "bits": 32,
-                 "accuracy": base_acc, "agreement_with_fp32": 1.0, "time_s": base_t,
-                 "kernel_time_s": base_k})
+                 "accuracy": base_acc, "agreement_with_fp32": 1.0} | _time(fp32, x_te, reps))
     for f_label, fmt, fparams in FORMATS:
         for c_label, ckw in E2E_CALIBRATIONS:
             ckw = {k: v for k, v in ckw.items() if k != "residual_budget"}
@@ -143,12 +143,12 @@ def end_to_end(params: dict, data, *, quick: bool, threads: int = 1) -> dict:
                                   **fparams)
             logits = net(x_te)
             acc = float(np.mean(logits.argmax(1) == y_te))
-            t_total, t_kernels = _time(net, x_te, reps)
+            times = _time(net, x_te, reps)
             rows.append({"format": f_label, "calibration": c_label, "levels": _levels(fmt, fparams),
                          "bits": _bits(fmt, fparams), "accuracy": acc,
                          "agreement_with_fp32": float(np.mean(logits.argmax(1)
                                                               == fp32_logits.argmax(1))),
-                         "time_s": t_total, "kernel_time_s": t_kernels})
+                         } | times)
     return {"images": len(x_te), "calibration_images": len(calib),
             "repetitions": reps, "threads": threads,
             "mmse_grid": grid, "quantized_layers": list(digits_cnn.QUANTIZED_LAYERS),
