@@ -260,3 +260,12 @@ def test_cap_is_a_cpu_class():
         got = out.stdout.strip().split(",")
         int8_tiers = {v.tier for v in lowbit.variants("int8")}
         assert got == [t for t in expected if t in int8_tiers], (cap, got)
+
+
+def test_sanitizer_profile_runs_a_sanitized_build():
+    """`make test-sanitize` must exercise an ASan/UBSan build, not a plain one."""
+    from testutil import PROFILE
+
+    if PROFILE != "sanitize":
+        pytest.skip("only meaningful under LOWBIT_TEST_PROFILE=sanitize")
+    assert lowbit.cpu_info()["build"]["sanitize"] is True

@@ -119,3 +119,18 @@ def test_large_square_all_tiers(rng):
             if tier == "scalar" and SLOW:
                 continue
             assert_matches_reference(run(fmt, tier, x, w), x, w, fmt)
+
+
+def test_every_variant_including_small_m(rng):
+    """Each runnable variant is reached (M = its mr picks it) and is exact at depths around
+    its flush period; the small-M companions share the packed weights of the main tile."""
+    for v in lowbit.variants():
+        if not v.runnable:
+            continue
+        period = v.flush_period() if v.format != "4.6bit" else v.flush_period(
+            act_levels=25, weight_levels=21)
+        depths = [1, 37] + ([period - 1, period + 1, 3 * period] if period else [700])
+        for K in depths:
+            x, w = random_operands(rng, v.format, v.mr, 35, K)
+            zx, zw = ZERO_POINTS[v.format][-1]
+            assert_matches_reference(run(v.format, v.tier, x, w, zx, zw), x, w, v.format, zx, zw)

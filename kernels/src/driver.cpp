@@ -153,12 +153,28 @@ void run_region(const Job& job, const Region& reg) {
   }
 }
 
+// Variants that read the same packed B (same format, tier, nr, kb, B element and offset)
+// differ only in mr; for small M the driver takes the smallest mr >= M so a GEMV does not
+// multiply padding rows.  The packing-time variant (largest tile) is the default.
+const KernelDesc& pick_for_m(const KernelDesc& packed_with, int64_t M) {
+  const KernelDesc* best = &packed_with;
+  if (M >= packed_with.mr) return *best;
+  for (const KernelDesc* d : all_kernels()) {
+    const bool same_b = d->format == packed_with.format &&
+                        std::string(d->tier) == packed_with.tier && d->nr == packed_with.nr &&
+                        d->kb == packed_with.kb && d->b_elem == packed_with.b_elem &&
+                        d->b_offset == packed_with.b_offset;
+    if (same_b && d->mr >= M && d->mr < best->mr) best = d;
+  }
+  return *best;
+}
+
 }  // namespace
 
 void gemm(const PackedB& b, const void* x, int64_t M, int64_t ldx, int32_t zx, void* c,
           int64_t ldc, int threads) {
-  const KernelDesc& d = *b.desc;
   if (M < 1) return;
+  const KernelDesc& d = pick_for_m(*b.desc, M);
   if (threads < 1) throw std::invalid_argument("threads must be >= 1");
   const bool is_float = d.format == Format::kFp32;
   if (is_float && zx != 0) throw std::invalid_argument("fp32 activations take no zero point");
@@ -175,7 +191,8 @@ void gemm(const PackedB& b, const void* x, int64_t M, int64_t ldx, int32_t zx, v
 
   const int64_t kpad = d.kpad();
   job.KC = std::max<int64_t>(kpad, round_down(d.kc, kpad));
-  if (b.flush_k) job.KC = std::min(job.KC, b.flush_k);
+  const int64_t flush_k = &d == b.desc ? b.flush_k : flush_period(d, b.params);
+  if (flush_k) job.KC = std::min(job.KC, flush_k);
   job.MC = std::max<int64_t>(d.mr, round_down(d.mc, d.mr));
   job.NCp = std::max<int64_t>(1, d.nc / d.nr);
 

@@ -18,7 +18,7 @@
 namespace lowbit {
 namespace {
 
-constexpr int kMR = 6, kNR = 16;
+constexpr int kNR = 16;
 
 // Six rows of two accumulators, spelled out: GCC keeps named vectors in registers but
 // spills a 2-D array of them to the stack on every iteration.
@@ -27,29 +27,36 @@ constexpr int kMR = 6, kNR = 16;
 // chains across rows (which raises register pressure and spills accumulators).
 #define LB_PIN(v) __asm__("" : "+x"(v))
 
-void f32_6x16(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
+template <int MR>
+void f32_x16(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
   const float* A = static_cast<const float*>(a);
   const float* B = static_cast<const float*>(b);
 #define LB_DECL(r) __m256 c##r##0 = _mm256_setzero_ps(), c##r##1 = _mm256_setzero_ps();
   LB_ROWS(LB_DECL)
 #undef LB_DECL
+  // The C tile is read (or written) after the k loop: start fetching it now.
+  for (int r = 0; r < MR; ++r) {
+    _mm_prefetch(reinterpret_cast<const char*>(static_cast<float*>(c) + r * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(static_cast<float*>(c) + r * ldc + 15), _MM_HINT_T0);
+  }
+#pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
     const __m256 b0 = _mm256_load_ps(B);
     const __m256 b1 = _mm256_load_ps(B + 8);
 #define LB_FMA(r)                                   \
-  {                                                 \
+  if (r < MR) {                                     \
     const __m256 av = _mm256_broadcast_ss(A + r);   \
     c##r##0 = _mm256_fmadd_ps(av, b0, c##r##0);     \
     c##r##1 = _mm256_fmadd_ps(av, b1, c##r##1);     \
   }
     LB_ROWS(LB_FMA)
 #undef LB_FMA
-    A += kMR;
+    A += MR;
     B += kNR;
   }
   float* C = static_cast<float*>(c);
 #define LB_STORE(r)                                                  \
-  {                                                                  \
+  if (r < MR) {                                                      \
     float* row = C + r * ldc;                                        \
     if (accumulate) {                                                \
       c##r##0 = _mm256_add_ps(c##r##0, _mm256_loadu_ps(row));        \
@@ -166,9 +173,10 @@ void lowbit_x16c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc
 int q46_centre(const FormatParams& p) { return -(p.act_levels - 1) / 2; }
 int q46_shift(const FormatParams& p) { return (p.weight_levels - 1) / 2; }
 
-const KernelDesc kF32 = {"f32_gemm_6x16__avx2", Format::kFp32, "avx2", kMR, kNR, 1, 1,
-                         Elem::kF32, Elem::kF32, nullptr, nullptr, 32, 1, false, false,
-                         96, 256, 3072, f32_6x16, nullptr, nullptr};
+#define LB_F32(MR)                                                                           \
+  const KernelDesc kF32_##MR = {"f32_gemm_" #MR "x16__avx2", Format::kFp32, "avx2", MR, kNR, 1,   \
+                                1, Elem::kF32, Elem::kF32, nullptr, nullptr, 32, 1, false, false,  \
+                                96, 256, 3072, f32_x16<MR>, nullptr, nullptr};
 #define LB_INT8(MR)                                                                         \
   const KernelDesc kInt8_##MR = {"qu8s8_gemm_" #MR "x16c2__avx2", Format::kInt8, "avx2", MR, kNR,  \
                                  2, 2, Elem::kS16, Elem::kS8, nullptr, nullptr, 32, 1, false,      \
@@ -186,11 +194,17 @@ const KernelDesc kF32 = {"f32_gemm_6x16__avx2", Format::kFp32, "avx2", kMR, kNR,
                                 true, 96, 1024, 3072, lowbit_x16c4<MR, false>, nullptr, nullptr};
 // Tiles chosen by measurement on Zen 3 (docs/formats.md): int8 6x16 has no spills;
 // the low-bit kernels need two more registers (nibble mask, raw bytes), so 5x16.
-LB_INT8(6)
-LB_INT4(5)
-LB_Q46(5)
+// Small-M companions (same packed B, fewer rows) for GEMV-like calls: the driver picks the
+// smallest mr >= M (pick_for_m in driver.cpp).
+LB_F32(6) LB_F32(1) LB_F32(2) LB_F32(4)
+LB_INT8(6) LB_INT8(1) LB_INT8(2) LB_INT8(4)
+LB_INT4(5) LB_INT4(1) LB_INT4(2) LB_INT4(4)
+LB_Q46(5) LB_Q46(1) LB_Q46(2) LB_Q46(4)
 
-const KernelDesc* const kList[] = {&kF32, &kInt8_6, &kInt4_5, &kQ46_5};
+// The first variant of a format is the one pack_weights uses (the largest tile).
+const KernelDesc* const kList[] = {&kF32_6, &kF32_1, &kF32_2, &kF32_4, &kInt8_6, &kInt8_1, &kInt8_2, &kInt8_4,
+                                   &kInt4_5, &kInt4_1, &kInt4_2, &kInt4_4, &kQ46_5,
+                                   &kQ46_1, &kQ46_2, &kQ46_4};
 
 }  // namespace
 
