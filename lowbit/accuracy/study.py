@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from dataclasses import asdict
@@ -186,7 +187,9 @@ def dybit_tables() -> dict:
 
 def machine() -> dict:
     info = {"python": platform.python_version(), "numpy": np.__version__,
-            "platform": platform.platform()}
+            "platform": platform.platform(), "cpus": os.cpu_count()}
+    if hasattr(os, "getloadavg"):  # timings on a shared machine: record how busy it was
+        info["loadavg_1_5_15"] = [round(v, 2) for v in os.getloadavg()]
     for name in ("cpu_info",):
         fn = getattr(lowbit, name, None)
         if fn is not None:
