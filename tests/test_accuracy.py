@@ -5,6 +5,11 @@ import json
 import numpy as np
 import pytest
 
+# The study needs the [bench] extra (scikit-learn, tabulate, threadpoolctl); the sanitizer venv
+# installs only [test].
+for _mod in ("sklearn", "tabulate", "threadpoolctl"):
+    pytest.importorskip(_mod)
+
 from lowbit.accuracy import digits_cnn, render_markdown, run_study
 from lowbit.accuracy.cli import main as cli_main
 from lowbit.accuracy.network import KernelDigitsNet, numpy_logits
