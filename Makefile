@@ -100,5 +100,10 @@ arm-model: $(VENV)/.created
 	$(PIP) install -q "tabulate>=0.9"
 	$(PY) ci/armmodel/model.py
 
+# Quantization error + end-to-end accuracy/time study: reports/accuracy.md, reports/results/accuracy.json.
+# Trains the digits CNN once (cached in .cache/lowbit). QUICK=1 for a fast smoke run.
+accuracy: install
+	$(VENV)/bin/lowbit-accuracy --out reports $(if $(QUICK),--quick)
+
 clean:
 	rm -rf build $(VENV) $(SAN_VENV) dist *.egg-info
