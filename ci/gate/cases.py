@@ -44,16 +44,10 @@ def case_id(fmt: str, tier: str, shape) -> str:
 def operands(fmt: str, M: int, N: int, K: int, seed: int = 0):
     """(x, w, zero_point_x, zero_point_w, params) in the ranges each format accepts.
 
-    Uses the benchmark harness's operands when it is installed, so gate and benchmarks
-    measure the same data; the fallback below follows the same conventions.
+    The gate's own deterministic data: the committed baselines were recorded with it, and
+    instruction counts depend on the zero points (the driver skips work when they are 0),
+    so it must not change when the benchmark harness changes its operands.
     """
-    try:
-        from lowbit.bench.operands import make_operands
-    except ImportError:
-        make_operands = None
-    if make_operands is not None:
-        op = make_operands(fmt, M, N, K, seed=seed)
-        return op.x, op.w, op.zero_point_x, op.zero_point_w, dict(op.params)
     rng = np.random.default_rng(seed)
     if fmt == "fp32":
         return (rng.standard_normal((M, K), dtype=np.float32),
