@@ -151,12 +151,23 @@ void lowbit_x16c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc
       B += 64;
     }
   } else {
-    for (int64_t g = 0; g < kc / 4; ++g) {
+    // Two k-groups per iteration, as in the nibble loop: one group per iteration leaves
+    // GCC shuffling the pinned accumulators with register moves (front-end bound).
+    int64_t g = 0;
+    for (; g + 2 <= kc / 4; g += 2) {
       const __m256i lo0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(B));
       const __m256i lo1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(B + 32));
       LB_ROWS(LB_STEP_LO)
-      A += 4 * MR;
-      B += 64;
+      const __m256i hi0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(B + 64));
+      const __m256i hi1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(B + 96));
+      LB_ROWS(LB_STEP_HI)
+      A += 8 * MR;
+      B += 128;
+    }
+    if (g < kc / 4) {
+      const __m256i lo0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(B));
+      const __m256i lo1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(B + 32));
+      LB_ROWS(LB_STEP_LO)
     }
   }
 #undef LB_STEP_HI
