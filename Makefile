@@ -59,3 +59,22 @@ bench: install
 
 clean:
 	rm -rf build $(VENV) $(SAN_VENV) dist *.egg-info
+
+# ARM and Docker (docker/README.md).  Root for debootstrap, binfmt_misc and dockerd.
+.PHONY: arm-sysroot arm-build
+LOWBIT_DOCKER := $(abspath $(VENV))/bin/lowbit-docker
+
+arm-sysroot:
+	docker/make-rootfs.sh arm64 .cache/rootfs-arm64
+
+# Cross-compiled on the host with the venv's pybind11, staged as the image's build context.
+arm-build: venv arm-sysroot
+	LOWBIT_PYBIND11_DIR="$$($(PY) -m pybind11 --cmakedir)" \
+	  docker/build-stage.sh arm64 .cache/rootfs-arm64 .cache/stage-arm64
+
+arm-test: install arm-build
+	LOWBIT_DOCKER=$(LOWBIT_DOCKER) docker/arm-test.sh
+
+docker: install arm-build
+	LOWBIT_PYBIND11_DIR="$$($(PY) -m pybind11 --cmakedir)" LOWBIT_DOCKER=$(LOWBIT_DOCKER) \
+	  bash -c 'trap "docker/dockerd.sh stop" EXIT; docker/image.sh amd64 && docker/image.sh arm64'
