@@ -43,3 +43,10 @@ set(ENV{QEMU_LD_PREFIX} "${LOWBIT_SYSROOT}")
 set(Python_EXECUTABLE "${LOWBIT_SYSROOT}/usr/bin/python3" CACHE FILEPATH "target python")
 set(Python3_EXECUTABLE "${Python_EXECUTABLE}" CACHE FILEPATH "target python")
 set(PYTHON_EXECUTABLE "${Python_EXECUTABLE}" CACHE FILEPATH "target python (pybind11 classic)")
+# CMake < 4.1 ignores the interpreter for Development when cross-compiling: name the
+# target's headers (Debian ships one python3.X in a release).
+file(GLOB _lowbit_py_inc "${LOWBIT_SYSROOT}/usr/include/python3.*/Python.h")
+list(GET _lowbit_py_inc 0 _lowbit_py_inc)
+get_filename_component(_lowbit_py_inc "${_lowbit_py_inc}" DIRECTORY)
+set(Python_INCLUDE_DIR "${_lowbit_py_inc}" CACHE PATH "target Python headers")
+set(Python3_INCLUDE_DIR "${_lowbit_py_inc}" CACHE PATH "target Python headers")

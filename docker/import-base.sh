@@ -22,12 +22,36 @@ if [ "$have" = "$want" ]; then
   echo "$tag"
   exit 0
 fi
+rootfs_tar() {
+  tar -C "$rootfs" --numeric-owner --exclude='./proc/*' --exclude='./sys/*' --exclude='./dev/*' -c .
+}
 log "importing $rootfs as $tag"
 start=$SECONDS
-tar -C "$rootfs" --numeric-owner --exclude=./proc/* --exclude=./sys/* --exclude=./dev/* -c . \
-  | docker import --platform "linux/$arch" \
-      --change "LABEL lowbit.rootfs=$want" \
-      --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-      --change 'CMD ["/bin/bash"]' - "$tag" >&2
+imported=$(rootfs_tar | docker import --platform "linux/$arch" \
+    --change "LABEL lowbit.rootfs=$want" \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'CMD ["/bin/bash"]' - "$tag")
+got=$(docker image inspect -f '{{.Architecture}}' "$tag")
+if [ "$got" != "$arch" ]; then
+  # Docker < 23 ignores --platform on import and labels the image with the daemon's own
+  # architecture, so `docker build --platform linux/$arch` would not accept it as a base.
+  # A FROM-scratch build does take the platform: same rootfs, correct label.
+  log "daemon labelled the import $got: rebuilding $tag FROM scratch for linux/$arch"
+  ctx="$(dirname "$rootfs")/base-$arch"
+  rm -rf "$ctx" && mkdir -p "$ctx"
+  rootfs_tar >"$ctx/rootfs.tar"
+  cat >"$ctx/Dockerfile" <<DOCKERFILE
+FROM scratch
+ADD rootfs.tar /
+LABEL lowbit.rootfs=$want
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+CMD ["/bin/bash"]
+DOCKERFILE
+  DOCKER_BUILDKIT=0 docker build -q --platform "linux/$arch" -t "$tag" "$ctx" >&2
+  rm -rf "$ctx"
+  docker rmi "$imported" >/dev/null
+  got=$(docker image inspect -f '{{.Architecture}}' "$tag")
+  [ "$got" = "$arch" ] || die "$tag is labelled $got, not $arch"
+fi
 log "imported $tag in $((SECONDS - start)) s"
 echo "$tag"
