@@ -1,0 +1,213 @@
+// pybind11 module lowbit._core.  The Python layer (lowbit/__init__.py) does the friendly
+// argument checking; this layer re-checks what memory safety depends on.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+
+#include "internal.h"
+
+namespace py = pybind11;
+using namespace lowbit;
+
+namespace {
+
+struct PackedWeights {
+  std::unique_ptr<PackedB> b;
+};
+
+const char* elem_name(Elem e) {
+  switch (e) {
+    case Elem::kF32: return "f32";
+    case Elem::kU8: return "u8";
+    case Elem::kS8: return "s8";
+    case Elem::kS16: return "s16";
+    case Elem::kU4: return "u4";
+  }
+  return "?";
+}
+
+py::dict params_dict(Format f, const FormatParams& p) {
+  py::dict d;
+  if (f == Format::kQ46) {
+    d["act_levels"] = p.act_levels;
+    d["weight_levels"] = p.weight_levels;
+  }
+  return d;
+}
+
+FormatParams make_params(Format f, int act_levels, int weight_levels) {
+  FormatParams p;
+  p.act_levels = act_levels;
+  p.weight_levels = weight_levels;
+  p = normalize_params(f, p);
+  format_ranges(f, p);  // validates
+  return p;
+}
+
+void require(bool ok, const std::string& msg) {
+  if (!ok) throw py::type_error(msg);
+}
+
+void check_matrix(const py::array& a, const char* what, py::dtype dt) {
+  require(a.ndim() == 2, std::string(what) + " must be a 2-D array");
+  require(a.dtype().is(dt), std::string(what) + " has dtype " + std::string(py::str(a.dtype())) +
+                                ", expected " + std::string(py::str(dt)));
+  require(a.flags() & py::array::c_style, std::string(what) + " must be C-contiguous");
+}
+
+py::dtype x_dtype(Format f) {
+  return f == Format::kFp32 ? py::dtype::of<float>() : py::dtype::of<uint8_t>();
+}
+py::dtype w_dtype(Format f) {
+  switch (f) {
+    case Format::kFp32: return py::dtype::of<float>();
+    case Format::kInt4: return py::dtype::of<uint8_t>();
+    default: return py::dtype::of<int8_t>();
+  }
+}
+
+py::dict variant_dict(const KernelDesc& d) {
+  py::dict v;
+  v["name"] = d.name;
+  v["format"] = format_name(d.format);
+  v["tier"] = d.tier;
+  v["mr"] = d.mr;
+  v["nr"] = d.nr;
+  v["ka"] = d.ka;
+  v["kb"] = d.kb;
+  v["kpad"] = d.kpad();
+  v["a_elem"] = elem_name(d.a_elem);
+  v["b_elem"] = elem_name(d.b_elem);
+  v["acc_bits"] = d.acc_bits;
+  v["mc"] = d.mc;
+  v["kc"] = d.kc;
+  v["nc"] = d.nc;
+  v["runnable"] = tier_allowed(d.tier);
+  return v;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "lowbit C++ kernels";
+
+  py::class_<PackedWeights>(m, "PackedWeights", "Weights packed once for one kernel variant.")
+      .def_property_readonly("format", [](const PackedWeights& p) { return format_name(p.b->format); })
+      .def_property_readonly("tier", [](const PackedWeights& p) { return p.b->desc->tier; })
+      .def_property_readonly("kernel", [](const PackedWeights& p) { return p.b->desc->name; })
+      .def_property_readonly("k", [](const PackedWeights& p) { return p.b->K; })
+      .def_property_readonly("n", [](const PackedWeights& p) { return p.b->N; })
+      .def_property_readonly("zero_point", [](const PackedWeights& p) { return p.b->zero_point; })
+      .def_property_readonly("params", [](const PackedWeights& p) { return params_dict(p.b->format, p.b->params); })
+      .def_property_readonly("nbytes", [](const PackedWeights& p) { return p.b->data_bytes; })
+      .def_property_readonly("flush_period", [](const PackedWeights& p) -> std::optional<int64_t> {
+        if (p.b->flush_k == 0) return std::nullopt;
+        return p.b->flush_k;
+      })
+      .def("__repr__", [](const PackedWeights& p) {
+        return "<PackedWeights " + std::string(format_name(p.b->format)) + " K=" +
+               std::to_string(p.b->K) + " N=" + std::to_string(p.b->N) + " kernel=" +
+               p.b->desc->name + ">";
+      });
+
+  m.def("pack_weights",
+        [](py::array w, const std::string& fmt, int zero_point, std::optional<std::string> tier,
+           int act_levels, int weight_levels, std::optional<std::string> variant) {
+          const Format f = parse_format(fmt);
+          const FormatParams p = make_params(f, act_levels, weight_levels);
+          check_matrix(w, "w", w_dtype(f));
+          std::vector<std::string> avail = tiers_for(f);
+          const std::string t = tier ? *tier : avail.front();
+          const KernelDesc* dp = &select_kernel(f, t);
+          if (variant) {  // a specific tile of that format and tier (benchmarks, tests)
+            dp = nullptr;
+            for (const KernelDesc* k : all_kernels())
+              if (*variant == k->name && k->format == f && t == k->tier) dp = k;
+            if (!dp)
+              throw py::value_error("no variant '" + *variant + "' for " + fmt + " on tier " + t);
+          }
+          const KernelDesc& d = *dp;
+          const int64_t K = w.shape(0), N = w.shape(1);
+          const void* data = w.data();
+          PackedWeights out;
+          {
+            py::gil_scoped_release nogil;
+            out.b = pack_b(d, data, K, N, N, zero_point, p);
+          }
+          return out;
+        },
+        py::arg("w"), py::arg("fmt"), py::arg("zero_point") = 0, py::arg("tier") = py::none(),
+        py::arg("act_levels") = 0, py::arg("weight_levels") = 0,
+        py::arg("variant") = py::none());
+
+  m.def("matmul",
+        [](py::array x, const PackedWeights& pw, int zero_point, int threads) -> py::array {
+          const PackedB& b = *pw.b;
+          check_matrix(x, "x", x_dtype(b.format));
+          if (x.shape(1) != b.K)
+            throw py::value_error("x has K=" + std::to_string(x.shape(1)) +
+                                  " columns but the packed weights have K=" + std::to_string(b.K));
+          if (threads < 1) throw py::value_error("threads must be >= 1");
+          const int64_t M = x.shape(0), N = b.N;
+          const void* xp = x.data();
+          if (b.format == Format::kFp32) {
+            py::array_t<float> c({M, N});
+            float* cp = c.mutable_data();
+            py::gil_scoped_release nogil;
+            if (M > 0) gemm(b, xp, M, b.K, zero_point, cp, N, threads);
+            return std::move(c);
+          }
+          py::array_t<int32_t> c({M, N});
+          int32_t* cp = c.mutable_data();
+          py::gil_scoped_release nogil;
+          if (M > 0) gemm(b, xp, M, b.K, zero_point, cp, N, threads);
+          return std::move(c);
+        },
+        py::arg("x"), py::arg("packed"), py::arg("zero_point") = 0, py::arg("threads") = 1);
+
+  m.def("variants", [] {
+    py::list out;
+    for (const KernelDesc* d : all_kernels()) out.append(variant_dict(*d));
+    return out;
+  });
+  m.def("flush_period", [](const std::string& name, int act_levels, int weight_levels) -> std::optional<int64_t> {
+    for (const KernelDesc* d : all_kernels())
+      if (name == d->name) {
+        const int64_t k = flush_period(*d, make_params(d->format, act_levels, weight_levels));
+        if (k == 0) return std::nullopt;
+        return k;
+      }
+    throw py::value_error("unknown kernel variant '" + name + "'");
+  }, py::arg("name"), py::arg("act_levels") = 0, py::arg("weight_levels") = 0);
+  m.def("all_tiers", [] {
+    std::vector<std::string> out;
+    for (const auto& t : all_tiers()) out.push_back(t.name);
+    return out;
+  });
+  m.def("tier_features", [](const std::string& t) { return tier_info(t).features; });
+  m.def("tiers", [](const std::string& fmt) { return tiers_for(parse_format(fmt)); });
+  m.def("tier_unavailable_reason", [](const std::string& t) { return tier_unavailable_reason(t); });
+  m.def("max_tier", []() -> std::optional<std::string> {
+    std::string c = max_tier_cap();
+    if (c.empty()) return std::nullopt;
+    return c;
+  });
+  m.def("cpu_info", [] {
+    py::dict d;
+    d["arch"] = cpu_arch();
+    d["model"] = cpu_model();
+    d["features"] = cpu_feature_list();
+    return d;
+  });
+  m.def("build_info", [] {
+    py::dict d;
+    d["compiler"] = LOWBIT_COMPILER;
+    d["cxx_flags"] = LOWBIT_CXX_FLAGS;
+    d["build_type"] = LOWBIT_BUILD_TYPE;
+    d["tier_flags"] = LOWBIT_TIER_FLAGS;
+    d["sanitize"] = bool(LOWBIT_SANITIZE_ON);
+    return d;
+  });
+}

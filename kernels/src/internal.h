@@ -1,0 +1,103 @@
+// Shared, ISA-independent machinery: formats, packed weights, packing, the driver,
+// the registry and CPU detection.  Nothing in here is compiled with ISA flags.
+#pragma once
+
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "lowbit/kernel.h"
+
+namespace lowbit {
+
+// ---- formats ---------------------------------------------------------------------------
+
+const char* format_name(Format f);
+Format parse_format(const std::string& name);  // throws std::invalid_argument
+
+// Integer value ranges of a format's operands and zero points (docs/formats.md).
+struct FormatRanges {
+  int x_min, x_max;    // activation codes
+  int w_min, w_max;    // weight codes
+  int zx_min, zx_max;  // activation zero point
+  int zw_min, zw_max;  // weight zero point
+};
+// Validates the parameters (4.6bit level pair rule) and returns the ranges.
+FormatRanges format_ranges(Format f, const FormatParams& p);
+FormatParams normalize_params(Format f, FormatParams p);  // fills 4.6bit defaults
+
+size_t elem_bits(Elem e);
+
+// Longest depth a micro-kernel call may cover before its 16-bit lanes could overflow:
+// 0 for 32-bit accumulation (no limit).  Throws if the variant cannot run these params.
+int64_t flush_period(const KernelDesc& d, const FormatParams& p);
+
+// ---- aligned storage -------------------------------------------------------------------
+
+struct AlignedFree {
+  void operator()(void* p) const { std::free(p); }
+};
+using AlignedBytes = std::unique_ptr<uint8_t, AlignedFree>;
+AlignedBytes aligned_bytes(size_t n);  // 64-byte aligned, zero-filled
+
+// ---- packed weights --------------------------------------------------------------------
+
+struct PackedB {
+  const KernelDesc* desc = nullptr;
+  Format format = Format::kFp32;
+  FormatParams params;
+  int64_t K = 0, N = 0;
+  int64_t Kp = 0;           // K rounded up to desc->kpad()
+  int64_t n_panels = 0;     // ceil(N / nr)
+  int64_t panel_bytes = 0;  // bytes of one packed N panel (Kp x nr)
+  int32_t zero_point = 0;
+  int32_t b_offset = 0;     // stored = value + b_offset
+  int64_t flush_k = 0;      // max depth per micro-kernel call (0 = none)
+  int64_t max_abs_w = 0;    // max |w - zero_point| over the data (int32 range guard)
+  std::vector<int64_t> colsum;  // per column, sum over real k of the stored values
+  AlignedBytes data;
+  size_t data_bytes = 0;
+};
+
+// w: K x N row-major with row stride ldw elements (float, int8 or uint8 per format).
+std::unique_ptr<PackedB> pack_b(const KernelDesc& d, const void* w, int64_t K, int64_t N,
+                                int64_t ldw, int32_t zero_point, const FormatParams& p);
+
+// Packs rows [i0, i0+mc) x depth [k0, k0+kc) of x (M x K row-major, stride ldx) into
+// `out` in the layout [mc/mr][kc/ka][mr][ka]; rows >= M and k >= K are stored as 0.
+void pack_a(const KernelDesc& d, const void* x, int64_t M, int64_t K, int64_t ldx,
+            int32_t a_offset, int64_t i0, int64_t mc, int64_t k0, int64_t kc, uint8_t* out);
+
+// C (M x N, row stride ldc; int32 or float) = (x - zx)(w - zw).  Validates x's codes.
+void gemm(const PackedB& b, const void* x, int64_t M, int64_t ldx, int32_t zx, void* c,
+          int64_t ldc, int threads);
+
+// ---- registry and CPU ------------------------------------------------------------------
+
+struct TierInfo {
+  const char* name;
+  int rank;                            // preference: higher is better
+  std::vector<std::string> features;   // CPU features the tier needs
+};
+const std::vector<TierInfo>& all_tiers();    // compiled for this architecture
+const TierInfo& tier_info(const std::string& name);  // throws for unknown names
+std::vector<const KernelDesc*> all_kernels();         // every compiled variant
+bool tier_runnable(const std::string& tier);  // CPU has it (and AMX permission granted)
+// Empty when LOWBIT_MAX_TIER is unset; throws for an unknown value.
+std::string max_tier_cap();
+bool tier_allowed(const std::string& tier);   // runnable and within LOWBIT_MAX_TIER
+std::string tier_unavailable_reason(const std::string& tier);  // "" when allowed
+std::vector<std::string> tiers_for(Format f);  // allowed tiers, best first
+const KernelDesc& select_kernel(Format f, const std::string& tier);  // throws
+
+bool cpu_has_feature(const std::string& name);
+std::vector<std::string> cpu_feature_list();
+std::string cpu_model();
+std::string cpu_arch();
+// x86 AMX: asks Linux for the tile-data permission once; false when refused.
+bool amx_permission();
+
+}  // namespace lowbit

@@ -1,0 +1,191 @@
+// Generic packing for every layout a KernelDesc can ask for (kernel.h).
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+
+#include "internal.h"
+
+namespace lowbit {
+namespace {
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+template <typename Dst>
+inline void store(uint8_t* base, int64_t idx, Dst v) {
+  std::memcpy(base + idx * int64_t(sizeof(Dst)), &v, sizeof(Dst));
+}
+
+// Writes an integer stored value of elem type e at element index idx (not for kU4).
+inline void store_int(Elem e, uint8_t* base, int64_t idx, int v) {
+  switch (e) {
+    case Elem::kU8: base[idx] = uint8_t(v); break;
+    case Elem::kS8: base[idx] = uint8_t(int8_t(v)); break;
+    case Elem::kS16: store<int16_t>(base, idx, int16_t(v)); break;
+    default: throw std::logic_error("store_int: bad elem");
+  }
+}
+
+void check_stored_fits(const KernelDesc& d, Elem e, int lo, int hi, const char* what) {
+  int emin = 0, emax = 0;
+  switch (e) {
+    case Elem::kU8: emin = 0; emax = 255; break;
+    case Elem::kS8: emin = -128; emax = 127; break;
+    case Elem::kS16: emin = -32768; emax = 32767; break;
+    case Elem::kU4: emin = 0; emax = 15; break;
+    case Elem::kF32: return;
+  }
+  if (lo < emin || hi > emax)
+    throw std::logic_error(std::string(d.name) + ": stored " + what + " range [" +
+                           std::to_string(lo) + ", " + std::to_string(hi) +
+                           "] does not fit its element type");
+}
+
+}  // namespace
+
+std::unique_ptr<PackedB> pack_b(const KernelDesc& d, const void* w, int64_t K, int64_t N,
+                                int64_t ldw, int32_t zero_point, const FormatParams& p) {
+  if (K < 1 || N < 1) throw std::invalid_argument("weights must have K >= 1 and N >= 1");
+  auto pb = std::make_unique<PackedB>();
+  pb->desc = &d;
+  pb->format = d.format;
+  pb->params = p;
+  pb->K = K;
+  pb->N = N;
+  pb->Kp = round_up(K, d.kpad());
+  pb->n_panels = (N + d.nr - 1) / d.nr;
+  pb->zero_point = zero_point;
+  const int64_t bits = int64_t(elem_bits(d.b_elem));
+  pb->panel_bytes = pb->Kp * d.nr * bits / 8;
+  pb->data_bytes = size_t(pb->panel_bytes * pb->n_panels);
+  pb->data = aligned_bytes(pb->data_bytes);
+  uint8_t* out = pb->data.get();
+
+  if (d.format == Format::kFp32) {
+    if (zero_point != 0) throw std::invalid_argument("fp32 weights take no zero point");
+    const float* src = static_cast<const float*>(w);
+    for (int64_t j = 0; j < pb->n_panels; ++j) {
+      float* panel = reinterpret_cast<float*>(out + j * pb->panel_bytes);
+      for (int64_t g = 0; g < pb->Kp / d.kb; ++g)
+        for (int c = 0; c < d.nr; ++c)
+          for (int u = 0; u < d.kb; ++u) {
+            const int64_t k = g * d.kb + u, n = j * d.nr + c;
+            panel[(g * d.nr + c) * d.kb + u] = (k < K && n < N) ? src[k * ldw + n] : 0.0f;
+          }
+    }
+    return pb;
+  }
+
+  const FormatRanges r = format_ranges(d.format, p);
+  if (zero_point < r.zw_min || zero_point > r.zw_max)
+    throw std::invalid_argument(std::string(format_name(d.format)) + ": weight zero_point " +
+                                std::to_string(zero_point) + " outside [" +
+                                std::to_string(r.zw_min) + ", " + std::to_string(r.zw_max) +
+                                "]");
+  pb->b_offset = d.b_offset ? d.b_offset(p) : 0;
+  pb->flush_k = flush_period(d, p);
+  check_stored_fits(d, d.b_elem, r.w_min + pb->b_offset, r.w_max + pb->b_offset, "weight");
+
+  // Read the codes once: validate, column sums of stored values, max |w - zp|.
+  const bool src_signed = d.format == Format::kInt8 || d.format == Format::kQ46;
+  auto code = [&](int64_t k, int64_t n) -> int {
+    return src_signed ? int(static_cast<const int8_t*>(w)[k * ldw + n])
+                      : int(static_cast<const uint8_t*>(w)[k * ldw + n]);
+  };
+  pb->colsum.assign(size_t(N), 0);
+  int64_t max_abs = 0;
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t n = 0; n < N; ++n) {
+      const int v = code(k, n);
+      if (v < r.w_min || v > r.w_max)
+        throw std::invalid_argument(
+            std::string(format_name(d.format)) + ": weight code " + std::to_string(v) +
+            " at [" + std::to_string(k) + ", " + std::to_string(n) + "] outside [" +
+            std::to_string(r.w_min) + ", " + std::to_string(r.w_max) + "]");
+      pb->colsum[size_t(n)] += v + pb->b_offset;
+      max_abs = std::max<int64_t>(max_abs, std::llabs(int64_t(v) - zero_point));
+    }
+  pb->max_abs_w = max_abs;
+
+  const int64_t groups = pb->Kp / d.kb;
+  for (int64_t j = 0; j < pb->n_panels; ++j) {
+    uint8_t* panel = out + j * pb->panel_bytes;
+    for (int64_t g = 0; g < groups; ++g)
+      for (int c = 0; c < d.nr; ++c)
+        for (int u = 0; u < d.kb; ++u) {
+          const int64_t k = g * d.kb + u, n = j * d.nr + c;
+          const int v = (k < K && n < N) ? code(k, n) + pb->b_offset : 0;
+          const int64_t idx = (g * d.nr + c) * d.kb + u;
+          if (d.b_elem == Elem::kU4) {
+            // Block h = g/2 holds group 2h in the low nibbles, group 2h+1 in the high.
+            const int64_t byte = (g / 2) * d.nr * d.kb + (idx - g * d.nr * d.kb);
+            panel[byte] |= uint8_t((v & 15) << (4 * (g & 1)));
+          } else {
+            store_int(d.b_elem, panel, idx, v);
+          }
+        }
+  }
+  return pb;
+}
+
+namespace {
+
+template <typename Dst, typename Src>
+inline Dst convert(Src v, int32_t offset) {
+  if constexpr (std::is_floating_point_v<Src>) return Dst(v);
+  else return Dst(int32_t(v) + offset);  // ranges checked: the narrowing is exact
+}
+
+// Row r of a packed A panel: dst[(g*mr + r)*ka + u] = src[k0 + g*ka + u] + offset.
+template <typename Src, typename Dst>
+void pack_a_rows(const Src* x, int64_t M, int64_t K, int64_t ldx, int32_t offset, int mr, int ka,
+                 int64_t i0, int64_t mc, int64_t k0, int64_t kc, Dst* out) {
+  const int64_t groups = kc / ka;
+  for (int64_t ip = 0; ip < mc; ip += mr) {
+    Dst* panel = out + (ip / mr) * int64_t(mr) * kc;
+    for (int r = 0; r < mr; ++r) {
+      const int64_t i = i0 + ip + r;
+      const int64_t kend = i < M ? std::min<int64_t>(K, k0 + kc) : k0;
+      const Src* src = x + (i < M ? i * ldx : 0);
+      const int64_t full = (kend - k0) / ka;  // groups entirely inside the row
+      for (int64_t g = 0; g < full; ++g) {
+        Dst* d = panel + (g * mr + r) * ka;
+        const Src* s = src + k0 + g * ka;
+        for (int u = 0; u < ka; ++u) d[u] = convert<Dst>(s[u], offset);
+      }
+      for (int64_t g = full; g < groups; ++g)
+        for (int u = 0; u < ka; ++u) {
+          const int64_t k = k0 + g * ka + u;
+          panel[(g * mr + r) * ka + u] = k < kend ? convert<Dst>(src[k], offset) : Dst(0);
+        }
+    }
+  }
+}
+
+}  // namespace
+
+void pack_a(const KernelDesc& d, const void* x, int64_t M, int64_t K, int64_t ldx,
+            int32_t a_offset, int64_t i0, int64_t mc, int64_t k0, int64_t kc, uint8_t* out) {
+  const uint8_t* xu = static_cast<const uint8_t*>(x);
+  switch (d.a_elem) {
+    case Elem::kF32:
+      pack_a_rows<float, float>(static_cast<const float*>(x), M, K, ldx, 0, d.mr, d.ka, i0, mc,
+                                k0, kc, reinterpret_cast<float*>(out));
+      break;
+    case Elem::kU8:
+      pack_a_rows<uint8_t, uint8_t>(xu, M, K, ldx, a_offset, d.mr, d.ka, i0, mc, k0, kc, out);
+      break;
+    case Elem::kS8:
+      // uint8 + offset computed in int via integer promotion, then narrowed (checked range).
+      pack_a_rows<uint8_t, int8_t>(xu, M, K, ldx, a_offset, d.mr, d.ka, i0, mc, k0, kc,
+                                   reinterpret_cast<int8_t*>(out));
+      break;
+    case Elem::kS16:
+      pack_a_rows<uint8_t, int16_t>(xu, M, K, ldx, a_offset, d.mr, d.ka, i0, mc, k0, kc,
+                                    reinterpret_cast<int16_t*>(out));
+      break;
+    case Elem::kU4:
+      throw std::logic_error(std::string(d.name) + ": kU4 is a B-only element type");
+  }
+}
+
+}  // namespace lowbit

@@ -1,0 +1,11 @@
+// `avxvnni` tier: kernels not written yet (an empty list keeps the registry uniform).
+#include "../internal.h"
+
+namespace lowbit {
+
+const KernelList& kernels_avxvnni() {
+  static const KernelList l = {nullptr, 0};
+  return l;
+}
+
+}  // namespace lowbit
