@@ -9,8 +9,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 lowbit_docker=${LOWBIT_DOCKER:-lowbit-docker}
-# Which tests check tier dispatch (pytest -k expression).
-dispatch_tests=${LOWBIT_ARM_DISPATCH_TESTS:-tier or dispatch}
+# pytest arguments selecting the tests that check tier detection and dispatch.
+read -ra dispatch_tests <<<"${LOWBIT_ARM_DISPATCH_TESTS:-tests/test_api.py}"
 read -ra qemu_cpus <<<"${LOWBIT_ARM_QEMU_CPUS:-cortex-a72 neoverse-n1}"
 
 # Leave no daemon behind that this run started, whether it passes or fails.
@@ -23,7 +23,7 @@ $lowbit_docker test --platform linux/arm64 --profile emulated
 t_full=$SECONDS
 for cpu in "${qemu_cpus[@]}"; do
   log "dispatch tests with QEMU_CPU=$cpu"
-  $lowbit_docker test --platform linux/arm64 --profile emulated --qemu-cpu "$cpu" -- -k "$dispatch_tests"
+  $lowbit_docker test --platform linux/arm64 --profile emulated --qemu-cpu "$cpu" -- "${dispatch_tests[@]}"
 done
 log "arm-test passed: image $((t_image - start)) s, suite $((t_full - t_image)) s," \
     "dispatch under ${qemu_cpus[*]} $((SECONDS - t_full)) s, total $((SECONDS - start)) s"

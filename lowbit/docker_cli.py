@@ -139,6 +139,11 @@ def extract_results(
     return written
 
 
+def pytest_command(pytest_args: list[str]) -> list[str]:
+    """pytest in the image's /opt/lowbit; the whole suite unless paths or options are given."""
+    return ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", *(pytest_args or ["tests"])]
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lowbit-docker", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -272,16 +277,7 @@ def cmd_test(client, args) -> int:
     arch = args.platform
     image = args.image or image_tag(arch)
     env = container_env(args.profile or default_profile(arch), args.qemu_cpu)
-    command = [
-        "python3",
-        "-m",
-        "pytest",
-        "-q",
-        "-p",
-        "no:cacheprovider",
-        "tests",
-        *_strip_dashdash(args.pytest_args),
-    ]
+    command = pytest_command(_strip_dashdash(args.pytest_args))
     log(f"{image}: {' '.join(command)}  env={env}  emulated={is_emulated(arch)}")
     start = time.monotonic()
     code, container = run_streamed(client, image, arch, command, env)

@@ -58,6 +58,12 @@ def test_test_args_and_pytest_passthrough():
     assert args.profile is None
 
 
+def test_pytest_command_defaults_to_whole_suite():
+    assert dc.pytest_command([])[-1] == "tests"
+    cmd = dc.pytest_command(["tests/test_api.py", "-x"])
+    assert cmd[-2:] == ["tests/test_api.py", "-x"] and "tests" not in cmd
+
+
 def test_bench_args():
     args = dc.build_parser().parse_args(
         ["bench", "--platform", "linux/arm64", "--", "run", "--suite", "quick"]
