@@ -5,23 +5,25 @@
         --ext-suffix .cpython-311-aarch64-linux-gnu.so --machine aarch64 .cache/stage-arm64
 
 The context holds the pure-Python package plus the extension (site/lowbit), wrappers for
-the console scripts of pyproject.toml (bin/), the tests and benchmark suites (app/), and the
-Dockerfile.  The image then needs no compiler and no pip: the extension was built on the
-host, with the cross-compiler for arm64 (compiling under QEMU is ~30x slower).
+the console scripts of pyproject.toml (bin/), the checkout's other tracked files (app/:
+tests, benchmark suites, docs, committed reports) and the Dockerfile.  The image then needs
+no compiler and no pip: the extension was built on the host, with the cross-compiler for
+arm64 (compiling under QEMU is ~30x slower).
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import tomllib
 
 REPO = Path(__file__).resolve().parent.parent
-# Copied into the image next to the package when present in the checkout.
-RUNTIME_PATHS = ("tests", "bench", "conftest.py", "pyproject.toml")
+# The package lives in site/: a lowbit/ next to the tests would shadow it.
+NOT_IN_APP = ("lowbit/",)
 ELF_MACHINE = {"aarch64": 0xB7, "x86_64": 0x3E}
 
 WRAPPER = """#!/usr/bin/env python3
@@ -43,6 +45,13 @@ def console_scripts(pyproject: Path) -> dict[str, str]:
         return tomllib.load(f).get("project", {}).get("scripts", {})
 
 
+def tracked_files(repo: Path) -> list[str]:
+    out = subprocess.run(
+        ["git", "-C", str(repo), "ls-files", "-z"], check=True, capture_output=True, text=True
+    ).stdout
+    return [f for f in out.split("\0") if f and (repo / f).is_file()]
+
+
 def ignore(_dir: str, names: list[str]) -> set[str]:
     # Host build products must not leak into the image of another architecture.
     return {n for n in names if n == "__pycache__" or n.endswith((".so", ".pyc"))}
@@ -58,14 +67,12 @@ def stage(ext: Path, ext_suffix: str, machine: str, out: Path) -> None:
     pkg = tmp / "site" / "lowbit"
     shutil.copytree(REPO / "lowbit", pkg, ignore=ignore)
     shutil.copy2(ext, pkg / ext.name)
-    app = tmp / "app"
-    app.mkdir()
-    for rel in RUNTIME_PATHS:
-        src = REPO / rel
-        if src.is_dir():
-            shutil.copytree(src, app / rel, ignore=ignore)
-        elif src.is_file():
-            shutil.copy2(src, app / rel)
+    # The tests read files of the checkout too (docs, committed reports, ci/ scripts).
+    for rel in tracked_files(REPO):
+        if not rel.startswith(NOT_IN_APP):
+            dest = tmp / "app" / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, dest)
     bindir = tmp / "bin"
     bindir.mkdir()
     for name, target in console_scripts(REPO / "pyproject.toml").items():
