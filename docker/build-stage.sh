@@ -37,7 +37,7 @@ ext_suffix=$("${python[@]}" -c 'import sysconfig; print(sysconfig.get_config_var
 start=$SECONDS
 log "configuring $arch build in $build (target suffix $ext_suffix)"
 # The same pybind11 as the host build (make passes the venv's); else the sysroot's.
-[ -n "${LOWBIT_PYBIND11_DIR:-}" ] && cmake_args+=(-Dpybind11_DIR="$LOWBIT_PYBIND11_DIR")
+if [ -n "${LOWBIT_PYBIND11_DIR:-}" ]; then cmake_args+=(-Dpybind11_DIR="$LOWBIT_PYBIND11_DIR"); fi
 cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "${cmake_args[@]}" >&2
 log "compiling ($arch, ${JOBS:-2} jobs)"
 cmake --build "$build" --parallel "${JOBS:-2}" >&2
