@@ -9,16 +9,20 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 SOURCES := $(shell find kernels lowbit -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.py' -o -name 'CMakeLists.txt' \) 2>/dev/null) CMakeLists.txt pyproject.toml
 
-.PHONY: help venv install test test-sanitize bench accuracy report regress baseline arm-test arm-model docker clean
+.PHONY: help venv install test test-sanitize bench bench-report accuracy report regress baseline arm-test arm-model docker clean
+.PHONY: arm-native-test
 
 help:
 	@echo "make test           build into .venv and run the test suite"
-	@echo "make bench          build and run the benchmark suite (SUITE=default|quick|square|cnn|llm|deepbench)"
+	@echo "make bench          build, run the benchmark suite (SUITE=default|quick|square|cnn|llm|deepbench), write reports/latest.md"
+	@echo "make bench-report   re-render the benchmark report from reports/results/\$$(SUITE).json"
 	@echo "make test-sanitize  build with ASan+UBSan into .venv-sanitize and run the tests"
 	@echo "make accuracy       quantization-error and accuracy study"
 	@echo "make arm-test       cross-build for aarch64 and run the tests under QEMU in the arm64 image"
 	@echo "make arm-model      llvm-mca cycle model of the aarch64 micro-kernels"
+	@echo "make arm-native-test  aarch64 micro-kernels bit-exact under qemu (standalone, ~30 s)"
 	@echo "make regress        CI regression gate;  make baseline refreshes its baselines"
+	@echo "make report         trend table + plot from reports/history (MERGE=\"dirs\" merges other runs first)"
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -54,8 +58,52 @@ test-sanitize: $(SAN_VENV)/.installed
 	ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	LOWBIT_TEST_PROFILE=sanitize $(SAN_VENV)/bin/pytest -q -x tests -p no:cacheprovider
 
+# make bench [SUITE=quick|square|cnn|llm|deepbench] [BENCH_ARGS="--threads 1,2 ..."]
+# Results: reports/results/$(SUITE).json (resumed if an earlier run was interrupted).
+# Report: reports/latest.md for the default suite, reports/latest-$(SUITE).md otherwise.
+BENCH_REPORT = $(if $(filter default,$(SUITE)),reports/latest.md,reports/latest-$(SUITE).md)
+BENCH_ARGS ?=
+
 bench: install
-	$(VENV)/bin/lowbit-bench run --suite $(SUITE)
+	$(VENV)/bin/lowbit-bench run --suite $(SUITE) $(BENCH_ARGS)
+	@if grep -q '^accuracy:' Makefile; then \
+	  $(MAKE) accuracy || echo "bench: make accuracy failed; the report notes it is missing"; \
+	else echo "bench: no 'make accuracy' target; the report has no accuracy section"; fi
+	$(VENV)/bin/lowbit-bench report reports/results/$(SUITE).json --out $(BENCH_REPORT)
+
+# Re-render the report from existing results without measuring again.
+bench-report: install
+	$(VENV)/bin/lowbit-bench report reports/results/$(SUITE).json --out $(BENCH_REPORT)
+
+# Regression gate (ci/README.md). Run as a script with the venv's interpreter so the installed
+# lowbit (with its C++ extension) is imported, not the source tree's.
+# make regress [REGRESS_ARGS="--only callgrind"];  make baseline;  make report [MERGE="dir ..."]
+REGRESS_ARGS ?=
+MERGE ?=
+regress: install
+	$(PY) ci/regress.py run $(REGRESS_ARGS)
+
+baseline: install
+	$(PY) ci/regress.py baseline $(REGRESS_ARGS)
+
+report: install
+	$(PY) ci/regress.py report $(if $(strip $(MERGE)),--merge $(MERGE))
+
+# aarch64 micro-kernels: standalone bit-exact harness under qemu-aarch64-static (default,
+# max and cortex-a72 CPU models), independent of the Python build.
+arm-native-test:
+	bash ci/armmodel/native_test.sh
+
+# llvm-mca cycle model -> reports/arm-model.json (exact regression baseline) + .md.
+arm-model: $(VENV)/.created
+	bash ci/armmodel/tools.sh model
+	$(PIP) install -q "tabulate>=0.9"
+	$(PY) ci/armmodel/model.py
+
+# Quantization error + end-to-end accuracy/time study: reports/accuracy.md, reports/results/accuracy.json.
+# Trains the digits CNN once (cached in .cache/lowbit). QUICK=1 for a fast smoke run.
+accuracy: install
+	$(VENV)/bin/lowbit-accuracy --out reports $(if $(QUICK),--quick)
 
 clean:
 	rm -rf build $(VENV) $(SAN_VENV) dist *.egg-info

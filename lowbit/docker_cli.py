@@ -144,6 +144,13 @@ def pytest_command(pytest_args: list[str]) -> list[str]:
     return ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", *(pytest_args or ["tests"])]
 
 
+def bench_command(results_dir: str, bench_args: list[str]) -> list[str]:
+    """lowbit-bench in the image, its results folder emptied first: the image carries the
+    checkout's committed results, which must not come back tagged as this platform's."""
+    script = 'rm -rf "$0" && mkdir -p "$0" && exec lowbit-bench "$@"'
+    return ["sh", "-c", script, results_dir, *bench_args]
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lowbit-docker", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -291,7 +298,7 @@ def cmd_bench(client, args) -> int:
     image = args.image or image_tag(arch)
     emulated = is_emulated(arch)
     env = container_env("full", args.qemu_cpu)
-    command = ["lowbit-bench", *_strip_dashdash(args.bench_args)]
+    command = bench_command(args.container_results, _strip_dashdash(args.bench_args))
     if emulated:
         log("running under QEMU: timings are emulation artefacts, not ARM performance")
     code, container = run_streamed(client, image, arch, command, env)

@@ -72,6 +72,13 @@ def test_bench_args():
     assert args.container_results == dc.CONTAINER_RESULTS
 
 
+def test_bench_command_starts_from_an_empty_results_dir():
+    cmd = dc.bench_command("/opt/lowbit/reports/results", ["run", "--suite", "quick"])
+    assert cmd[:2] == ["sh", "-c"]
+    assert cmd[2].startswith('rm -rf "$0"') and 'exec lowbit-bench "$@"' in cmd[2]
+    assert cmd[3:] == ["/opt/lowbit/reports/results", "run", "--suite", "quick"]
+
+
 def test_profile_must_be_known():
     with pytest.raises(SystemExit):
         dc.build_parser().parse_args(["test", "--profile", "fast"])

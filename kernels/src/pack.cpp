@@ -1,6 +1,7 @@
 // Generic packing for every layout a KernelDesc can ask for (kernel.h).
 #include <algorithm>
 #include <cstring>
+#include <climits>
 #include <type_traits>
 
 #include "internal.h"
@@ -85,45 +86,77 @@ std::unique_ptr<PackedB> pack_b(const KernelDesc& d, const void* w, int64_t K, i
   pb->flush_k = flush_period(d, p);
   check_stored_fits(d, d.b_elem, r.w_min + pb->b_offset, r.w_max + pb->b_offset, "weight");
 
-  // Read the codes once: validate, column sums of stored values, max |w - zp|.
-  const bool src_signed = d.format == Format::kInt8 || d.format == Format::kQ46;
-  auto code = [&](int64_t k, int64_t n) -> int {
-    return src_signed ? int(static_cast<const int8_t*>(w)[k * ldw + n])
-                      : int(static_cast<const uint8_t*>(w)[k * ldw + n]);
-  };
+  // One pass per N panel, k-major so each source row segment is read contiguously:
+  // validate the codes, sum the stored values per column, track max |w - zp|, and write
+  // the packed layout.  Specialised per (source signedness, stored element) so the inner
+  // loop has no per-element dispatch.
   pb->colsum.assign(size_t(N), 0);
-  int64_t max_abs = 0;
-  for (int64_t k = 0; k < K; ++k)
-    for (int64_t n = 0; n < N; ++n) {
-      const int v = code(k, n);
-      if (v < r.w_min || v > r.w_max)
-        throw std::invalid_argument(
-            std::string(format_name(d.format)) + ": weight code " + std::to_string(v) +
-            " at [" + std::to_string(k) + ", " + std::to_string(n) + "] outside [" +
-            std::to_string(r.w_min) + ", " + std::to_string(r.w_max) + "]");
-      pb->colsum[size_t(n)] += v + pb->b_offset;
-      max_abs = std::max<int64_t>(max_abs, std::llabs(int64_t(v) - zero_point));
-    }
-  pb->max_abs_w = max_abs;
-
-  const int64_t groups = pb->Kp / d.kb;
-  for (int64_t j = 0; j < pb->n_panels; ++j) {
-    uint8_t* panel = out + j * pb->panel_bytes;
-    for (int64_t g = 0; g < groups; ++g)
-      for (int c = 0; c < d.nr; ++c)
-        for (int u = 0; u < d.kb; ++u) {
-          const int64_t k = g * d.kb + u, n = j * d.nr + c;
-          const int v = (k < K && n < N) ? code(k, n) + pb->b_offset : 0;
-          const int64_t idx = (g * d.nr + c) * d.kb + u;
-          if (d.b_elem == Elem::kU4) {
+  const int nr = d.nr, kb = d.kb;
+  const int64_t block = int64_t(nr) * kb;  // bytes of one k-group (one nibble half-block)
+  int lo = INT32_MAX, hi = INT32_MIN;
+  auto run = [&](auto src_tag, auto dst_tag, auto nibble) {
+    using Src = decltype(src_tag);
+    using Dst = decltype(dst_tag);
+    constexpr bool kNibble = decltype(nibble)::value;
+    for (int64_t j = 0; j < pb->n_panels; ++j) {
+      uint8_t* panel = out + j * pb->panel_bytes;
+      const int64_t n0 = j * nr;
+      const int cols = int(std::min<int64_t>(nr, N - n0));
+      int64_t* colsum = pb->colsum.data() + n0;
+      for (int64_t k = 0; k < K; ++k) {
+        const int64_t g = k / kb, u = k % kb;
+        const Src* row = reinterpret_cast<const Src*>(static_cast<const uint8_t*>(w) + k * ldw) + n0;
+        for (int c = 0; c < cols; ++c) {
+          const int v = int(row[c]);
+          lo = std::min(lo, v);
+          hi = std::max(hi, v);
+          const int s_v = v + pb->b_offset;
+          colsum[c] += s_v;
+          if constexpr (kNibble) {
             // Block h = g/2 holds group 2h in the low nibbles, group 2h+1 in the high.
-            const int64_t byte = (g / 2) * d.nr * d.kb + (idx - g * d.nr * d.kb);
-            panel[byte] |= uint8_t((v & 15) << (4 * (g & 1)));
+            panel[(g / 2) * block + c * kb + u] |= uint8_t((s_v & 15) << (4 * (g & 1)));
           } else {
-            store_int(d.b_elem, panel, idx, v);
+            reinterpret_cast<Dst*>(panel)[g * block + c * kb + u] = Dst(s_v);
           }
         }
+      }
+    }
+  };
+  using No = std::false_type;
+  using Yes = std::true_type;
+  const bool src_signed = d.format == Format::kInt8 || d.format == Format::kQ46;
+  switch (d.b_elem) {
+    case Elem::kU4:
+      if (src_signed) throw std::logic_error(std::string(d.name) + ": nibbles need unsigned codes");
+      run(uint8_t{}, uint8_t{}, Yes{});
+      break;
+    case Elem::kU8:
+      src_signed ? run(int8_t{}, uint8_t{}, No{}) : run(uint8_t{}, uint8_t{}, No{});
+      break;
+    case Elem::kS8:
+      src_signed ? run(int8_t{}, int8_t{}, No{}) : run(uint8_t{}, int8_t{}, No{});
+      break;
+    case Elem::kS16:
+      src_signed ? run(int8_t{}, int16_t{}, No{}) : run(uint8_t{}, int16_t{}, No{});
+      break;
+    case Elem::kF32:
+      throw std::logic_error(std::string(d.name) + ": float B for an integer format");
   }
+  if (lo < r.w_min || hi > r.w_max) {
+    // Report the first offending code (slow path, only on error).
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t n = 0; n < N; ++n) {
+        const uint8_t* p8 = static_cast<const uint8_t*>(w) + k * ldw + n;
+        const int v = src_signed ? int(int8_t(*p8)) : int(*p8);
+        if (v < r.w_min || v > r.w_max)
+          throw std::invalid_argument(
+              std::string(format_name(d.format)) + ": weight code " + std::to_string(v) +
+              " at [" + std::to_string(k) + ", " + std::to_string(n) + "] outside [" +
+              std::to_string(r.w_min) + ", " + std::to_string(r.w_max) + "]");
+      }
+  }
+  const int64_t max_abs = std::max(std::llabs(int64_t(lo) - zero_point), std::llabs(int64_t(hi) - zero_point));
+  pb->max_abs_w = max_abs;
   return pb;
 }
 

@@ -1,0 +1,146 @@
+"""Run the gate (or refresh its baselines): measure, compare, summarise, record history."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import callgrind, checks, history, ratios
+from .armmodel import load_current
+from .cases import arch
+from .fingerprint import fingerprint, now_iso
+from .store import read_json, write_json
+
+REPO = Path(__file__).resolve().parents[2]
+BASELINES = REPO / "ci" / "baselines"
+ARM_MODEL = REPO / "reports" / "arm-model.json"
+PARTS = ("callgrind", "ratios", "arm-model")
+
+
+@dataclass
+class Options:
+    parts: tuple = PARTS
+    baselines: Path = BASELINES
+    arm_model: Path = ARM_MODEL
+    history_dir: Path | None = REPO / "reports" / "history"
+    summary: Path | None = REPO / "build" / "regress" / "summary.md"
+    rounds: int = 101
+    env: dict = field(default_factory=dict)   # extra environment for the callgrind worker
+
+
+def baseline_paths(base: Path) -> dict:
+    return {"callgrind": base / f"callgrind-{arch()}.json",
+            "ratios": base / f"ratios-{arch()}.json",
+            "arm-model": base / "arm-model.json"}
+
+
+def _load(path: Path):
+    return read_json(path) if path.exists() else None
+
+
+def measure(opts: Options, log=print) -> dict:
+    out = {}
+    if "callgrind" in opts.parts:
+        t = time.perf_counter()
+        out["callgrind"] = callgrind.measure(env=opts.env)
+        log(f"callgrind: {len(out['callgrind']['counts'])} cases "
+            f"({time.perf_counter() - t:.0f} s)")
+    if "ratios" in opts.parts:
+        t = time.perf_counter()
+        out["ratios"] = {"ratios": ratios.measure(rounds=opts.rounds), "rounds": opts.rounds}
+        log(f"ratios: {len(out['ratios']['ratios'])} pairs ({time.perf_counter() - t:.0f} s)")
+    if "arm-model" in opts.parts:
+        out["arm-model"] = load_current(opts.arm_model)
+    return out
+
+
+def run(opts: Options, log=print) -> tuple[str, list]:
+    """The gate. Returns (overall verdict, checks); writes the summary and a history entry."""
+    fp = fingerprint()
+    got = measure(opts, log)
+    paths = baseline_paths(opts.baselines)
+    found: list = []
+    if "callgrind" in opts.parts:
+        found += checks.check_callgrind(got["callgrind"], _load(paths["callgrind"]),
+                                        fp.get("build"))
+    if "ratios" in opts.parts:
+        cache: dict = {}
+
+        def remeasure(key):
+            group = ratios.group_of(key)
+            if group not in cache:
+                log(f"ratios: measuring {group[0]} {group[1]} again to confirm a failure")
+                cache[group] = ratios.measure_group(*group, 2 * opts.rounds)
+            return cache[group][key]
+
+        found += checks.check_ratios(got["ratios"], _load(paths["ratios"]), fp,
+                                     remeasure=remeasure)
+    if "arm-model" in opts.parts:
+        found += checks.check_arm_model(got["arm-model"], _load(paths["arm-model"]),
+                                        str(opts.arm_model))
+    verdict = checks.overall(found)
+    md = render_summary(verdict, found, fp)
+    if opts.summary:
+        opts.summary.parent.mkdir(parents=True, exist_ok=True)
+        opts.summary.write_text(md)
+    if opts.history_dir:
+        entry = history.entry(fp, verdict, found, got)
+        path = history.record(opts.history_dir, entry)
+        log(f"history: {path}")
+    return verdict, found
+
+
+def refresh_baselines(opts: Options, log=print) -> list[Path]:
+    """`make baseline`: measure on purpose and overwrite the baselines of this architecture."""
+    fp = fingerprint()
+    got = measure(opts, log)
+    paths = baseline_paths(opts.baselines)
+    written = []
+    if "callgrind" in got:
+        write_json(paths["callgrind"], {"schema": "lowbit-regress-callgrind/1", "date": now_iso(),
+                                        "fingerprint": fp, **got["callgrind"]})
+        written.append(paths["callgrind"])
+    if "ratios" in got:
+        write_json(paths["ratios"], {"schema": "lowbit-regress-ratios/1", "date": now_iso(),
+                                     "fingerprint": fp, **got["ratios"]})
+        written.append(paths["ratios"])
+    if got.get("arm-model") is not None:
+        write_json(paths["arm-model"], {"schema": "lowbit-regress-arm-model/1",
+                                        "date": now_iso(), "fingerprint": fp,
+                                        "model": got["arm-model"]})
+        written.append(paths["arm-model"])
+    elif "arm-model" in opts.parts:
+        log(f"arm-model: {opts.arm_model} not found; its baseline is left as it is")
+    return written
+
+
+def render_summary(verdict: str, found: list, fp: dict) -> str:
+    from tabulate import tabulate
+
+    def fmt(v):
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return "" if v is None else str(v)
+
+    lines = [f"## lowbit regression gate: **{verdict}** on `{fp.get('machine')}`", "",
+             f"commit `{fp.get('commit')}`, CPU {fp.get('cpu_model')}, {now_iso()}", ""]
+    for kind in ("callgrind", "ratio", "arm-model"):
+        rows = [c for c in found if c.kind == kind]
+        if not rows:
+            continue
+        counts = {v: sum(c.verdict == v for c in rows) for v in (checks.FAIL, checks.WARN,
+                                                                  checks.OK, checks.SKIP)}
+        lines.append(f"### {kind}: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n))
+        lines.append("")
+        shown = [c for c in rows if c.verdict != checks.OK] or rows[:0]
+        if shown:
+            lines.append(tabulate(
+                [[c.verdict, c.case, fmt(c.baseline), fmt(c.current),
+                  "" if c.change is None else f"{c.change:+.1%}", c.note] for c in shown],
+                headers=["verdict", "case", "baseline", "current", "change", "note"],
+                tablefmt="github"))
+            lines.append("")
+        else:
+            lines += ["all within tolerance", ""]
+    return "\n".join(lines)

@@ -1,0 +1,28 @@
+"""lowbit-accuracy: run the quantization-error and accuracy study."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import run_study
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="lowbit-accuracy", description=__doc__)
+    ap.add_argument("--out", default="reports",
+                    help="report folder: writes accuracy.md and results/accuracy.json")
+    ap.add_argument("--quick", action="store_true",
+                    help="smaller synthetic GEMMs and fewer timing runs (for tests)")
+    args = ap.parse_args(argv)
+    result = run_study(args.out, quick=args.quick)
+    e2e = result["end_to_end"]["rows"]
+    for r in e2e:
+        print(f"{r['format']:16s} {r['calibration']:22s} acc {100 * r['accuracy']:6.2f}%"
+              f"  {1e3 * r['time_s']:8.1f} ms")
+    print(f"wrote {args.out}/accuracy.md and {args.out}/results/accuracy.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Benchmark harness: shape catalog, timing, peers, results files, reports (`lowbit-bench`)."""

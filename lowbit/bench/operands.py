@@ -1,0 +1,70 @@
+"""Random operands for one benchmark case, in the value ranges each format accepts.
+
+Zero points are the usual ones for each scheme (docs/formats.md): int8 activations asymmetric
+(zero point 128) with symmetric weights; int4 asymmetric on both sides (the 2020 paper);
+4.6-bit activations after ReLU (zero point 0) with symmetric weights.
+
+Weights depend only on (format, K, N) and activations on (format, M, K), and both are cached:
+the LLM shapes have 45M-element weight matrices, and generating them once per shape instead of
+once per implementation keeps the default suite inside its time budget. Callers must not
+modify the arrays they get.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+# (x low, x high, w low, w high, x zero point, w zero point, params); inclusive ranges.
+RANGES = {
+    "fp32": None,
+    "int8": (0, 255, -128, 127, 128, 0, {}),
+    "int4": (0, 15, 0, 15, 8, 8, {}),
+    "4.6bit": (0, 24, -10, 10, 0, 0, {"act_levels": 25, "weight_levels": 21}),
+}
+_X_SEED, _W_SEED = 1, 2
+
+
+@dataclass
+class Operands:
+    x: np.ndarray
+    w: np.ndarray
+    zero_point_x: int = 0
+    zero_point_w: int = 0
+    params: dict = field(default_factory=dict)
+
+
+def _random(fmt: str, shape: tuple, seed: int, low: int | None, high: int | None, dtype):
+    rng = np.random.default_rng(seed)
+    if fmt == "fp32":
+        return rng.standard_normal(shape, dtype=np.float32)
+    return rng.integers(low, high, size=shape, dtype=dtype, endpoint=True)
+
+
+@lru_cache(maxsize=4)  # one per format: a shape's implementations share them
+def _weights(fmt: str, K: int, N: int) -> np.ndarray:
+    r = RANGES[fmt]
+    dtype = np.uint8 if fmt == "int4" else np.int8
+    w = _random(fmt, (K, N), _W_SEED, r and r[2], r and r[3], dtype)
+    w.flags.writeable = False
+    return w
+
+
+@lru_cache(maxsize=4)  # one per format: a shape's implementations share them
+def _activations(fmt: str, M: int, K: int) -> np.ndarray:
+    r = RANGES[fmt]
+    x = _random(fmt, (M, K), _X_SEED, r and r[0], r and r[1], np.uint8)
+    x.flags.writeable = False
+    return x
+
+
+def make_operands(fmt: str, M: int, N: int, K: int) -> Operands:
+    if fmt not in RANGES:
+        raise ValueError(f"unknown format {fmt!r}")
+    x, w = _activations(fmt, M, K), _weights(fmt, K, N)
+    if fmt == "fp32":
+        return Operands(x, w)
+    _, _, _, _, zx, zw, params = RANGES[fmt]
+    return Operands(x, w, zx, zw, dict(params))
