@@ -30,6 +30,7 @@ IMAGE_REPO = "lowbit"
 APP_DIR = "/opt/lowbit"
 CONTAINER_RESULTS = f"{APP_DIR}/reports/results"
 PROFILES = ("full", "sanitize", "emulated")
+FINGERPRINT_KEYS = ("fingerprint", "machine_info")
 
 
 # ---------------------------------------------------------------- pure logic (unit-tested)
@@ -86,15 +87,17 @@ def default_profile(arch: str, host: str | None = None) -> str:
 def tag_result(data: dict, *, arch: str, emulated: bool, image: str, qemu_cpu: str | None) -> dict:
     """Mark a results document with where it ran.
 
-    pytest-benchmark documents keep the machine fingerprint in `machine_info`, which its
-    compare tables show, so the tag goes there as well as at the top level.
+    The machine fingerprint travels with every result (`fingerprint` in lowbit-bench's
+    documents, `machine_info` in pytest-benchmark's), so the tag goes there as well as at
+    the top level.
     """
     tag = {"platform": f"linux/{arch}", "emulated": emulated, "image": image}
     if qemu_cpu:
         tag["qemu_cpu"] = qemu_cpu
     tagged = {**data, **tag}
-    if isinstance(data.get("machine_info"), dict):
-        tagged["machine_info"] = {**data["machine_info"], **tag}
+    for key in FINGERPRINT_KEYS:
+        if isinstance(data.get(key), dict):
+            tagged[key] = {**data[key], **tag}
     return tagged
 
 

@@ -120,6 +120,17 @@ def test_tag_result_top_level_and_machine_info():
     assert "platform" not in doc["machine_info"]  # input left untouched
 
 
+def test_tag_result_lowbit_bench_fingerprint():
+    doc = {"fingerprint": {"arch": "aarch64"}, "records": []}
+    tagged = dc.tag_result(doc, arch="arm64", emulated=True, image="i", qemu_cpu=None)
+    assert tagged["fingerprint"] == {
+        "arch": "aarch64",
+        "platform": "linux/arm64",
+        "emulated": True,
+        "image": "i",
+    }
+
+
 def test_tag_result_native_run():
     tagged = dc.tag_result({"a": 1}, arch="amd64", emulated=False, image="img", qemu_cpu=None)
     assert tagged == {"a": 1, "platform": "linux/amd64", "emulated": False, "image": "img"}
