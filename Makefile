@@ -108,6 +108,32 @@ accuracy: install
 clean:
 	rm -rf build $(VENV) $(SAN_VENV) dist *.egg-info
 
+# The wide x86 tiers (avx512, avxvnni, avx512vnni, amx) checked exactly on any x86-64 CPU,
+# including ones without those ISAs: their sources built against SIMDe (header-only
+# AVX-512/VNNI emulation, from PyPI as cmeel-simde) and a software AMX model, every
+# descriptor held to an int64 reference (kernels/tests_native/x86/).
+.PHONY: x86-emulated-test
+X86EMU := build/x86-emulated
+X86EMU_SRC := kernels/src/x86/avx512.cpp kernels/src/x86/avxvnni.cpp \
+  kernels/src/x86/avx512vnni.cpp kernels/src/x86/amx.cpp kernels/src/formats.cpp \
+  kernels/src/pack.cpp kernels/src/driver.cpp kernels/tests_native/x86/test_x86_tiers.cpp
+X86EMU_HDR := $(wildcard kernels/include/lowbit/*.h kernels/src/*.h kernels/src/x86/*.h \
+  kernels/tests_native/x86/*.h)
+
+$(VENV)/.simde: $(VENV)/.created
+	$(PIP) install -q "cmeel-simde==0.8.2"
+	touch $@
+
+$(X86EMU)/test_x86_tiers: $(VENV)/.simde $(X86EMU_SRC) $(X86EMU_HDR)
+	mkdir -p $(X86EMU)
+	inc=$$(ls -d $(VENV)/lib/python3*/site-packages/cmeel.prefix/include | head -n 1) && \
+	$(CXX) -std=c++17 -O1 -fwrapv -Wall -Wextra -Werror -Wno-psabi -DLOWBIT_X86_EMULATE \
+	  -DLOWBIT_ARCH_X86 -isystem "$$inc" -Ikernels/include -Ikernels/src \
+	  -Ikernels/tests_native/x86 $(X86EMU_SRC) -pthread -o $@
+
+x86-emulated-test: $(X86EMU)/test_x86_tiers
+	./$(X86EMU)/test_x86_tiers
+
 # ARM and Docker (docker/README.md).  Root for debootstrap, binfmt_misc and dockerd.
 .PHONY: arm-sysroot arm-build
 LOWBIT_DOCKER := $(abspath $(VENV))/bin/lowbit-docker

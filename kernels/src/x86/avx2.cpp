@@ -137,12 +137,15 @@ void lowbit_x16c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc
   if constexpr (kNibbles) {
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     for (int64_t h = 0; h < kc / 8; ++h) {
-      const __m256i v0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(B));
-      const __m256i v1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(B + 32));
-      const __m256i lo0 = _mm256_and_si256(v0, low4), lo1 = _mm256_and_si256(v1, low4);
+      const __m256i lo0 = _mm256_and_si256(_mm256_load_si256(reinterpret_cast<const __m256i*>(B)), low4);
+      const __m256i lo1 = _mm256_and_si256(_mm256_load_si256(reinterpret_cast<const __m256i*>(B + 32)), low4);
       LB_ROWS(LB_STEP_LO)
-      const __m256i hi0 = _mm256_and_si256(_mm256_srli_epi16(v0, 4), low4);
-      const __m256i hi1 = _mm256_and_si256(_mm256_srli_epi16(v1, 4), low4);
+      // Load the bytes again for the high nibbles rather than keeping them live: with
+      // 2*MR accumulators there is no register to spare (the asm hides the reuse from CSE).
+      const uint8_t* Bh = B;
+      __asm__("" : "+r"(Bh));
+      const __m256i hi0 = _mm256_and_si256(_mm256_srli_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(Bh)), 4), low4);
+      const __m256i hi1 = _mm256_and_si256(_mm256_srli_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(Bh + 32)), 4), low4);
       LB_ROWS(LB_STEP_HI)
       A += 8 * MR;
       B += 64;
