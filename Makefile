@@ -133,3 +133,22 @@ $(X86EMU)/test_x86_tiers: $(VENV)/.simde $(X86EMU_SRC) $(X86EMU_HDR)
 
 x86-emulated-test: $(X86EMU)/test_x86_tiers
 	./$(X86EMU)/test_x86_tiers
+
+# ARM and Docker (docker/README.md).  Root for debootstrap, binfmt_misc and dockerd.
+.PHONY: arm-sysroot arm-build
+LOWBIT_DOCKER := $(abspath $(VENV))/bin/lowbit-docker
+
+arm-sysroot:
+	docker/make-rootfs.sh arm64 .cache/rootfs-arm64
+
+# Cross-compiled on the host with the venv's pybind11, staged as the image's build context.
+arm-build: venv arm-sysroot
+	LOWBIT_PYBIND11_DIR="$$($(PY) -m pybind11 --cmakedir)" \
+	  docker/build-stage.sh arm64 .cache/rootfs-arm64 .cache/stage-arm64
+
+arm-test: install arm-build
+	LOWBIT_DOCKER=$(LOWBIT_DOCKER) docker/arm-test.sh
+
+docker: install arm-build
+	LOWBIT_PYBIND11_DIR="$$($(PY) -m pybind11 --cmakedir)" LOWBIT_DOCKER=$(LOWBIT_DOCKER) \
+	  bash -c 'trap "docker/dockerd.sh stop" EXIT; docker/image.sh amd64 && docker/image.sh arm64'

@@ -1,0 +1,340 @@
+"""lowbit-docker: build the lowbit images and run the tests and benchmarks inside them.
+
+    lowbit-docker build --platform linux/arm64
+    lowbit-docker test  --platform linux/arm64 [--qemu-cpu cortex-a72] [-- PYTEST ARGS]
+    lowbit-docker bench --platform linux/arm64 -- LOWBIT-BENCH ARGS
+
+The build context is made by `docker/build-stage.sh` (`make arm-build`): the extension is
+compiled on the host, so images need no compiler.  A foreign platform runs under QEMU
+through binfmt_misc (`docker/binfmt.sh`); its benchmark results are tagged
+`"emulated": true` and must never be reported as that CPU's performance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform as host_platform
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO
+
+ARCH_ALIASES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+IMAGE_REPO = "lowbit"
+APP_DIR = "/opt/lowbit"
+CONTAINER_RESULTS = f"{APP_DIR}/reports/results"
+PROFILES = ("full", "sanitize", "emulated")
+FINGERPRINT_KEYS = ("fingerprint", "machine_info")
+
+
+# ---------------------------------------------------------------- pure logic (unit-tested)
+
+
+def parse_platform(text: str) -> str:
+    """'linux/arm64' (or linux/aarch64, arm64, ...) -> Debian/Docker arch name 'arm64'."""
+    os_name, _, arch = text.rpartition("/")
+    if os_name not in ("", "linux") or arch not in ARCH_ALIASES:
+        raise argparse.ArgumentTypeError(
+            f"unsupported platform {text!r}: use linux/amd64 or linux/arm64"
+        )
+    return ARCH_ALIASES[arch]
+
+
+def host_arch() -> str:
+    return ARCH_ALIASES.get(host_platform.machine(), host_platform.machine())
+
+
+def is_emulated(arch: str, host: str | None = None) -> bool:
+    """A container of another architecture than the host's runs under qemu-user."""
+    return arch != (host or host_arch())
+
+
+def image_tag(arch: str) -> str:
+    return f"{IMAGE_REPO}:{arch}"
+
+
+def debian_codename(os_release: Path = Path("/etc/os-release")) -> str:
+    for line in os_release.read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key == "VERSION_CODENAME" and value:
+            return value.strip('"')
+    raise RuntimeError(f"no VERSION_CODENAME in {os_release}")
+
+
+def offline_base_tag(arch: str, codename: str) -> str:
+    """Tag given by docker/import-base.sh to the image imported from the debootstrap rootfs."""
+    return f"lowbit-base:{codename}-{arch}"
+
+
+def container_env(profile: str, qemu_cpu: str | None) -> dict[str, str]:
+    env = {"LOWBIT_TEST_PROFILE": profile}
+    if qemu_cpu:
+        # qemu-user reads QEMU_CPU from the environment of the program binfmt hands it.
+        env["QEMU_CPU"] = qemu_cpu
+    return env
+
+
+def default_profile(arch: str, host: str | None = None) -> str:
+    return "emulated" if is_emulated(arch, host) else "full"
+
+
+def tag_result(data: dict, *, arch: str, emulated: bool, image: str, qemu_cpu: str | None) -> dict:
+    """Mark a results document with where it ran.
+
+    The machine fingerprint travels with every result (`fingerprint` in lowbit-bench's
+    documents, `machine_info` in pytest-benchmark's), so the tag goes there as well as at
+    the top level.
+    """
+    tag = {"platform": f"linux/{arch}", "emulated": emulated, "image": image}
+    if qemu_cpu:
+        tag["qemu_cpu"] = qemu_cpu
+    tagged = {**data, **tag}
+    for key in FINGERPRINT_KEYS:
+        if isinstance(data.get(key), dict):
+            tagged[key] = {**data[key], **tag}
+    return tagged
+
+
+def result_name(name: str, arch: str) -> str:
+    """bench-default.json -> bench-default.linux-arm64.json (host results keep their name)."""
+    path = Path(name)
+    suffix = f".linux-{arch}"
+    stem = path.stem if path.stem.endswith(suffix) else path.stem + suffix
+    return stem + path.suffix
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def extract_results(
+    tar_chunks: Iterable[bytes],
+    dest: Path,
+    *,
+    arch: str,
+    emulated: bool,
+    image: str,
+    qemu_cpu: str | None = None,
+) -> list[Path]:
+    """Copy the JSON files of a `docker cp`-style tar stream into dest, tagged and renamed."""
+    written = []
+    with tarfile.open(fileobj=io.BytesIO(b"".join(tar_chunks))) as tar:
+        for member in tar.getmembers():
+            if not (member.isfile() and member.name.endswith(".json")):
+                continue
+            data = json.load(tar.extractfile(member))
+            if not isinstance(data, dict):
+                raise ValueError(f"{member.name}: results JSON is not an object")
+            path = dest / result_name(Path(member.name).name, arch)
+            write_json_atomic(
+                path, tag_result(data, arch=arch, emulated=emulated, image=image, qemu_cpu=qemu_cpu)
+            )
+            written.append(path)
+    return written
+
+
+def pytest_command(pytest_args: list[str]) -> list[str]:
+    """pytest in the image's /opt/lowbit; the whole suite unless paths or options are given."""
+    return ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", *(pytest_args or ["tests"])]
+
+
+def bench_command(results_dir: str, bench_args: list[str]) -> list[str]:
+    """lowbit-bench in the image, its results folder emptied first: the image carries the
+    checkout's committed results, which must not come back tagged as this platform's."""
+    script = 'rm -rf "$0" && mkdir -p "$0" && exec lowbit-bench "$@"'
+    return ["sh", "-c", script, results_dir, *bench_args]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lowbit-docker", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--platform",
+            type=parse_platform,
+            default=host_arch(),
+            help="linux/amd64 or linux/arm64 (default: the host's)",
+        )
+        sp.add_argument("--image", help="image tag (default: lowbit:<arch>)")
+
+    b = sub.add_parser("build", help="build the image from a staged context")
+    common(b)
+    b.add_argument("--context", type=Path, help="build context (default: .cache/stage-<arch>)")
+    b.add_argument(
+        "--base-image",
+        help="FROM image (default: lowbit-base:<release>-<arch> when imported, "
+        "else debian:<release>-slim)",
+    )
+
+    t = sub.add_parser("test", help="run the pytest suite in the image")
+    common(t)
+    t.add_argument(
+        "--profile", choices=PROFILES, help="LOWBIT_TEST_PROFILE (default: emulated under QEMU)"
+    )
+    t.add_argument("--qemu-cpu", help="QEMU_CPU model for an emulated run, e.g. cortex-a72")
+    t.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: arguments for pytest")
+
+    r = sub.add_parser("bench", help="run lowbit-bench in the image and copy its results back")
+    common(r)
+    r.add_argument("--qemu-cpu", help="QEMU_CPU model for an emulated run")
+    r.add_argument("--results-dir", type=Path, default=Path("reports/results"))
+    r.add_argument(
+        "--container-results", default=CONTAINER_RESULTS, help="results folder in the image"
+    )
+    r.add_argument(
+        "bench_args", nargs=argparse.REMAINDER, help="after --: arguments for lowbit-bench"
+    )
+    return p
+
+
+def _strip_dashdash(args: list[str]) -> list[str]:
+    return args[1:] if args[:1] == ["--"] else args
+
+
+# ---------------------------------------------------------------- Docker (needs a daemon)
+
+
+def log(msg: str) -> None:
+    print(f"[lowbit-docker {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def connect():
+    """A docker client; starts the daemon with docker/dockerd.sh when run from a checkout."""
+    import docker
+
+    try:
+        client = docker.from_env()
+        client.ping()
+        return client
+    except docker.errors.DockerException as exc:
+        script = Path("docker/dockerd.sh")
+        if not script.is_file():
+            raise SystemExit(
+                f"lowbit-docker: no Docker daemon ({exc}); start dockerd first"
+            ) from exc
+    log("no Docker daemon answers: starting one with docker/dockerd.sh")
+    subprocess.run([str(script), "start"], check=True)
+    return docker.from_env()
+
+
+def _stream_to(out: IO[bytes], chunks: Iterable[bytes]) -> None:
+    for chunk in chunks:
+        out.write(chunk)
+        out.flush()
+
+
+def cmd_build(client, args) -> int:
+    import docker
+
+    arch = args.platform
+    context = args.context or Path(".cache") / f"stage-{arch}"
+    if not (context / "Dockerfile").is_file():
+        raise SystemExit(
+            f"lowbit-docker: no build context in {context}: run `make arm-build` first"
+        )
+    base = args.base_image
+    if base is None:
+        codename = debian_codename()
+        base = offline_base_tag(arch, codename)
+        try:
+            client.images.get(base)
+        except docker.errors.ImageNotFound:
+            base = f"debian:{codename}-slim"
+    tag = args.image or image_tag(arch)
+    log(f"building {tag} for linux/{arch} FROM {base}")
+    for chunk in client.api.build(
+        path=str(context),
+        tag=tag,
+        buildargs={"BASE_IMAGE": base},
+        platform=f"linux/{arch}",
+        rm=True,
+        decode=True,
+    ):
+        if "stream" in chunk:
+            sys.stdout.write(chunk["stream"])
+            sys.stdout.flush()
+        if "error" in chunk:
+            log(f"build failed: {chunk['error']}")
+            return 1
+    return 0
+
+
+def run_streamed(client, image: str, arch: str, command: list[str], env: dict[str, str]):
+    """Run a container with its output streamed here; returns (exit code, container)."""
+    container = client.containers.run(
+        image,
+        command,
+        environment=env,
+        platform=f"linux/{arch}",
+        network_mode="none",
+        detach=True,
+    )
+    _stream_to(sys.stdout.buffer, container.logs(stream=True, follow=True))
+    return container.wait()["StatusCode"], container
+
+
+def cmd_test(client, args) -> int:
+    arch = args.platform
+    image = args.image or image_tag(arch)
+    env = container_env(args.profile or default_profile(arch), args.qemu_cpu)
+    command = pytest_command(_strip_dashdash(args.pytest_args))
+    log(f"{image}: {' '.join(command)}  env={env}  emulated={is_emulated(arch)}")
+    start = time.monotonic()
+    code, container = run_streamed(client, image, arch, command, env)
+    container.remove()
+    log(f"pytest exited {code} after {time.monotonic() - start:.0f} s")
+    return code
+
+
+def cmd_bench(client, args) -> int:
+    arch = args.platform
+    image = args.image or image_tag(arch)
+    emulated = is_emulated(arch)
+    env = container_env("full", args.qemu_cpu)
+    command = bench_command(args.container_results, _strip_dashdash(args.bench_args))
+    if emulated:
+        log("running under QEMU: timings are emulation artefacts, not ARM performance")
+    code, container = run_streamed(client, image, arch, command, env)
+    try:
+        if code != 0:
+            log(f"lowbit-bench exited {code}")
+            return code
+        chunks, _ = container.get_archive(args.container_results)
+        written = extract_results(
+            chunks,
+            args.results_dir,
+            arch=arch,
+            emulated=emulated,
+            image=image,
+            qemu_cpu=args.qemu_cpu,
+        )
+    finally:
+        container.remove()
+    for path in written:
+        log(f"results -> {path}")
+    if not written:
+        log(f"no results JSON in {args.container_results}")
+        return 1
+    return 0
+
+
+COMMANDS = {"build": cmd_build, "test": cmd_test, "bench": cmd_bench}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return COMMANDS[args.command](connect(), args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

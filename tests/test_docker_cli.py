@@ -1,0 +1,171 @@
+"""Pure logic of lowbit-docker: argument parsing, emulation detection, result tagging.
+
+No Docker daemon is needed: result extraction is fed an in-memory tar stream of the kind
+`container.get_archive` returns.
+"""
+
+import argparse
+import io
+import json
+import tarfile
+
+import pytest
+
+from lowbit import docker_cli as dc
+
+
+@pytest.mark.parametrize(
+    "text, arch",
+    [
+        ("linux/arm64", "arm64"),
+        ("linux/aarch64", "arm64"),
+        ("arm64", "arm64"),
+        ("linux/amd64", "amd64"),
+        ("linux/x86_64", "amd64"),
+    ],
+)
+def test_parse_platform_normalises(text, arch):
+    assert dc.parse_platform(text) == arch
+
+
+@pytest.mark.parametrize("text", ["linux/riscv64", "windows/amd64", "darwin/arm64", "", "linux/"])
+def test_parse_platform_rejects(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="unsupported platform"):
+        dc.parse_platform(text)
+
+
+def test_bad_platform_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        dc.build_parser().parse_args(["test", "--platform", "linux/s390x"])
+    assert exc.value.code == 2
+    assert "unsupported platform" in capsys.readouterr().err
+
+
+def test_emulation_follows_host_arch():
+    assert dc.is_emulated("arm64", host="amd64")
+    assert not dc.is_emulated("arm64", host="arm64")
+    assert not dc.is_emulated("amd64", host="amd64")
+    assert dc.default_profile("arm64", host="amd64") == "emulated"
+    assert dc.default_profile("amd64", host="amd64") == "full"
+
+
+def test_test_args_and_pytest_passthrough():
+    args = dc.build_parser().parse_args(
+        ["test", "--platform", "linux/arm64", "--qemu-cpu", "cortex-a72", "--", "-k", "dispatch"]
+    )
+    assert (args.command, args.platform, args.qemu_cpu) == ("test", "arm64", "cortex-a72")
+    assert dc._strip_dashdash(args.pytest_args) == ["-k", "dispatch"]
+    assert args.profile is None
+
+
+def test_pytest_command_defaults_to_whole_suite():
+    assert dc.pytest_command([])[-1] == "tests"
+    cmd = dc.pytest_command(["tests/test_api.py", "-x"])
+    assert cmd[-2:] == ["tests/test_api.py", "-x"] and "tests" not in cmd
+
+
+def test_bench_args():
+    args = dc.build_parser().parse_args(
+        ["bench", "--platform", "linux/arm64", "--", "run", "--suite", "quick"]
+    )
+    assert dc._strip_dashdash(args.bench_args) == ["run", "--suite", "quick"]
+    assert args.container_results == dc.CONTAINER_RESULTS
+
+
+def test_bench_command_starts_from_an_empty_results_dir():
+    cmd = dc.bench_command("/opt/lowbit/reports/results", ["run", "--suite", "quick"])
+    assert cmd[:2] == ["sh", "-c"]
+    assert cmd[2].startswith('rm -rf "$0"') and 'exec lowbit-bench "$@"' in cmd[2]
+    assert cmd[3:] == ["/opt/lowbit/reports/results", "run", "--suite", "quick"]
+
+
+def test_profile_must_be_known():
+    with pytest.raises(SystemExit):
+        dc.build_parser().parse_args(["test", "--profile", "fast"])
+
+
+def test_container_env():
+    assert dc.container_env("emulated", None) == {"LOWBIT_TEST_PROFILE": "emulated"}
+    assert dc.container_env("full", "cortex-a72") == {
+        "LOWBIT_TEST_PROFILE": "full",
+        "QEMU_CPU": "cortex-a72",
+    }
+
+
+def test_offline_base_tag_and_codename(tmp_path):
+    osr = tmp_path / "os-release"
+    osr.write_text('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nVERSION_CODENAME=bookworm\n')
+    assert dc.offline_base_tag("arm64", dc.debian_codename(osr)) == "lowbit-base:bookworm-arm64"
+    osr.write_text("NAME=x\n")
+    with pytest.raises(RuntimeError):
+        dc.debian_codename(osr)
+
+
+def test_result_name_tags_once():
+    assert dc.result_name("bench-quick.json", "arm64") == "bench-quick.linux-arm64.json"
+    assert dc.result_name("bench-quick.linux-arm64.json", "arm64") == "bench-quick.linux-arm64.json"
+
+
+def test_tag_result_top_level_and_machine_info():
+    doc = {"benchmarks": [1], "machine_info": {"cpu": "x"}}
+    tagged = dc.tag_result(
+        doc, arch="arm64", emulated=True, image="lowbit:arm64", qemu_cpu="cortex-a72"
+    )
+    for where in (tagged, tagged["machine_info"]):
+        assert where["platform"] == "linux/arm64"
+        assert where["emulated"] is True
+        assert where["qemu_cpu"] == "cortex-a72"
+    assert tagged["machine_info"]["cpu"] == "x"
+    assert tagged["benchmarks"] == [1]
+    assert "platform" not in doc["machine_info"]  # input left untouched
+
+
+def test_tag_result_lowbit_bench_fingerprint():
+    doc = {"fingerprint": {"arch": "aarch64"}, "records": []}
+    tagged = dc.tag_result(doc, arch="arm64", emulated=True, image="i", qemu_cpu=None)
+    assert tagged["fingerprint"] == {
+        "arch": "aarch64",
+        "platform": "linux/arm64",
+        "emulated": True,
+        "image": "i",
+    }
+
+
+def test_tag_result_native_run():
+    tagged = dc.tag_result({"a": 1}, arch="amd64", emulated=False, image="img", qemu_cpu=None)
+    assert tagged == {"a": 1, "platform": "linux/amd64", "emulated": False, "image": "img"}
+
+
+def _tar_stream(files):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, content in files.items():
+            data = content.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    raw = buf.getvalue()
+    # get_archive yields chunks; split to check they are joined.
+    return [raw[:700], raw[700:]]
+
+
+def test_extract_results_tags_and_renames(tmp_path):
+    stream = _tar_stream(
+        {
+            "results/bench-quick.json": json.dumps({"machine_info": {}, "benchmarks": []}),
+            "results/notes.txt": "not a result",
+        }
+    )
+    written = dc.extract_results(
+        stream, tmp_path, arch="arm64", emulated=True, image="lowbit:arm64"
+    )
+    assert written == [tmp_path / "bench-quick.linux-arm64.json"]
+    doc = json.loads(written[0].read_text())
+    assert doc["emulated"] is True and doc["machine_info"]["platform"] == "linux/arm64"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bench-quick.linux-arm64.json"]
+
+
+def test_extract_results_rejects_non_object(tmp_path):
+    stream = _tar_stream({"results/x.json": "[1, 2]"})
+    with pytest.raises(ValueError, match="not an object"):
+        dc.extract_results(stream, tmp_path, arch="arm64", emulated=True, image="i")
