@@ -19,6 +19,8 @@ help:
 	@echo "make test-sanitize  build with ASan+UBSan into .venv-sanitize and run the tests"
 	@echo "make accuracy       quantization-error and accuracy study"
 	@echo "make arm-test       cross-build for aarch64 and run the tests under QEMU in the arm64 image"
+	@echo "make arm-sysroot    debootstrap the arm64 rootfs;  make arm-build  cross-build the aarch64 package"
+	@echo "make docker         images lowbit:amd64 and lowbit:arm64 (docker/README.md)"
 	@echo "make arm-model      llvm-mca cycle model of the aarch64 micro-kernels"
 	@echo "make arm-native-test  aarch64 micro-kernels bit-exact under qemu (standalone, ~30 s)"
 	@echo "make regress        CI regression gate;  make baseline refreshes its baselines"
@@ -64,7 +66,16 @@ test-sanitize: $(SAN_VENV)/.installed
 BENCH_REPORT = $(if $(filter default,$(SUITE)),reports/latest.md,reports/latest-$(SUITE).md)
 BENCH_ARGS ?=
 
-bench: install
+# torch peers: installed only when a local wheel provides torch 2.13.0 (pip's configured
+# find-links, no index): the registry's build of that version pulls GBs of CUDA packages.
+# Without it the torch peers are reported as skipped.
+$(VENV)/.torch: $(VENV)/.created
+	@if $(PIP) install -q --no-index --no-deps "torch==2.13.0" 2>/dev/null && \
+	    $(PIP) install -q "torch==2.13.0"; then echo "bench: torch peers enabled"; \
+	else echo "bench: no local torch 2.13.0 wheel; torch peers will be skipped"; fi
+	touch $@
+
+bench: install $(VENV)/.torch
 	$(VENV)/bin/lowbit-bench run --suite $(SUITE) $(BENCH_ARGS)
 	@if grep -q '^accuracy:' Makefile; then \
 	  $(MAKE) accuracy || echo "bench: make accuracy failed; the report notes it is missing"; \
