@@ -43,6 +43,7 @@ __all__ = [
 __version__ = "0.1.0"
 
 PackedWeights = _core.PackedWeights
+_F32, _U8 = np.dtype(np.float32), np.dtype(np.uint8)
 
 _PARAM_NAMES = ("act_levels", "weight_levels")
 
@@ -56,6 +57,8 @@ def _check_format(fmt) -> str:
 
 
 def _check_int(value, what: str) -> int:
+    if type(value) is int:  # the common case, checked first: matmul is called per layer
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{what} must be an integer, got {type(value).__name__}")
     return int(value)
@@ -133,7 +136,7 @@ def _as_matrix(a, name: str, dtype: np.dtype) -> np.ndarray:
     if a.dtype != dtype:
         raise TypeError(f"{name} has dtype {a.dtype}, expected {np.dtype(dtype)} for this format")
     # Any strides (transposed views, slices, Fortran order) are accepted: copied to C order.
-    return np.ascontiguousarray(a)
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
 def pack_weights(w, fmt: str, *, zero_point: int = 0, tier: Optional[str] = None, **params):
@@ -165,8 +168,8 @@ def matmul(x, packed, *, zero_point: int = 0, threads: int = 1) -> np.ndarray:
     threads = _check_int(threads, "threads")
     if threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
-    spec = format_spec(packed.format, **packed.params)
-    x = _as_matrix(x, "x", spec.x_dtype)
+    # activations are float32 for fp32 and uint8 codes for every integer format
+    x = _as_matrix(x, "x", _F32 if packed.format == "fp32" else _U8)
     if x.shape[1] != packed.k:
         raise ValueError(
             f"shape mismatch: x is {x.shape} but the packed weights have K={packed.k} "

@@ -46,15 +46,14 @@ FormatParams make_params(Format f, int act_levels, int weight_levels) {
   return p;
 }
 
-void require(bool ok, const std::string& msg) {
-  if (!ok) throw py::type_error(msg);
-}
-
-void check_matrix(const py::array& a, const char* what, py::dtype dt) {
-  require(a.ndim() == 2, std::string(what) + " must be a 2-D array");
-  require(a.dtype().is(dt), std::string(what) + " has dtype " + std::string(py::str(a.dtype())) +
-                                ", expected " + std::string(py::str(dt)));
-  require(a.flags() & py::array::c_style, std::string(what) + " must be C-contiguous");
+// Messages are built only on failure: str(dtype) is a Python call, too slow per matmul.
+void check_matrix(const py::array& a, const char* what, const py::dtype& dt) {
+  if (a.ndim() != 2) throw py::type_error(std::string(what) + " must be a 2-D array");
+  if (!a.dtype().is(dt) && !a.dtype().equal(dt))
+    throw py::type_error(std::string(what) + " has dtype " + std::string(py::str(a.dtype())) +
+                         ", expected " + std::string(py::str(dt)));
+  if (!(a.flags() & py::array::c_style))
+    throw py::type_error(std::string(what) + " must be C-contiguous");
 }
 
 py::dtype x_dtype(Format f) {

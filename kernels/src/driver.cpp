@@ -92,7 +92,11 @@ void run_region(const Job& job, const Region& reg) {
   const int64_t mr = d.mr, nr = d.nr;
   const int64_t a_esize = int64_t(elem_bits(d.a_elem)) / 8;
   const int64_t b_bits = int64_t(elem_bits(d.b_elem));
-  AlignedBytes abuf = aligned_bytes(size_t(job.MC * job.KC * a_esize));
+  // Only as many rows as this region has; pack_a writes every element (padding as 0),
+  // so the buffer needs no clearing.  Small calls stay cheap.
+  const int64_t rows = round_up(std::min(job.MC, reg.m1 - reg.m0), mr);
+  const int64_t depth = std::min(job.KC, b.Kp);
+  AlignedBytes abuf = aligned_bytes(size_t(rows * depth * a_esize), false);
   alignas(64) int32_t tile_i[64 * 64];  // mr x nr <= 4096 (checked at registration)
   float* tile_f = reinterpret_cast<float*>(tile_i);
   void* tile = tile_i;

@@ -111,11 +111,11 @@ int64_t flush_period(const KernelDesc& d, const FormatParams& p) {
   return k;
 }
 
-AlignedBytes aligned_bytes(size_t n) {
+AlignedBytes aligned_bytes(size_t n, bool zero) {
   size_t size = (std::max<size_t>(n, 1) + 63) / 64 * 64;
   void* ptr = std::aligned_alloc(64, size);
   if (!ptr) throw std::bad_alloc();
-  std::memset(ptr, 0, size);
+  if (zero) std::memset(ptr, 0, size);
   return AlignedBytes(static_cast<uint8_t*>(ptr));
 }
 

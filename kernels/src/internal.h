@@ -41,7 +41,7 @@ struct AlignedFree {
   void operator()(void* p) const { std::free(p); }
 };
 using AlignedBytes = std::unique_ptr<uint8_t, AlignedFree>;
-AlignedBytes aligned_bytes(size_t n);  // 64-byte aligned, zero-filled
+AlignedBytes aligned_bytes(size_t n, bool zero = true);  // 64-byte aligned
 
 // ---- packed weights --------------------------------------------------------------------
 

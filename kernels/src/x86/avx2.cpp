@@ -69,6 +69,60 @@ void f32_x16(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int
 #undef LB_STORE
 }
 
+// 1- and 2-row fp32 tiles (GEMV-like calls): with only 2*MR accumulators the loop would
+// wait on the FMA latency (4 cycles, 2 ports: 8 FMAs must be in flight).  Split k into
+// 8/(2*MR) phases with their own accumulators and add them at the end.  The summation
+// order differs from the 6-row tile's, which fp32's K-scaled tolerance covers.
+template <int MR>
+void f32_small_x16(int64_t kc, const void* a, const void* b, void* c, int64_t ldc,
+                   int accumulate) {
+  static_assert(MR == 1, "one-row tile only (two rows spill the phase accumulators)");
+  constexpr int kPhases = 4 / MR;
+  const float* A = static_cast<const float*>(a);
+  const float* B = static_cast<const float*>(b);
+  __m256 acc[kPhases][MR][2];
+  for (int p = 0; p < kPhases; ++p)
+    for (int r = 0; r < MR; ++r) acc[p][r][0] = acc[p][r][1] = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + kPhases <= kc; k += kPhases) {
+#pragma GCC unroll 4
+    for (int p = 0; p < kPhases; ++p) {
+      const __m256 b0 = _mm256_load_ps(B + (k + p) * kNR);
+      const __m256 b1 = _mm256_load_ps(B + (k + p) * kNR + 8);
+#pragma GCC unroll 2
+      for (int r = 0; r < MR; ++r) {
+        const __m256 av = _mm256_broadcast_ss(A + (k + p) * MR + r);
+        acc[p][r][0] = _mm256_fmadd_ps(av, b0, acc[p][r][0]);
+        acc[p][r][1] = _mm256_fmadd_ps(av, b1, acc[p][r][1]);
+      }
+    }
+  }
+  for (; k < kc; ++k) {
+    const __m256 b0 = _mm256_load_ps(B + k * kNR);
+    const __m256 b1 = _mm256_load_ps(B + k * kNR + 8);
+    for (int r = 0; r < MR; ++r) {
+      const __m256 av = _mm256_broadcast_ss(A + k * MR + r);
+      acc[0][r][0] = _mm256_fmadd_ps(av, b0, acc[0][r][0]);
+      acc[0][r][1] = _mm256_fmadd_ps(av, b1, acc[0][r][1]);
+    }
+  }
+  float* C = static_cast<float*>(c);
+  for (int r = 0; r < MR; ++r) {
+    __m256 s0 = acc[0][r][0], s1 = acc[0][r][1];
+    for (int p = 1; p < kPhases; ++p) {
+      s0 = _mm256_add_ps(s0, acc[p][r][0]);
+      s1 = _mm256_add_ps(s1, acc[p][r][1]);
+    }
+    float* row = C + r * ldc;
+    if (accumulate) {
+      s0 = _mm256_add_ps(s0, _mm256_loadu_ps(row));
+      s1 = _mm256_add_ps(s1, _mm256_loadu_ps(row + 8));
+    }
+    _mm256_storeu_ps(row, s0);
+    _mm256_storeu_ps(row + 8, s1);
+  }
+}
+
 inline void store_i32(int32_t* row, __m256i v0, __m256i v1, int accumulate) {
   if (accumulate) {
     v0 = _mm256_add_epi32(v0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row)));
@@ -187,10 +241,11 @@ void lowbit_x16c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc
 int q46_centre(const FormatParams& p) { return -(p.act_levels - 1) / 2; }
 int q46_shift(const FormatParams& p) { return (p.weight_levels - 1) / 2; }
 
-#define LB_F32(MR)                                                                           \
+#define LB_F32_FN(MR, FN)                                                                    \
   const KernelDesc kF32_##MR = {"f32_gemm_" #MR "x16__avx2", Format::kFp32, "avx2", MR, kNR, 1,   \
                                 1, Elem::kF32, Elem::kF32, nullptr, nullptr, 32, 1, false, false,  \
-                                96, 256, 3072, f32_x16<MR>, nullptr, nullptr};
+                                96, 256, 3072, FN, nullptr, nullptr};
+#define LB_F32(MR) LB_F32_FN(MR, f32_x16<MR>)
 #define LB_INT8(MR)                                                                         \
   const KernelDesc kInt8_##MR = {"qu8s8_gemm_" #MR "x16c2__avx2", Format::kInt8, "avx2", MR, kNR,  \
                                  2, 2, Elem::kS16, Elem::kS8, nullptr, nullptr, 32, 1, false,      \
@@ -210,7 +265,7 @@ int q46_shift(const FormatParams& p) { return (p.weight_levels - 1) / 2; }
 // the low-bit kernels need two more registers (nibble mask, raw bytes), so 5x16.
 // Small-M companions (same packed B, fewer rows) for GEMV-like calls: the driver picks the
 // smallest mr >= M (pick_for_m in driver.cpp).
-LB_F32(6) LB_F32(1) LB_F32(2) LB_F32(4)
+LB_F32(6) LB_F32_FN(1, f32_small_x16<1>) LB_F32(2) LB_F32(4)
 LB_INT8(6) LB_INT8(1) LB_INT8(2) LB_INT8(4)
 LB_INT4(5) LB_INT4(1) LB_INT4(2) LB_INT4(4)
 LB_Q46(5) LB_Q46(1) LB_Q46(2) LB_Q46(4)
