@@ -117,8 +117,7 @@ PYBIND11_MODULE(_core, m) {
           const Format f = parse_format(fmt);
           const FormatParams p = make_params(f, act_levels, weight_levels);
           check_matrix(w, "w", w_dtype(f));
-          std::vector<std::string> avail = tiers_for(f);
-          const std::string t = tier ? *tier : avail.front();
+          const std::string t = tier ? *tier : tiers_for(f).front();  // best runnable
           const KernelDesc* dp = &select_kernel(f, t);
           if (variant) {  // a specific tile of that format and tier (benchmarks, tests)
             dp = nullptr;

@@ -11,21 +11,6 @@ namespace {
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
-template <typename Dst>
-inline void store(uint8_t* base, int64_t idx, Dst v) {
-  std::memcpy(base + idx * int64_t(sizeof(Dst)), &v, sizeof(Dst));
-}
-
-// Writes an integer stored value of elem type e at element index idx (not for kU4).
-inline void store_int(Elem e, uint8_t* base, int64_t idx, int v) {
-  switch (e) {
-    case Elem::kU8: base[idx] = uint8_t(v); break;
-    case Elem::kS8: base[idx] = uint8_t(int8_t(v)); break;
-    case Elem::kS16: store<int16_t>(base, idx, int16_t(v)); break;
-    default: throw std::logic_error("store_int: bad elem");
-  }
-}
-
 void check_stored_fits(const KernelDesc& d, Elem e, int lo, int hi, const char* what) {
   int emin = 0, emax = 0;
   switch (e) {
