@@ -67,6 +67,38 @@ py::dtype w_dtype(Format f) {
   }
 }
 
+// Python ints of any size: a clear ValueError for what int32 cannot hold (not pybind's
+// "incompatible function arguments").
+int64_t to_i64(const py::int_& v, const char* what) {
+  int overflow = 0;
+  const long long r = PyLong_AsLongLongAndOverflow(v.ptr(), &overflow);
+  if (r == -1 && PyErr_Occurred()) throw py::error_already_set();
+  if (overflow) throw py::value_error(std::string(what) + " " + std::string(py::str(v)) + " is out of range");
+  return r;
+}
+
+int32_t to_i32(const py::int_& v, const char* what) {
+  const int64_t r = to_i64(v, what);
+  if (r < INT32_MIN || r > INT32_MAX)
+    throw py::value_error(std::string(what) + " " + std::to_string(r) + " is out of range");
+  return int32_t(r);
+}
+
+// An activation or weight zero point that int32 cannot hold is outside every format's range:
+// say so with the format's range.
+int32_t zero_point_arg(const py::int_& v, Format f, const FormatParams& p, bool activation) {
+  const int64_t z = to_i64(v, "zero_point");
+  if (z >= INT32_MIN && z <= INT32_MAX) return int32_t(z);
+  const std::string side = activation ? "activation" : "weight";
+  if (f == Format::kFp32)
+    throw py::value_error("fp32 " + side + "s take no zero point");
+  const FormatRanges r = format_ranges(f, p);
+  const int lo = activation ? r.zx_min : r.zw_min, hi = activation ? r.zx_max : r.zw_max;
+  throw py::value_error(std::string(format_name(f)) + ": " + side + " zero_point " +
+                        std::to_string(z) + " outside [" + std::to_string(lo) + ", " +
+                        std::to_string(hi) + "]");
+}
+
 py::dict variant_dict(const KernelDesc& d) {
   py::dict v;
   v["name"] = d.name;
@@ -112,10 +144,13 @@ PYBIND11_MODULE(_core, m) {
       });
 
   m.def("pack_weights",
-        [](py::array w, const std::string& fmt, int zero_point, std::optional<std::string> tier,
-           int act_levels, int weight_levels, std::optional<std::string> variant) {
+        [](py::array w, const std::string& fmt, py::int_ zero_point_arg_,
+           std::optional<std::string> tier, py::int_ act_levels, py::int_ weight_levels,
+           std::optional<std::string> variant) {
           const Format f = parse_format(fmt);
-          const FormatParams p = make_params(f, act_levels, weight_levels);
+          const FormatParams p = make_params(f, to_i32(act_levels, "act_levels"),
+                                             to_i32(weight_levels, "weight_levels"));
+          const int32_t zero_point = zero_point_arg(zero_point_arg_, f, p, false);
           check_matrix(w, "w", w_dtype(f));
           const std::string t = tier ? *tier : tiers_for(f).front();  // best runnable
           const KernelDesc* dp = &select_kernel(f, t);
@@ -141,13 +176,21 @@ PYBIND11_MODULE(_core, m) {
         py::arg("variant") = py::none());
 
   m.def("matmul",
-        [](py::array x, const PackedWeights& pw, int zero_point, int threads) -> py::array {
+        [](py::array x, const PackedWeights& pw, py::int_ zero_point_arg_,
+           py::int_ threads_arg) -> py::array {
           const PackedB& b = *pw.b;
           check_matrix(x, "x", x_dtype(b.format));
           if (x.shape(1) != b.K)
             throw py::value_error("x has K=" + std::to_string(x.shape(1)) +
                                   " columns but the packed weights have K=" + std::to_string(b.K));
-          if (threads < 1) throw py::value_error("threads must be >= 1");
+          const int64_t threads64 = to_i64(threads_arg, "threads");
+          if (threads64 < 1) throw py::value_error("threads must be >= 1, got " + std::to_string(threads64));
+          if (threads64 > INT32_MAX)
+            throw py::value_error("threads " + std::to_string(threads64) +
+                                  " is out of range (at most " + std::to_string(INT32_MAX) +
+                                  "; calls use at most " + std::to_string(max_threads()) + ")");
+          const int threads = int(threads64);
+          const int32_t zero_point = zero_point_arg(zero_point_arg_, b.format, b.params, true);
           const int64_t M = x.shape(0), N = b.N;
           const void* xp = x.data();
           if (b.format == Format::kFp32) {
@@ -179,6 +222,16 @@ PYBIND11_MODULE(_core, m) {
       }
     throw py::value_error("unknown kernel variant '" + name + "'");
   }, py::arg("name"), py::arg("act_levels") = 0, py::arg("weight_levels") = 0);
+  m.def("max_threads", [] { return max_threads(); },
+        "Most threads one matmul uses (the persistent pool's capacity).");
+  m.def("cache_sizes", [] {
+    const CacheSizes& c = cache_sizes();
+    py::dict d;
+    d["l1d"] = c.l1d;
+    d["l2"] = c.l2;
+    d["l3"] = c.l3;
+    return d;
+  }, "Cache sizes in bytes the driver's blocking is computed from (0 = unknown).");
   m.def("all_tiers", [] {
     std::vector<std::string> out;
     for (const auto& t : all_tiers()) out.push_back(t.name);

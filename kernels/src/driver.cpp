@@ -1,262 +1,500 @@
-// The one GEMM driver every format and tier runs through (BLIS loop order):
-//   threads split the output -> jc (NC panels) -> pc (KC depth) -> ic (MC rows, pack A)
-//   -> jr (one packed B panel) -> ir (micro-kernel on an mr x nr tile).
+// The one GEMM driver every format and tier runs through (docs/architecture.md).
+//
+// Per call, for each chunk of M (as many mr-row micro-panels as fit the packed-A budget):
+//   1. pack: the threads split the chunk's micro-panels; each panel is packed once over the
+//      whole depth, and the codes just written are range-checked and summed (row sums for
+//      the corrections, the int32 guard) in the same pass (pack_a).  Shared by every thread.
+//   2. compute: a 2D grid of regions (M panel ranges x N panel ranges) chosen from the shape
+//      and the thread count; each region runs the BLIS loops jc (NC) -> pc (KC) -> ic (MC)
+//      -> jr (one packed B panel) -> ir (micro-kernel on an mr x nr tile), and the
+//      zero-point corrections are applied to each tile right after its last depth block,
+//      while it is still in L1 (no second pass over C).
 // KC is capped at the variant's flush period, so a 16-bit-accumulating micro-kernel is
 // never handed more depth than its lanes can hold: that cap *is* the 16->32-bit flush
-// schedule (docs/formats.md).  Zero points and packing offsets are corrected once, at the
-// end, from row sums of x and the column sums stored with the packed weights.
+// schedule (docs/formats.md).  MC/KC/NC come from the cache sizes read at run time.
+// Threads come from a persistent pool (no thread creation per call); the caller is one of
+// them.
+#include <pthread.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <climits>
+#include <condition_variable>
 #include <cstring>
 #include <exception>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <new>
 #include <thread>
 
 #include "internal.h"
 
 namespace lowbit {
+
+// ---- cache sizes -----------------------------------------------------------------------
+
 namespace {
+
+int64_t sysfs_cache(int level, bool data) {
+  for (int idx = 0; idx < 16; ++idx) {
+    const std::string base = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(idx) + "/";
+    std::ifstream lv(base + "level"), ty(base + "type"), sz(base + "size");
+    int l = 0;
+    std::string type, size;
+    if (!(lv >> l) || !(ty >> type) || !(sz >> size) || l != level) continue;
+    if (data && type == "Instruction") continue;
+    int64_t v = std::atoll(size.c_str());
+    if (size.back() == 'K') v <<= 10;
+    if (size.back() == 'M') v <<= 20;
+    return v;
+  }
+  return 0;
+}
+
+}  // namespace
+
+const CacheSizes& cache_sizes() {
+  static const CacheSizes c = [] {
+    CacheSizes s{0, 0, 0};
+#if defined(_SC_LEVEL1_DCACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE) && defined(_SC_LEVEL3_CACHE_SIZE)
+    s.l1d = std::max<long>(0, sysconf(_SC_LEVEL1_DCACHE_SIZE));
+    s.l2 = std::max<long>(0, sysconf(_SC_LEVEL2_CACHE_SIZE));
+    s.l3 = std::max<long>(0, sysconf(_SC_LEVEL3_CACHE_SIZE));
+#endif
+    if (!s.l1d) s.l1d = sysfs_cache(1, true);
+    if (!s.l2) s.l2 = sysfs_cache(2, true);
+    if (!s.l3) s.l3 = sysfs_cache(3, true);
+    return s;
+  }();
+  return c;
+}
+
+// ---- persistent thread pool ------------------------------------------------------------
+
+namespace {
+
+using TaskFn = std::function<void(int64_t)>;
+
+class Pool {
+ public:
+  // Never destroyed: at exit the workers may still be parked on the condition variable.
+  static Pool& get() {
+    static Pool* p = [] {
+      Pool* q = new Pool;
+      pthread_atfork(nullptr, nullptr, [] { get().after_fork(); });
+      return q;
+    }();
+    return *p;
+  }
+  int capacity() const { return capacity_; }
+
+  // Runs fn(t) for every t in [0, ntasks) on up to `threads` threads, the caller included,
+  // and rethrows the exception of the lowest-numbered failing task.  When another caller
+  // holds the pool, runs every task on the calling thread (same result, no waiting).
+  void run(int64_t threads, int64_t ntasks, const TaskFn& fn) {
+    std::unique_lock<std::mutex> busy(busy_, std::defer_lock);
+    if (threads > 1 && ntasks > 1) busy.try_lock();
+    if (!busy.owns_lock()) {
+      for (int64_t t = 0; t < ntasks; ++t) fn(t);
+      return;
+    }
+    const int helpers = int(std::min<int64_t>({threads, ntasks, capacity_}) - 1);
+    start_workers(helpers);
+    {
+      std::lock_guard<std::mutex> l(m_);
+      fn_ = &fn;
+      ntasks_ = ntasks;
+      next_.store(0);
+      error_ = nullptr;
+      error_task_ = INT64_MAX;
+      participants_ = helpers;
+      running_ = helpers;
+      ++generation_;
+    }
+    wake_.notify_all();
+    work();
+    std::unique_lock<std::mutex> l(m_);
+    done_.wait(l, [&] { return running_ == 0; });
+    fn_ = nullptr;
+    if (error_) {
+      std::exception_ptr e = error_;
+      error_ = nullptr;
+      l.unlock();
+      std::rethrow_exception(e);
+    }
+  }
+
+ private:
+  Pool() {
+    const int hw = int(std::thread::hardware_concurrency());
+    capacity_ = std::clamp(2 * hw, 8, 256);
+    workers_ = new std::vector<std::thread>;
+  }
+
+  void start_workers(int n) {
+    while (int(workers_->size()) < n) {
+      const int id = int(workers_->size());
+      uint64_t gen;
+      {
+        std::lock_guard<std::mutex> l(m_);
+        gen = generation_;
+      }
+      try {
+        workers_->emplace_back([this, id, gen] { worker(id, gen); });
+      } catch (const std::exception& e) {
+        throw std::runtime_error("could not start worker thread " + std::to_string(id + 2) +
+                                 " of " + std::to_string(n + 1) + " (" + e.what() +
+                                 "); the call did not run: retry with fewer threads");
+      }
+    }
+  }
+
+  void work() {
+    for (;;) {
+      const int64_t t = next_.fetch_add(1);
+      if (t >= ntasks_) return;
+      try {
+        (*fn_)(t);
+      } catch (...) {
+        std::lock_guard<std::mutex> l(m_);
+        if (t < error_task_) {
+          error_task_ = t;
+          error_ = std::current_exception();
+        }
+      }
+    }
+  }
+
+  void worker(int id, uint64_t seen) {
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> l(m_);
+        wake_.wait(l, [&] { return generation_ != seen; });
+        seen = generation_;
+        if (id >= participants_) continue;
+      }
+      work();
+      std::lock_guard<std::mutex> l(m_);
+      if (--running_ == 0) done_.notify_one();
+    }
+  }
+
+  // The child of a fork has none of the parent's threads: forget them (their std::thread
+  // objects are leaked, never joined) and start afresh.
+  void after_fork() {
+    workers_ = new std::vector<std::thread>;
+    new (&busy_) std::mutex;
+    new (&m_) std::mutex;
+    new (&wake_) std::condition_variable;
+    new (&done_) std::condition_variable;
+    participants_ = running_ = 0;
+  }
+
+  int capacity_ = 8;
+  std::vector<std::thread>* workers_;
+  std::mutex busy_;  // one parallel call at a time
+  std::mutex m_;
+  std::condition_variable wake_, done_;
+  uint64_t generation_ = 0;
+  int participants_ = 0;  // workers with id < participants_ take part in this generation
+  int running_ = 0;
+  const TaskFn* fn_ = nullptr;
+  int64_t ntasks_ = 0;
+  std::atomic<int64_t> next_{0};
+  std::exception_ptr error_;
+  int64_t error_task_ = INT64_MAX;
+};
+
+// ---- blocking and partition ------------------------------------------------------------
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 int64_t round_down(int64_t v, int64_t m) { return v / m * m; }
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-struct RowScan {
-  std::vector<int64_t> rowsum;  // sum_k x[i,k]
+struct Blocking {
+  int64_t KC;   // depth per micro-kernel call (multiple of kpad, <= flush period)
+  int64_t MCp;  // micro-panels of A per ic block
+  int64_t NCp;  // B panels per jc block
 };
 
-// Validates the activation codes and the zero point and guards the int32 result range.
-RowScan scan_rows(const PackedB& b, const uint8_t* x, int64_t M, int64_t ldx, int32_t zx) {
-  const FormatRanges r = format_ranges(b.format, b.params);
-  if (zx < r.zx_min || zx > r.zx_max)
-    throw std::invalid_argument(std::string(format_name(b.format)) + ": activation zero_point " +
-                                std::to_string(zx) + " outside [" + std::to_string(r.zx_min) +
-                                ", " + std::to_string(r.zx_max) + "]");
-  RowScan s;
-  s.rowsum.resize(size_t(M));
-  const int64_t K = b.K;
-  for (int64_t i = 0; i < M; ++i) {
-    const uint8_t* row = x + i * ldx;
-    uint8_t lo = 255, hi = 0;
-    int64_t sum = 0, sum_abs = 0;
-    for (int64_t k = 0; k < K; ++k) {
-      lo = std::min(lo, row[k]);
-      hi = std::max(hi, row[k]);
-      sum += row[k];
-    }
-    if (lo < r.x_min || hi > r.x_max) {
-      int64_t k = 0;
-      while (row[k] >= r.x_min && row[k] <= r.x_max) ++k;
-      throw std::invalid_argument(std::string(format_name(b.format)) + ": activation code " +
-                                  std::to_string(int(row[k])) + " at [" + std::to_string(i) +
-                                  ", " + std::to_string(k) + "] outside [" +
-                                  std::to_string(r.x_min) + ", " + std::to_string(r.x_max) + "]");
-    }
-    if (zx == 0) {
-      sum_abs = sum;
-    } else {
-      for (int64_t k = 0; k < K; ++k) sum_abs += std::abs(int32_t(row[k]) - zx);
-    }
-    // |result[i, j]| <= sum_k |x - zx| * max|w - zw|: refuse what int32 cannot hold.
-    if (sum_abs * b.max_abs_w > INT32_MAX)
-      throw std::invalid_argument(
-          "exact result of row " + std::to_string(i) + " could reach " +
-          std::to_string(sum_abs * b.max_abs_w) + ", beyond int32 (K=" + std::to_string(K) +
-          "); split K or use smaller zero points");
-    s.rowsum[size_t(i)] = sum;
+// From the cache sizes (descriptor defaults where the OS does not say): a B micro-panel
+// (nr x KC) in half of L1, an A block (MC x KC) in half of L2, a B block (KC x NC) in a
+// quarter of L3.  Depth blocks are balanced so the last one is not a sliver.
+Blocking blocking(const KernelDesc& d, int64_t flush_k, int64_t Kp) {
+  const CacheSizes& cs = cache_sizes();
+  const int64_t kpad = d.kpad();
+  const int64_t a_bits = int64_t(elem_bits(d.a_elem)), b_bits = int64_t(elem_bits(d.b_elem));
+  static const bool use_defaults = [] {
+    const char* e = std::getenv("LOWBIT_BLOCKING");
+    return e && std::string(e) == "defaults";
+  }();
+  int64_t kc = d.kc, mc = d.mc, nc = d.nc;
+  if (!use_defaults) {
+    if (cs.l1d > 0) kc = cs.l1d / 2 * 8 / (d.nr * b_bits);
+    kc = std::clamp<int64_t>(kc, 128, 4096);
   }
-  return s;
+  kc = std::max(kpad, round_down(kc, kpad));
+  if (flush_k) kc = std::min(kc, flush_k);
+  const int64_t nblocks = ceil_div(Kp, kc);
+  kc = std::min(kc, round_up(ceil_div(Kp, nblocks), kpad));
+  if (!use_defaults) {
+    if (cs.l2 > 0) mc = cs.l2 / 2 * 8 / (kc * a_bits);
+    if (cs.l3 > 0) nc = cs.l3 / 4 * 8 / (kc * b_bits);
+    mc = std::clamp<int64_t>(mc, d.mr, 1024);
+    nc = std::clamp<int64_t>(nc, d.nr, 1 << 16);
+  }
+  return {kc, std::max<int64_t>(1, mc / d.mr), std::max<int64_t>(1, nc / d.nr)};
 }
 
-struct Region {
-  int64_t m0, m1;  // rows
-  int64_t p0, p1;  // N panels
-};
+// The (tm x tn) grid of regions over mp A micro-panels x np B panels for T threads: the
+// least per-thread work (its tile area times K), then the least operand traffic (every
+// N group reads all of A, every M group all of B; a byte weighs about 3 MACs).
+void choose_grid(int64_t mp, int64_t np, int64_t T, const KernelDesc& d, int64_t K,
+                 int64_t& tm, int64_t& tn) {
+  const double a_bytes = double(mp) * d.mr * K * double(elem_bits(d.a_elem)) / 8;
+  const double b_bytes = double(np) * d.nr * K * double(elem_bits(d.b_elem)) / 8;
+  double best = 0;
+  tm = tn = 1;
+  for (int64_t m = 1; m <= std::min(T, mp); ++m)
+    for (int64_t n = 1; n <= std::min(T / m, np); ++n) {
+      const double work = double(ceil_div(mp, m) * d.mr) * double(ceil_div(np, n) * d.nr) * K;
+      const double cost = work + 3.0 * (double(m) * b_bytes + double(n) * a_bytes) / double(m * n);
+      if (best == 0 || cost < best) {
+        best = cost;
+        tm = m;
+        tn = n;
+      }
+    }
+}
 
-struct Job {
+// Below this many multiply-adds per thread, another thread costs more than it saves.
+constexpr int64_t kMinMacsPerThread = int64_t(1) << 18;
+// Packed A of one M chunk at most this large (it stays in the last-level cache).
+constexpr int64_t kMinAChunkBytes = int64_t(4) << 20, kMaxAChunkBytes = int64_t(16) << 20;
+
+// Per-calling-thread scratch, kept between calls: small calls allocate nothing.
+struct Scratch {
+  AlignedBytes a;
+  size_t a_size = 0;
+  std::vector<ARowStats> stats;
+  std::vector<uint32_t> rowterm;
+  uint8_t* abuf(size_t n) {
+    if (n > a_size) {
+      a.reset();
+      a = aligned_bytes(n, false);
+      a_size = n;
+    }
+    return a.get();
+  }
+};
+thread_local Scratch tl_scratch;
+
+struct Call {
   const PackedB* b;
   const KernelDesc* d;
   const void* x;
   int64_t M, ldx;
   void* c;
   int64_t ldc;
-  int32_t a_offset;
-  int64_t KC, MC, NCp;
-  // corrections (integer formats): C[i,j] += rowterm[i] + colterm[j]  (mod 2^32)
-  const uint32_t* rowterm;
-  const uint32_t* colterm;
+  Blocking blk;
+  bool is_float;
+  // pack
+  const ACheck* check;
+  uint8_t* abuf;
+  int64_t apanel_bytes;  // one packed micro-panel (mr x Kp)
+  ARowStats* stats;
+  // corrections: C[i, j] += rowterm[i] + nA0 * colsum32[j]  (mod 2^32)
+  bool correct;
+  uint32_t* rowterm;  // indexed by row within the chunk
+  uint32_t nA0;
+  int64_t B0, A0;
 };
 
-void run_region(const Job& job, const Region& reg) {
-  const KernelDesc& d = *job.d;
-  const PackedB& b = *job.b;
-  const bool is_float = d.format == Format::kFp32;
+// Packs micro-panels [q0, q1) of the chunk starting at panel p0; checks the int32 range of
+// each real row's result and fills its row correction.
+void pack_panels(const Call& cl, int64_t p0, int64_t q0, int64_t q1) {
+  const KernelDesc& d = *cl.d;
+  const PackedB& b = *cl.b;
+  const int64_t K = b.K;
+  for (int64_t q = q0; q < q1; ++q) {
+    const int64_t i0 = (p0 + q) * d.mr;
+    ARowStats* st = cl.stats + q * d.mr;
+    pack_a(d, cl.x, cl.M, K, b.Kp, cl.ldx, i0, cl.check, cl.abuf + q * cl.apanel_bytes, st);
+    if (cl.is_float) continue;
+    for (int64_t r = 0; r < d.mr && i0 + r < cl.M; ++r) {
+      // x - zx = s - centre for stored s.  With P and Q the sums of its positive and
+      // negative parts, P*wmin - Q*wmax <= result <= P*wmax - Q*wmin.
+      const int64_t P = st[r].pos, Q = P - (st[r].sum - K * int64_t(cl.check->centre));
+      const int64_t hi = P * b.w_dev_max - Q * b.w_dev_min;
+      const int64_t lo = P * b.w_dev_min - Q * b.w_dev_max;
+      if (hi > INT32_MAX || lo < INT32_MIN)
+        throw std::invalid_argument(
+            "exact result of row " + std::to_string(i0 + r) + " could reach " +
+            std::to_string(hi > INT32_MAX ? hi : lo) + ", beyond int32 (K=" +
+            std::to_string(K) + "); split K or use smaller zero points");
+      if (cl.correct)
+        cl.rowterm[q * d.mr + r] =
+            uint32_t(uint64_t(-cl.B0 * st[r].sum + K * cl.A0 * cl.B0));
+    }
+  }
+}
+
+inline void correct_rows(const Call& cl, int32_t* c, int64_t rows, int64_t cols,
+                         const uint32_t* rowterm, const uint32_t* colsum) {
+  for (int64_t r = 0; r < rows; ++r) {
+    uint32_t* crow = reinterpret_cast<uint32_t*>(c + r * cl.ldc);
+    const uint32_t rt = rowterm[r];
+    for (int64_t q = 0; q < cols; ++q) crow[q] += rt + cl.nA0 * colsum[q];
+  }
+}
+
+// One region: A micro-panels [q0, q1) of the chunk starting at panel p0 x B panels [j0, j1).
+void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t j0, int64_t j1) {
+  const KernelDesc& d = *cl.d;
+  const PackedB& b = *cl.b;
   const int64_t mr = d.mr, nr = d.nr;
-  const int64_t a_esize = int64_t(elem_bits(d.a_elem)) / 8;
-  const int64_t b_bits = int64_t(elem_bits(d.b_elem));
-  // Only as many rows as this region has; pack_a writes every element (padding as 0),
-  // so the buffer needs no clearing.  Small calls stay cheap.
-  const int64_t rows = round_up(std::min(job.MC, reg.m1 - reg.m0), mr);
-  const int64_t depth = std::min(job.KC, b.Kp);
-  AlignedBytes abuf = aligned_bytes(size_t(rows * depth * a_esize), false);
+  const int64_t a_bits = int64_t(elem_bits(d.a_elem)), b_bits = int64_t(elem_bits(d.b_elem));
   alignas(64) int32_t tile_i[64 * 64];  // mr x nr <= 4096 (checked at registration)
   float* tile_f = reinterpret_cast<float*>(tile_i);
-  void* tile = tile_i;
+  const Blocking& blk = cl.blk;
 
   if (d.thread_begin) d.thread_begin();
-  for (int64_t jc = reg.p0; jc < reg.p1; jc += job.NCp) {
-    const int64_t jc_end = std::min(reg.p1, jc + job.NCp);
-    for (int64_t pc = 0; pc < b.Kp; pc += job.KC) {
-      const int64_t kc = std::min(job.KC, b.Kp - pc);
+  for (int64_t jc = j0; jc < j1; jc += blk.NCp) {
+    const int64_t jc_end = std::min(j1, jc + blk.NCp);
+    for (int64_t pc = 0; pc < b.Kp; pc += blk.KC) {
+      const int64_t kc = std::min(blk.KC, b.Kp - pc);
       const int accumulate = pc > 0;
-      for (int64_t ic = reg.m0; ic < reg.m1; ic += job.MC) {
-        const int64_t mc = std::min(job.MC, reg.m1 - ic);
-        pack_a(d, job.x, job.M, b.K, job.ldx, job.a_offset, ic, round_up(mc, mr), pc, kc,
-               abuf.get());
+      const bool last = pc + kc >= b.Kp;
+      for (int64_t ic = q0; ic < q1; ic += blk.MCp) {
+        const int64_t ic_end = std::min(q1, ic + blk.MCp);
         for (int64_t jr = jc; jr < jc_end; ++jr) {
           const uint8_t* bp = b.data.get() + jr * b.panel_bytes + pc * nr * b_bits / 8;
           const int64_t n0 = jr * nr;
           const int64_t nv = std::min(nr, b.N - n0);
-          for (int64_t ir = 0; ir < mc; ir += mr) {
-            const uint8_t* ap = abuf.get() + (ir / mr) * mr * kc * a_esize;
-            const int64_t i = ic + ir;
-            const int64_t mv = std::min(mr, reg.m1 - i);
-            if (mv == mr && nv == nr) {
-              void* cp = is_float ? static_cast<void*>(static_cast<float*>(job.c) + i * job.ldc + n0)
-                                  : static_cast<void*>(static_cast<int32_t*>(job.c) + i * job.ldc + n0);
-              d.ukernel(kc, ap, bp, cp, job.ldc, accumulate);
+          for (int64_t q = ic; q < ic_end; ++q) {
+            const uint8_t* ap = cl.abuf + q * cl.apanel_bytes + pc * mr * a_bits / 8;
+            const int64_t i = (p0 + q) * mr;
+            const int64_t mv = std::min(mr, cl.M - i);
+            if (cl.is_float) {
+              float* cp = static_cast<float*>(cl.c) + i * cl.ldc + n0;
+              if (mv == mr && nv == nr) {
+                d.ukernel(kc, ap, bp, cp, cl.ldc, accumulate);
+                continue;
+              }
+              d.ukernel(kc, ap, bp, tile_f, nr, 0);
+              for (int64_t r = 0; r < mv; ++r)
+                for (int64_t v = 0; v < nv; ++v)
+                  cp[r * cl.ldc + v] = accumulate ? cp[r * cl.ldc + v] + tile_f[r * nr + v]
+                                                  : tile_f[r * nr + v];
               continue;
             }
-            // Edge tile: compute the full tile aside, then merge the valid part.
-            d.ukernel(kc, ap, bp, tile, nr, 0);
-            for (int64_t r = 0; r < mv; ++r) {
-              if (is_float) {
-                float* crow = static_cast<float*>(job.c) + (i + r) * job.ldc + n0;
-                for (int64_t q = 0; q < nv; ++q)
-                  crow[q] = accumulate ? crow[q] + tile_f[r * nr + q] : tile_f[r * nr + q];
-              } else {
-                int32_t* crow = static_cast<int32_t*>(job.c) + (i + r) * job.ldc + n0;
-                for (int64_t q = 0; q < nv; ++q)
-                  crow[q] = accumulate ? int32_t(uint32_t(crow[q]) + uint32_t(tile_i[r * nr + q]))
-                                       : tile_i[r * nr + q];
+            int32_t* cp = static_cast<int32_t*>(cl.c) + i * cl.ldc + n0;
+            if (mv == mr && nv == nr) {
+              d.ukernel(kc, ap, bp, cp, cl.ldc, accumulate);
+            } else {
+              // Edge tile: compute the full tile aside, then merge the valid part.
+              d.ukernel(kc, ap, bp, tile_i, nr, 0);
+              for (int64_t r = 0; r < mv; ++r) {
+                uint32_t* crow = reinterpret_cast<uint32_t*>(cp + r * cl.ldc);
+                const uint32_t* trow = reinterpret_cast<const uint32_t*>(tile_i + r * nr);
+                for (int64_t v = 0; v < nv; ++v) crow[v] = accumulate ? crow[v] + trow[v] : trow[v];
               }
             }
+            // Fused epilogue: the tile's corrections while it is still in L1.
+            if (last && cl.correct)
+              correct_rows(cl, cp, mv, nv, cl.rowterm + q * mr, b.colsum32.data() + n0);
           }
         }
       }
     }
   }
   if (d.thread_end) d.thread_end();
-
-  if (job.rowterm) {
-    const int64_t n_begin = reg.p0 * nr, n_end = std::min(b.N, reg.p1 * nr);
-    for (int64_t i = reg.m0; i < reg.m1; ++i) {
-      int32_t* crow = static_cast<int32_t*>(job.c) + i * job.ldc;
-      const uint32_t rt = job.rowterm[i];
-      for (int64_t j = n_begin; j < n_end; ++j)
-        crow[j] = int32_t(uint32_t(crow[j]) + rt + job.colterm[j]);
-    }
-  }
-}
-
-// Variants that read the same packed B (same format, tier, nr, kb, B element and offset)
-// differ only in mr; for small M the driver takes the smallest mr >= M so a GEMV does not
-// multiply padding rows.  The packing-time variant (largest tile) is the default.
-const KernelDesc& pick_for_m(const KernelDesc& packed_with, int64_t M) {
-  const KernelDesc* best = &packed_with;
-  if (M >= packed_with.mr) return *best;
-  for (const KernelDesc* d : all_kernels()) {
-    const bool same_b = d->format == packed_with.format &&
-                        std::string(d->tier) == packed_with.tier && d->nr == packed_with.nr &&
-                        d->kb == packed_with.kb && d->b_elem == packed_with.b_elem &&
-                        d->b_offset == packed_with.b_offset;
-    if (same_b && d->mr >= M && d->mr < best->mr) best = d;
-  }
-  return *best;
 }
 
 }  // namespace
 
+int max_threads() { return Pool::get().capacity(); }
+
 void gemm(const PackedB& b, const void* x, int64_t M, int64_t ldx, int32_t zx, void* c,
           int64_t ldc, int threads) {
-  if (M < 1) return;
-  const KernelDesc& d = pick_for_m(*b.desc, M);
   if (threads < 1) throw std::invalid_argument("threads must be >= 1");
+  if (M < 1) return;
+  const PackedB::Companion comp =
+      M < b.desc->mr ? b.for_m[size_t(M)] : PackedB::Companion{b.desc, b.flush_k};
+  const KernelDesc& d = *comp.desc;
   const bool is_float = d.format == Format::kFp32;
   if (is_float && zx != 0) throw std::invalid_argument("fp32 activations take no zero point");
 
-  Job job{};
-  job.b = &b;
-  job.d = &d;
-  job.x = x;
-  job.M = M;
-  job.ldx = ldx;
-  job.c = c;
-  job.ldc = ldc;
-  job.a_offset = d.a_offset ? d.a_offset(b.params) : 0;
+  Call cl{};
+  cl.b = &b;
+  cl.d = &d;
+  cl.x = x;
+  cl.M = M;
+  cl.ldx = ldx;
+  cl.c = c;
+  cl.ldc = ldc;
+  cl.is_float = is_float;
+  cl.blk = blocking(d, comp.flush_k, b.Kp);
 
-  const int64_t kpad = d.kpad();
-  job.KC = std::max<int64_t>(kpad, round_down(d.kc, kpad));
-  const int64_t flush_k = &d == b.desc ? b.flush_k : flush_period(d, b.params);
-  if (flush_k) job.KC = std::min(job.KC, flush_k);
-  job.MC = std::max<int64_t>(d.mr, round_down(d.mc, d.mr));
-  job.NCp = std::max<int64_t>(1, d.nc / d.nr);
-
-  std::vector<uint32_t> rowterm, colterm;
+  ACheck check{};
   if (!is_float) {
-    const RowScan s = scan_rows(b, static_cast<const uint8_t*>(x), M, ldx, zx);
+    const FormatRanges& r = b.ranges;
+    if (zx < r.zx_min || zx > r.zx_max)
+      throw std::invalid_argument(std::string(format_name(b.format)) + ": activation zero_point " +
+                                  std::to_string(zx) + " outside [" + std::to_string(r.zx_min) +
+                                  ", " + std::to_string(r.zx_max) + "]");
+    const int a_off = d.a_offset ? d.a_offset(b.params) : 0;
+    check = {r.x_min + a_off, r.x_max + a_off, a_off, a_off + zx, format_name(b.format)};
+    cl.check = &check;
     // x - zx = s_a - A0 and w - zw = s_b - B0 for stored values s (docs/formats.md):
     // sum (s_a - A0)(s_b - B0) = S - B0*rowsum(s_a) - A0*colsum(s_b) + K*A0*B0.
-    const int64_t K = b.K;
-    const int64_t A0 = int64_t(job.a_offset) + zx;
-    const int64_t B0 = int64_t(b.b_offset) + b.zero_point;
-    if (A0 != 0 || B0 != 0) {
-      rowterm.resize(size_t(M));
-      colterm.resize(size_t(b.N));
-      for (int64_t i = 0; i < M; ++i) {
-        const int64_t ra = s.rowsum[size_t(i)] + K * job.a_offset;
-        rowterm[size_t(i)] = uint32_t(uint64_t(-B0 * ra + K * A0 * B0));
-      }
-      for (int64_t j = 0; j < b.N; ++j) colterm[size_t(j)] = uint32_t(uint64_t(-A0 * b.colsum[size_t(j)]));
-      job.rowterm = rowterm.data();
-      job.colterm = colterm.data();
+    cl.A0 = int64_t(a_off) + zx;
+    cl.B0 = int64_t(b.b_offset) + b.zero_point;
+    cl.correct = cl.A0 != 0 || cl.B0 != 0;
+    cl.nA0 = uint32_t(uint64_t(-cl.A0));
+  }
+
+  const int64_t mr = d.mr;
+  const int64_t mp = ceil_div(M, mr), np = b.n_panels;
+  cl.apanel_bytes = mr * b.Kp * int64_t(elem_bits(d.a_elem)) / 8;
+  // Threads: what was asked, at most the pool's capacity, the tiles and the work.
+  const double macs = double(M) * double(b.N) * double(b.K);
+  const int64_t T = std::max<int64_t>(
+      1, std::min<int64_t>({int64_t(threads), int64_t(max_threads()), mp * np,
+                            int64_t(std::min(macs / double(kMinMacsPerThread), 1e9))}));
+  const int64_t budget = std::clamp<int64_t>(cache_sizes().l3 / 2, kMinAChunkBytes, kMaxAChunkBytes);
+  const int64_t chunk = std::clamp<int64_t>(budget / cl.apanel_bytes, std::min<int64_t>(T, mp), mp);
+
+  Scratch& s = tl_scratch;
+  cl.abuf = s.abuf(size_t(chunk * cl.apanel_bytes));
+  if (s.stats.size() < size_t(chunk * mr)) s.stats.resize(size_t(chunk * mr));
+  cl.stats = s.stats.data();
+  if (cl.correct) {
+    if (s.rowterm.size() < size_t(chunk * mr)) s.rowterm.resize(size_t(chunk * mr));
+    cl.rowterm = s.rowterm.data();
+  }
+
+  for (int64_t p0 = 0; p0 < mp; p0 += chunk) {
+    const int64_t cp = std::min(chunk, mp - p0);
+    int64_t tm = 1, tn = 1;
+    if (T > 1) choose_grid(cp, np, T, d, b.K, tm, tn);
+    const int64_t packers = std::min(T, cp);
+    if (T == 1) {
+      pack_panels(cl, p0, 0, cp);
+      compute_region(cl, p0, 0, cp, 0, np);
+      continue;
     }
-  }
-
-  // Split the output: over N panels when there are enough, else over M in mr-row units.
-  const int64_t m_units = (M + d.mr - 1) / d.mr;
-  std::vector<Region> regions;
-  if (b.n_panels >= threads || b.n_panels >= m_units) {
-    const int64_t t = std::min<int64_t>(threads, b.n_panels);
-    for (int64_t k = 0; k < t; ++k)
-      regions.push_back({0, M, b.n_panels * k / t, b.n_panels * (k + 1) / t});
-  } else {
-    const int64_t t = std::min<int64_t>(threads, m_units);
-    for (int64_t k = 0; k < t; ++k)
-      regions.push_back({std::min(M, m_units * k / t * d.mr),
-                         std::min(M, m_units * (k + 1) / t * d.mr), 0, b.n_panels});
-  }
-
-  if (regions.size() == 1) {
-    run_region(job, regions[0]);
-    return;
-  }
-  std::vector<std::exception_ptr> errors(regions.size());
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < regions.size(); ++t)
-    pool.emplace_back([&, t] {
-      try {
-        run_region(job, regions[t]);
-      } catch (...) {
-        errors[t] = std::current_exception();
-      }
+    Pool& pool = Pool::get();
+    pool.run(packers, packers, [&](int64_t t) {
+      pack_panels(cl, p0, cp * t / packers, cp * (t + 1) / packers);
     });
-  try {
-    run_region(job, regions[0]);
-  } catch (...) {
-    errors[0] = std::current_exception();
+    pool.run(tm * tn, tm * tn, [&](int64_t t) {
+      const int64_t gm = t / tn, gn = t % tn;
+      compute_region(cl, p0, cp * gm / tm, cp * (gm + 1) / tm, np * gn / tn, np * (gn + 1) / tn);
+    });
   }
-  for (auto& th : pool) th.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
 }
 
 }  // namespace lowbit

@@ -56,8 +56,20 @@ struct PackedB {
   int32_t zero_point = 0;
   int32_t b_offset = 0;     // stored = value + b_offset
   int64_t flush_k = 0;      // max depth per micro-kernel call (0 = none)
-  int64_t max_abs_w = 0;    // max |w - zero_point| over the data (int32 range guard)
-  std::vector<int64_t> colsum;  // per column, sum over real k of the stored values
+  int64_t max_abs_w = 0;    // max |w - zero_point| over the data
+  // min and max of (w - zero_point) over the data: the int32 range guard bounds each row's
+  // result from above and below separately (so an exact -2^31 is accepted).
+  int64_t w_dev_min = 0, w_dev_max = 0;
+  FormatRanges ranges{};    // of the format and params (integer formats)
+  std::vector<int64_t> colsum;    // per column, sum over real k of the stored values
+  std::vector<uint32_t> colsum32; // the same modulo 2^32 (the fused correction reads it)
+  // Resolved once at packing, not per call: the variant each M < desc->mr runs (smallest
+  // mr >= M reading the same packed B) and its flush period.  Index 0 = desc itself.
+  struct Companion {
+    const KernelDesc* desc;
+    int64_t flush_k;
+  };
+  std::vector<Companion> for_m;
   AlignedBytes data;
   size_t data_bytes = 0;
 };
@@ -66,14 +78,37 @@ struct PackedB {
 std::unique_ptr<PackedB> pack_b(const KernelDesc& d, const void* w, int64_t K, int64_t N,
                                 int64_t ldw, int32_t zero_point, const FormatParams& p);
 
-// Packs rows [i0, i0+mc) x depth [k0, k0+kc) of x (M x K row-major, stride ldx) into
-// `out` in the layout [mc/mr][kc/ka][mr][ka]; rows >= M and k >= K are stored as 0.
-void pack_a(const KernelDesc& d, const void* x, int64_t M, int64_t K, int64_t ldx,
-            int32_t a_offset, int64_t i0, int64_t mc, int64_t k0, int64_t kc, uint8_t* out);
+// What pack_a checks and measures in the codes it has just written (integer formats).
+struct ACheck {
+  int lo, hi;       // allowed stored values (x range + a_offset)
+  int a_offset;     // stored = x + a_offset
+  int32_t centre;   // a_offset + zx: x - zx = stored - centre
+  const char* format;
+};
+struct ARowStats {
+  int64_t sum;  // sum over real k of the stored values
+  int64_t pos;  // sum over real k of max(stored - centre, 0)
+};
+
+// Packs one mr-row micro-panel: rows [i0, i0+mr) of x (M x K row-major, stride ldx) over
+// the whole depth Kp into `out`, layout [Kp/ka][mr][ka]; rows >= M and k >= K are stored
+// as 0.  Each row goes through a small staging copy: the codes written to `out` are the
+// ones range-checked (against `check`, integer formats) and summed into stats[r] (rows < M),
+// so a concurrent writer to x cannot slip an unchecked code past the check.
+void pack_a(const KernelDesc& d, const void* x, int64_t M, int64_t K, int64_t Kp, int64_t ldx,
+            int64_t i0, const ACheck* check, uint8_t* out, ARowStats* stats);
 
 // C (M x N, row stride ldc; int32 or float) = (x - zx)(w - zw).  Validates x's codes.
+// Runs on at most min(threads, max_threads(), work units) threads of a persistent pool.
 void gemm(const PackedB& b, const void* x, int64_t M, int64_t ldx, int32_t zx, void* c,
           int64_t ldc, int threads);
+int max_threads();  // the pool's capacity
+
+// Cache sizes in bytes read from the OS at first use (0 where unknown).
+struct CacheSizes {
+  int64_t l1d, l2, l3;
+};
+const CacheSizes& cache_sizes();
 
 // ---- registry and CPU ------------------------------------------------------------------
 

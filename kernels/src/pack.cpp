@@ -26,6 +26,23 @@ void check_stored_fits(const KernelDesc& d, Elem e, int lo, int hi, const char* 
                            "] does not fit its element type");
 }
 
+// Variants that read the same packed B (same format, tier, nr, kb, B element and offset)
+// differ only in mr; for M < mr the driver takes the smallest mr >= M, so a GEMV does not
+// multiply padding rows.  Resolved here once, not on every call.
+void resolve_companions(PackedB& pb) {
+  const KernelDesc& d = *pb.desc;
+  pb.for_m.assign(size_t(d.mr), {&d, 0});
+  for (const KernelDesc* k : all_kernels()) {
+    const bool same_b = k->format == d.format && std::strcmp(k->tier, d.tier) == 0 &&
+                        k->nr == d.nr && k->kb == d.kb && k->b_elem == d.b_elem &&
+                        k->b_offset == d.b_offset && k->a_elem == d.a_elem && k->ka == d.ka &&
+                        k->a_offset == d.a_offset;
+    if (!same_b || k->mr >= d.mr) continue;
+    for (int64_t m = 1; m <= k->mr; ++m)
+      if (k->mr < pb.for_m[size_t(m)].desc->mr) pb.for_m[size_t(m)].desc = k;
+  }
+}
+
 }  // namespace
 
 std::unique_ptr<PackedB> pack_b(const KernelDesc& d, const void* w, int64_t K, int64_t N,
@@ -45,6 +62,7 @@ std::unique_ptr<PackedB> pack_b(const KernelDesc& d, const void* w, int64_t K, i
   pb->data_bytes = size_t(pb->panel_bytes * pb->n_panels);
   pb->data = aligned_bytes(pb->data_bytes);
   uint8_t* out = pb->data.get();
+  resolve_companions(*pb);
 
   if (d.format == Format::kFp32) {
     if (zero_point != 0) throw std::invalid_argument("fp32 weights take no zero point");
@@ -62,6 +80,7 @@ std::unique_ptr<PackedB> pack_b(const KernelDesc& d, const void* w, int64_t K, i
   }
 
   const FormatRanges r = format_ranges(d.format, p);
+  pb->ranges = r;
   if (zero_point < r.zw_min || zero_point > r.zw_max)
     throw std::invalid_argument(std::string(format_name(d.format)) + ": weight zero_point " +
                                 std::to_string(zero_point) + " outside [" +
@@ -142,64 +161,120 @@ std::unique_ptr<PackedB> pack_b(const KernelDesc& d, const void* w, int64_t K, i
   }
   const int64_t max_abs = std::max(std::llabs(int64_t(lo) - zero_point), std::llabs(int64_t(hi) - zero_point));
   pb->max_abs_w = max_abs;
+  pb->w_dev_min = int64_t(lo) - zero_point;
+  pb->w_dev_max = int64_t(hi) - zero_point;
+  for (auto& c : pb->for_m) c.flush_k = c.desc == &d ? pb->flush_k : flush_period(*c.desc, p);
+  pb->colsum32.resize(size_t(N));
+  for (int64_t j = 0; j < N; ++j) pb->colsum32[size_t(j)] = uint32_t(uint64_t(pb->colsum[size_t(j)]));
   return pb;
 }
 
 namespace {
 
-template <typename Dst, typename Src>
-inline Dst convert(Src v, int32_t offset) {
-  if constexpr (std::is_floating_point_v<Src>) return Dst(v);
-  else return Dst(int32_t(v) + offset);  // ranges checked: the narrowing is exact
+// Staging chunk of one row (elements; a multiple of every ka).
+constexpr int64_t kStage = 2048;
+
+// Contiguous convert of one row segment into the staging buffer: k >= kend stored as 0.
+template <typename Src, typename Dst>
+void stage_row(const Src* src, int64_t n_real, int64_t n, int32_t offset, Dst* st) {
+  for (int64_t k = 0; k < n_real; ++k) {
+    if constexpr (std::is_floating_point_v<Src>) st[k] = Dst(src[k]);
+    else st[k] = Dst(int32_t(src[k]) + offset);  // range checked below before any use
+  }
+  for (int64_t k = n_real; k < n; ++k) st[k] = Dst(0);
 }
 
-// Row r of a packed A panel: dst[(g*mr + r)*ka + u] = src[k0 + g*ka + u] + offset.
+// Row r of a micro-panel: dst[(g*mr + r)*KA + u] = st[g*KA + u].
+template <int KA, typename Dst>
+void scatter_row(const Dst* st, int64_t n, int mr, int r, Dst* panel) {
+  Dst* d = panel + int64_t(r) * KA;
+  const int64_t stride = int64_t(mr) * KA;
+  for (int64_t g = 0; g < n / KA; ++g, d += stride, st += KA) {
+    Dst v[KA];
+    std::memcpy(v, st, sizeof v);
+    std::memcpy(d, v, sizeof v);
+  }
+}
+
+template <typename Dst>
+void scatter_any(int ka, const Dst* st, int64_t n, int mr, int r, Dst* panel) {
+  switch (ka) {
+    case 1: return scatter_row<1>(st, n, mr, r, panel);
+    case 2: return scatter_row<2>(st, n, mr, r, panel);
+    case 4: return scatter_row<4>(st, n, mr, r, panel);
+    case 8: return scatter_row<8>(st, n, mr, r, panel);
+    default:
+      for (int64_t g = 0; g < n / ka; ++g)
+        for (int u = 0; u < ka; ++u) panel[(g * mr + r) * ka + u] = st[g * ka + u];
+  }
+}
+
 template <typename Src, typename Dst>
-void pack_a_rows(const Src* x, int64_t M, int64_t K, int64_t ldx, int32_t offset, int mr, int ka,
-                 int64_t i0, int64_t mc, int64_t k0, int64_t kc, Dst* out) {
-  const int64_t groups = kc / ka;
-  for (int64_t ip = 0; ip < mc; ip += mr) {
-    Dst* panel = out + (ip / mr) * int64_t(mr) * kc;
-    for (int r = 0; r < mr; ++r) {
-      const int64_t i = i0 + ip + r;
-      const int64_t kend = i < M ? std::min<int64_t>(K, k0 + kc) : k0;
-      const Src* src = x + (i < M ? i * ldx : 0);
-      const int64_t full = (kend - k0) / ka;  // groups entirely inside the row
-      for (int64_t g = 0; g < full; ++g) {
-        Dst* d = panel + (g * mr + r) * ka;
-        const Src* s = src + k0 + g * ka;
-        for (int u = 0; u < ka; ++u) d[u] = convert<Dst>(s[u], offset);
-      }
-      for (int64_t g = full; g < groups; ++g)
-        for (int u = 0; u < ka; ++u) {
-          const int64_t k = k0 + g * ka + u;
-          panel[(g * mr + r) * ka + u] = k < kend ? convert<Dst>(src[k], offset) : Dst(0);
+void pack_a_panel(const KernelDesc& d, const Src* x, int64_t M, int64_t K, int64_t Kp,
+                  int64_t ldx, int64_t i0, const ACheck* chk, Dst* panel, ARowStats* stats) {
+  alignas(64) Dst st[kStage];
+  const int mr = d.mr;
+  const int32_t offset = chk ? chk->a_offset : 0;
+  for (int r = 0; r < mr; ++r) {
+    const int64_t i = i0 + r;
+    const bool real = i < M;
+    int64_t sum = 0, pos = 0;
+    for (int64_t k0 = 0; k0 < Kp; k0 += kStage) {
+      const int64_t n = std::min(kStage, Kp - k0);
+      const int64_t n_real = real ? std::clamp<int64_t>(K - k0, 0, n) : 0;
+      stage_row(x + (real ? i * ldx + k0 : 0), n_real, n, offset, st);
+      if constexpr (!std::is_floating_point_v<Dst>) {
+        if (chk && n_real) {
+          // Check and sum the staged codes: exactly the ones scattered below.
+          int lo = INT32_MAX, hi = INT32_MIN;
+          int32_t s = 0, p = 0;  // n_real * 510 fits
+          for (int64_t k = 0; k < n_real; ++k) {
+            const int32_t v = st[k];
+            lo = std::min(lo, v);
+            hi = std::max(hi, v);
+            s += v;
+            p += std::max(v - chk->centre, 0);
+          }
+          if (lo < chk->lo || hi > chk->hi) {
+            int64_t k = 0;
+            while (int(st[k]) >= chk->lo && int(st[k]) <= chk->hi) ++k;
+            throw std::invalid_argument(
+                std::string(chk->format) + ": activation code " +
+                std::to_string((int(st[k]) - chk->a_offset) & 255) + " at [" + std::to_string(i) +
+                ", " + std::to_string(k0 + k) + "] outside [" +
+                std::to_string(chk->lo - chk->a_offset) + ", " +
+                std::to_string(chk->hi - chk->a_offset) + "]");
+          }
+          sum += s;
+          pos += p;
         }
+      }
+      scatter_any(d.ka, st, n, mr, r, panel + k0 * mr);
     }
+    if (real && stats) stats[r] = {sum, pos};
   }
 }
 
 }  // namespace
 
-void pack_a(const KernelDesc& d, const void* x, int64_t M, int64_t K, int64_t ldx,
-            int32_t a_offset, int64_t i0, int64_t mc, int64_t k0, int64_t kc, uint8_t* out) {
+void pack_a(const KernelDesc& d, const void* x, int64_t M, int64_t K, int64_t Kp, int64_t ldx,
+            int64_t i0, const ACheck* check, uint8_t* out, ARowStats* stats) {
   const uint8_t* xu = static_cast<const uint8_t*>(x);
   switch (d.a_elem) {
     case Elem::kF32:
-      pack_a_rows<float, float>(static_cast<const float*>(x), M, K, ldx, 0, d.mr, d.ka, i0, mc,
-                                k0, kc, reinterpret_cast<float*>(out));
+      pack_a_panel<float, float>(d, static_cast<const float*>(x), M, K, Kp, ldx, i0, nullptr,
+                                 reinterpret_cast<float*>(out), nullptr);
       break;
     case Elem::kU8:
-      pack_a_rows<uint8_t, uint8_t>(xu, M, K, ldx, a_offset, d.mr, d.ka, i0, mc, k0, kc, out);
+      pack_a_panel<uint8_t, uint8_t>(d, xu, M, K, Kp, ldx, i0, check, out, stats);
       break;
     case Elem::kS8:
-      // uint8 + offset computed in int via integer promotion, then narrowed (checked range).
-      pack_a_rows<uint8_t, int8_t>(xu, M, K, ldx, a_offset, d.mr, d.ka, i0, mc, k0, kc,
-                                   reinterpret_cast<int8_t*>(out));
+      pack_a_panel<uint8_t, int8_t>(d, xu, M, K, Kp, ldx, i0, check,
+                                    reinterpret_cast<int8_t*>(out), stats);
       break;
     case Elem::kS16:
-      pack_a_rows<uint8_t, int16_t>(xu, M, K, ldx, a_offset, d.mr, d.ka, i0, mc, k0, kc,
-                                    reinterpret_cast<int16_t*>(out));
+      pack_a_panel<uint8_t, int16_t>(d, xu, M, K, Kp, ldx, i0, check,
+                                     reinterpret_cast<int16_t*>(out), stats);
       break;
     case Elem::kU4:
       throw std::logic_error(std::string(d.name) + ": kU4 is a B-only element type");
