@@ -324,9 +324,9 @@ void pack_panels(const Call& cl, int64_t p0, int64_t q0, int64_t q1) {
     pack_a(d, cl.x, cl.M, K, b.Kp, cl.ldx, i0, cl.check, cl.abuf + q * cl.apanel_bytes, st);
     if (cl.is_float) continue;
     for (int64_t r = 0; r < d.mr && i0 + r < cl.M; ++r) {
-      // x - zx = s - centre for stored s.  With P and Q the sums of its positive and
-      // negative parts, P*wmin - Q*wmax <= result <= P*wmax - Q*wmin.
-      const int64_t P = st[r].pos, Q = P - (st[r].sum - K * int64_t(cl.check->centre));
+      // With P and Q the sums of the positive and negative parts of x - zx over k,
+      // P*wmin - Q*wmax <= result <= P*wmax - Q*wmin  (w - zw in [wmin, wmax]).
+      const int64_t P = st[r].pos, Q = P - (st[r].sum - K * int64_t(cl.check->zx));
       const int64_t hi = P * b.w_dev_max - Q * b.w_dev_min;
       const int64_t lo = P * b.w_dev_min - Q * b.w_dev_max;
       if (hi > INT32_MAX || lo < INT32_MIN)
@@ -336,7 +336,7 @@ void pack_panels(const Call& cl, int64_t p0, int64_t q0, int64_t q1) {
             std::to_string(K) + "); split K or use smaller zero points");
       if (cl.correct)
         cl.rowterm[q * d.mr + r] =
-            uint32_t(uint64_t(-cl.B0 * st[r].sum + K * cl.A0 * cl.B0));
+            uint32_t(uint64_t(-cl.B0 * (st[r].sum + K * cl.check->a_offset) + K * cl.A0 * cl.B0));
     }
   }
 }
@@ -446,7 +446,7 @@ void gemm(const PackedB& b, const void* x, int64_t M, int64_t ldx, int32_t zx, v
                                   std::to_string(zx) + " outside [" + std::to_string(r.zx_min) +
                                   ", " + std::to_string(r.zx_max) + "]");
     const int a_off = d.a_offset ? d.a_offset(b.params) : 0;
-    check = {r.x_min + a_off, r.x_max + a_off, a_off, a_off + zx, format_name(b.format)};
+    check = {r.x_min, r.x_max, a_off, zx, format_name(b.format)};
     cl.check = &check;
     // x - zx = s_a - A0 and w - zw = s_b - B0 for stored values s (docs/formats.md):
     // sum (s_a - A0)(s_b - B0) = S - B0*rowsum(s_a) - A0*colsum(s_b) + K*A0*B0.

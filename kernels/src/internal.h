@@ -78,23 +78,23 @@ struct PackedB {
 std::unique_ptr<PackedB> pack_b(const KernelDesc& d, const void* w, int64_t K, int64_t N,
                                 int64_t ldw, int32_t zero_point, const FormatParams& p);
 
-// What pack_a checks and measures in the codes it has just written (integer formats).
+// What pack_a checks and measures in the codes it has just staged (integer formats).
 struct ACheck {
-  int lo, hi;       // allowed stored values (x range + a_offset)
-  int a_offset;     // stored = x + a_offset
-  int32_t centre;   // a_offset + zx: x - zx = stored - centre
+  int x_min, x_max;  // allowed activation codes
+  int a_offset;      // stored = x + a_offset
+  int zx;            // activation zero point (0..255)
   const char* format;
 };
 struct ARowStats {
-  int64_t sum;  // sum over real k of the stored values
-  int64_t pos;  // sum over real k of max(stored - centre, 0)
+  int64_t sum;  // sum over k of the codes x
+  int64_t pos;  // sum over k of max(x - zx, 0)
 };
 
 // Packs one mr-row micro-panel: rows [i0, i0+mr) of x (M x K row-major, stride ldx) over
 // the whole depth Kp into `out`, layout [Kp/ka][mr][ka]; rows >= M and k >= K are stored
-// as 0.  Each row goes through a small staging copy: the codes written to `out` are the
-// ones range-checked (against `check`, integer formats) and summed into stats[r] (rows < M),
-// so a concurrent writer to x cannot slip an unchecked code past the check.
+// as 0.  Integer rows go through a small staging copy: the codes written to `out` are the
+// ones range-checked (against `check`) and summed into stats[r] (rows < M), so a
+// concurrent writer to x cannot slip an unchecked code past the check.
 void pack_a(const KernelDesc& d, const void* x, int64_t M, int64_t K, int64_t Kp, int64_t ldx,
             int64_t i0, const ACheck* check, uint8_t* out, ARowStats* stats);
 

@@ -4,6 +4,10 @@
 #include <climits>
 #include <type_traits>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "internal.h"
 
 namespace lowbit {
@@ -171,50 +175,105 @@ std::unique_ptr<PackedB> pack_b(const KernelDesc& d, const void* w, int64_t K, i
 
 namespace {
 
-// Staging chunk of one row (elements; a multiple of every ka).
+// Staging chunk of one row (codes; a multiple of every ka).
 constexpr int64_t kStage = 2048;
 
-// Contiguous convert of one row segment into the staging buffer: k >= kend stored as 0.
-template <typename Src, typename Dst>
-void stage_row(const Src* src, int64_t n_real, int64_t n, int32_t offset, Dst* st) {
-  for (int64_t k = 0; k < n_real; ++k) {
-    if constexpr (std::is_floating_point_v<Src>) st[k] = Dst(src[k]);
-    else st[k] = Dst(int32_t(src[k]) + offset);  // range checked below before any use
+struct CodeStats {
+  int lo, hi;
+  int64_t sum, pos;
+};
+
+// min, max, sum and sum of max(v - zx, 0) of n codes (zx in 0..255).
+CodeStats code_stats(const uint8_t* v, int64_t n, int zx) {
+  int64_t k = 0;
+  uint8_t lo = 255, hi = 0;
+  uint64_t sum = 0, pos = 0;
+#if defined(__SSE2__)
+  const __m128i zero = _mm_setzero_si128(), z = _mm_set1_epi8(char(zx));
+  __m128i vlo = _mm_set1_epi8(char(0xFF)), vhi = zero, vsum = zero, vpos = zero;
+  for (; k + 16 <= n; k += 16) {
+    const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(v + k));
+    vlo = _mm_min_epu8(vlo, x);
+    vhi = _mm_max_epu8(vhi, x);
+    vsum = _mm_add_epi64(vsum, _mm_sad_epu8(x, zero));
+    vpos = _mm_add_epi64(vpos, _mm_sad_epu8(_mm_subs_epu8(x, z), zero));
   }
-  for (int64_t k = n_real; k < n; ++k) st[k] = Dst(0);
+  alignas(16) uint8_t b[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(b), vlo);
+  for (uint8_t c : b) lo = std::min(lo, c);
+  _mm_store_si128(reinterpret_cast<__m128i*>(b), vhi);
+  for (uint8_t c : b) hi = std::max(hi, c);
+  alignas(16) uint64_t q[2];
+  _mm_store_si128(reinterpret_cast<__m128i*>(q), vsum);
+  sum = q[0] + q[1];
+  _mm_store_si128(reinterpret_cast<__m128i*>(q), vpos);
+  pos = q[0] + q[1];
+#endif
+  for (; k < n; ++k) {
+    lo = std::min(lo, v[k]);
+    hi = std::max(hi, v[k]);
+    sum += v[k];
+    pos += v[k] > zx ? v[k] - zx : 0;
+  }
+  return {lo, hi, int64_t(sum), int64_t(pos)};
 }
 
-// Row r of a micro-panel: dst[(g*mr + r)*KA + u] = st[g*KA + u].
+// Row r of a micro-panel from n staged codes (n a multiple of KA):
+// panel[(g*mr + r)*KA + u] = Dst(st[g*KA + u] + offset).
 template <int KA, typename Dst>
-void scatter_row(const Dst* st, int64_t n, int mr, int r, Dst* panel) {
+void scatter_row(const uint8_t* st, int64_t n, int32_t offset, int mr, int r, Dst* panel) {
   Dst* d = panel + int64_t(r) * KA;
-  const int64_t stride = int64_t(mr) * KA;
-  for (int64_t g = 0; g < n / KA; ++g, d += stride, st += KA) {
-    Dst v[KA];
-    std::memcpy(v, st, sizeof v);
-    std::memcpy(d, v, sizeof v);
+  const int64_t stride = int64_t(mr) * KA, groups = n / KA;
+  int64_t g = 0;
+#if defined(__SSE2__)
+  // 4-byte groups (2 x int16 or 4 x int8): 16 codes per load, one 32-bit store per group.
+  if constexpr (KA * sizeof(Dst) == 4) {
+    const __m128i zero = _mm_setzero_si128();
+    for (; g + 16 / KA <= groups; g += 16 / KA) {
+      const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(st + g * KA));
+      __m128i h[2];
+      if constexpr (sizeof(Dst) == 2) {
+        const __m128i o = _mm_set1_epi16(int16_t(offset));
+        h[0] = _mm_add_epi16(_mm_unpacklo_epi8(x, zero), o);
+        h[1] = _mm_add_epi16(_mm_unpackhi_epi8(x, zero), o);
+      } else {
+        h[0] = _mm_add_epi8(x, _mm_set1_epi8(char(offset)));  // codes checked: no wrap
+      }
+      for (int part = 0; part < int(sizeof(Dst)); ++part) {
+        __m128i v = h[part];
+        for (int j = 0; j < 4; ++j) {
+          const int32_t w = _mm_cvtsi128_si32(v);
+          std::memcpy(d + (g + part * 4 + j) * stride, &w, 4);
+          v = _mm_srli_si128(v, 4);
+        }
+      }
+    }
   }
+#endif
+  for (; g < groups; ++g)
+    for (int u = 0; u < KA; ++u) d[g * stride + u] = Dst(int32_t(st[g * KA + u]) + offset);
 }
 
 template <typename Dst>
-void scatter_any(int ka, const Dst* st, int64_t n, int mr, int r, Dst* panel) {
+void scatter_any(int ka, const uint8_t* st, int64_t n, int32_t offset, int mr, int r, Dst* panel) {
   switch (ka) {
-    case 1: return scatter_row<1>(st, n, mr, r, panel);
-    case 2: return scatter_row<2>(st, n, mr, r, panel);
-    case 4: return scatter_row<4>(st, n, mr, r, panel);
-    case 8: return scatter_row<8>(st, n, mr, r, panel);
+    case 1: return scatter_row<1>(st, n, offset, mr, r, panel);
+    case 2: return scatter_row<2>(st, n, offset, mr, r, panel);
+    case 4: return scatter_row<4>(st, n, offset, mr, r, panel);
+    case 8: return scatter_row<8>(st, n, offset, mr, r, panel);
     default:
       for (int64_t g = 0; g < n / ka; ++g)
-        for (int u = 0; u < ka; ++u) panel[(g * mr + r) * ka + u] = st[g * ka + u];
+        for (int u = 0; u < ka; ++u)
+          panel[(g * mr + r) * ka + u] = Dst(int32_t(st[g * ka + u]) + offset);
   }
 }
 
-template <typename Src, typename Dst>
-void pack_a_panel(const KernelDesc& d, const Src* x, int64_t M, int64_t K, int64_t Kp,
-                  int64_t ldx, int64_t i0, const ACheck* chk, Dst* panel, ARowStats* stats) {
-  alignas(64) Dst st[kStage];
+// Integer codes: stage (copy) -> check and sum the staged codes -> scatter the same codes.
+template <typename Dst>
+void pack_a_codes(const KernelDesc& d, const uint8_t* x, int64_t M, int64_t K, int64_t Kp,
+                  int64_t ldx, int64_t i0, const ACheck& chk, Dst* panel, ARowStats* stats) {
+  alignas(64) uint8_t st[kStage];
   const int mr = d.mr;
-  const int32_t offset = chk ? chk->a_offset : 0;
   for (int r = 0; r < mr; ++r) {
     const int64_t i = i0 + r;
     const bool real = i < M;
@@ -222,36 +281,55 @@ void pack_a_panel(const KernelDesc& d, const Src* x, int64_t M, int64_t K, int64
     for (int64_t k0 = 0; k0 < Kp; k0 += kStage) {
       const int64_t n = std::min(kStage, Kp - k0);
       const int64_t n_real = real ? std::clamp<int64_t>(K - k0, 0, n) : 0;
-      stage_row(x + (real ? i * ldx + k0 : 0), n_real, n, offset, st);
-      if constexpr (!std::is_floating_point_v<Dst>) {
-        if (chk && n_real) {
-          // Check and sum the staged codes: exactly the ones scattered below.
-          int lo = INT32_MAX, hi = INT32_MIN;
-          int32_t s = 0, p = 0;  // n_real * 510 fits
-          for (int64_t k = 0; k < n_real; ++k) {
-            const int32_t v = st[k];
-            lo = std::min(lo, v);
-            hi = std::max(hi, v);
-            s += v;
-            p += std::max(v - chk->centre, 0);
-          }
-          if (lo < chk->lo || hi > chk->hi) {
-            int64_t k = 0;
-            while (int(st[k]) >= chk->lo && int(st[k]) <= chk->hi) ++k;
-            throw std::invalid_argument(
-                std::string(chk->format) + ": activation code " +
-                std::to_string((int(st[k]) - chk->a_offset) & 255) + " at [" + std::to_string(i) +
-                ", " + std::to_string(k0 + k) + "] outside [" +
-                std::to_string(chk->lo - chk->a_offset) + ", " +
-                std::to_string(chk->hi - chk->a_offset) + "]");
-          }
-          sum += s;
-          pos += p;
+      if (n_real) std::memcpy(st, x + i * ldx + k0, size_t(n_real));
+      // Padding stores 0 (not the offset code): it multiplies zero weights anyway, and the
+      // row sums count real k only.
+      const bool pad = n_real < n;
+      if (n_real) {
+        const CodeStats cs = code_stats(st, n_real, chk.zx);
+        if (cs.lo < chk.x_min || cs.hi > chk.x_max) {
+          int64_t k = 0;
+          while (st[k] >= chk.x_min && st[k] <= chk.x_max) ++k;
+          throw std::invalid_argument(std::string(chk.format) + ": activation code " +
+                                      std::to_string(int(st[k])) + " at [" + std::to_string(i) +
+                                      ", " + std::to_string(k0 + k) + "] outside [" +
+                                      std::to_string(chk.x_min) + ", " +
+                                      std::to_string(chk.x_max) + "]");
+        }
+        sum += cs.sum;
+        pos += cs.pos;
+      }
+      const int64_t n_full = pad ? n_real / d.ka * d.ka : n;
+      scatter_any(d.ka, st, n_full, chk.a_offset, mr, r, panel + k0 * mr);
+      if (pad) {  // the group straddling K and the groups after it
+        for (int64_t k = n_full; k < n; ++k) {
+          const int64_t g = k / d.ka, u = k % d.ka;
+          panel[k0 * mr + (g * mr + r) * d.ka + u] =
+              k < n_real ? Dst(int32_t(st[k]) + chk.a_offset) : Dst(0);
         }
       }
-      scatter_any(d.ka, st, n, mr, r, panel + k0 * mr);
     }
     if (real && stats) stats[r] = {sum, pos};
+  }
+}
+
+// fp32: no codes to check; straight from x into the panel.
+void pack_a_f32(const KernelDesc& d, const float* x, int64_t M, int64_t K, int64_t Kp,
+                int64_t ldx, int64_t i0, float* panel) {
+  const int mr = d.mr, ka = d.ka;
+  for (int r = 0; r < mr; ++r) {
+    const int64_t i = i0 + r;
+    const int64_t kend = i < M ? K : 0;
+    const float* src = x + (i < M ? i * ldx : 0);
+    if (ka == 1) {
+      float* dst = panel + r;
+      int64_t k = 0;
+      for (; k < kend; ++k) dst[k * mr] = src[k];
+      for (; k < Kp; ++k) dst[k * mr] = 0.0f;
+      continue;
+    }
+    for (int64_t k = 0; k < Kp; ++k)
+      panel[((k / ka) * mr + r) * ka + k % ka] = k < kend ? src[k] : 0.0f;
   }
 }
 
@@ -260,21 +338,21 @@ void pack_a_panel(const KernelDesc& d, const Src* x, int64_t M, int64_t K, int64
 void pack_a(const KernelDesc& d, const void* x, int64_t M, int64_t K, int64_t Kp, int64_t ldx,
             int64_t i0, const ACheck* check, uint8_t* out, ARowStats* stats) {
   const uint8_t* xu = static_cast<const uint8_t*>(x);
+  if (d.a_elem != Elem::kF32 && !check)
+    throw std::logic_error(std::string(d.name) + ": integer activations need a check");
   switch (d.a_elem) {
     case Elem::kF32:
-      pack_a_panel<float, float>(d, static_cast<const float*>(x), M, K, Kp, ldx, i0, nullptr,
-                                 reinterpret_cast<float*>(out), nullptr);
+      pack_a_f32(d, static_cast<const float*>(x), M, K, Kp, ldx, i0, reinterpret_cast<float*>(out));
       break;
     case Elem::kU8:
-      pack_a_panel<uint8_t, uint8_t>(d, xu, M, K, Kp, ldx, i0, check, out, stats);
+      pack_a_codes<uint8_t>(d, xu, M, K, Kp, ldx, i0, *check, out, stats);
       break;
     case Elem::kS8:
-      pack_a_panel<uint8_t, int8_t>(d, xu, M, K, Kp, ldx, i0, check,
-                                    reinterpret_cast<int8_t*>(out), stats);
+      pack_a_codes<int8_t>(d, xu, M, K, Kp, ldx, i0, *check, reinterpret_cast<int8_t*>(out), stats);
       break;
     case Elem::kS16:
-      pack_a_panel<uint8_t, int16_t>(d, xu, M, K, Kp, ldx, i0, check,
-                                     reinterpret_cast<int16_t*>(out), stats);
+      pack_a_codes<int16_t>(d, xu, M, K, Kp, ldx, i0, *check, reinterpret_cast<int16_t*>(out),
+                            stats);
       break;
     case Elem::kU4:
       throw std::logic_error(std::string(d.name) + ": kU4 is a B-only element type");
