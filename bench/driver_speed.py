@@ -65,7 +65,8 @@ def main(argv=None) -> int:
 
     threads = [int(t) for t in args.threads.split(",")]
     formats = args.formats.split(",")
-    shapes = load_catalog().suite(args.suite)
+    here = os.path.dirname(os.path.abspath(__file__))
+    shapes = load_catalog(os.path.join(here, "shapes.toml")).suite(args.suite)
     rng = np.random.default_rng(0)
     print(f"CPU: {lowbit.cpu_info()['model']}; load {os.getloadavg()}; suite {args.suite}; "
           f"int8 activations 0..{127 if args.x127 else 255}\n")

@@ -294,6 +294,7 @@ thread_local Scratch tl_scratch;
 struct Call {
   const PackedB* b;
   const KernelDesc* d;
+  int64_t Kp;  // depth of A and B as this variant packs them
   const void* x;
   int64_t M, ldx;
   void* c;
@@ -321,7 +322,7 @@ void pack_panels(const Call& cl, int64_t p0, int64_t q0, int64_t q1) {
   for (int64_t q = q0; q < q1; ++q) {
     const int64_t i0 = (p0 + q) * d.mr;
     ARowStats* st = cl.stats + q * d.mr;
-    pack_a(d, cl.x, cl.M, K, b.Kp, cl.ldx, i0, cl.check, cl.abuf + q * cl.apanel_bytes, st);
+    pack_a(d, cl.x, cl.M, K, cl.Kp, cl.ldx, i0, cl.check, cl.abuf + q * cl.apanel_bytes, st);
     if (cl.is_float) continue;
     for (int64_t r = 0; r < d.mr && i0 + r < cl.M; ++r) {
       // With P and Q the sums of the positive and negative parts of x - zx over k,
@@ -363,10 +364,10 @@ void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t 
   if (d.thread_begin) d.thread_begin();
   for (int64_t jc = j0; jc < j1; jc += blk.NCp) {
     const int64_t jc_end = std::min(j1, jc + blk.NCp);
-    for (int64_t pc = 0; pc < b.Kp; pc += blk.KC) {
-      const int64_t kc = std::min(blk.KC, b.Kp - pc);
+    for (int64_t pc = 0; pc < cl.Kp; pc += blk.KC) {
+      const int64_t kc = std::min(blk.KC, cl.Kp - pc);
       const int accumulate = pc > 0;
-      const bool last = pc + kc >= b.Kp;
+      const bool last = pc + kc >= cl.Kp;
       for (int64_t ic = q0; ic < q1; ic += blk.MCp) {
         const int64_t ic_end = std::min(q1, ic + blk.MCp);
         for (int64_t jr = jc; jr < jc_end; ++jr) {
@@ -413,22 +414,16 @@ void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t 
   if (d.thread_end) d.thread_end();
 }
 
-}  // namespace
-
-int max_threads() { return Pool::get().capacity(); }
-
-void gemm(const PackedB& b, const void* x, int64_t M, int64_t ldx, int32_t zx, void* c,
-          int64_t ldc, int threads) {
-  if (threads < 1) throw std::invalid_argument("threads must be >= 1");
-  if (M < 1) return;
-  const PackedB::Companion comp =
-      M < b.desc->mr ? b.for_m[size_t(M)] : PackedB::Companion{b.desc, b.flush_k};
-  const KernelDesc& d = *comp.desc;
+// One attempt of a call on variant d.  narrow: d is a narrow variant (KernelDesc::narrow),
+// its B the narrow packing, and its pack check the narrower code range (NarrowMiss when a
+// code is outside it).
+void gemm_on(const PackedB& b0, const KernelDesc& d, int64_t flush_k, bool narrow,
+             const void* x, int64_t M, int64_t ldx, int32_t zx, void* c, int64_t ldc,
+             int threads) {
   const bool is_float = d.format == Format::kFp32;
-  if (is_float && zx != 0) throw std::invalid_argument("fp32 activations take no zero point");
-
+  const int64_t Kp = round_up(b0.K, d.kpad());
   Call cl{};
-  cl.b = &b;
+  cl.b = &b0;  // shape, ranges, sums; replaced by the narrow packing before computing
   cl.d = &d;
   cl.x = x;
   cl.M = M;
@@ -436,31 +431,33 @@ void gemm(const PackedB& b, const void* x, int64_t M, int64_t ldx, int32_t zx, v
   cl.c = c;
   cl.ldc = ldc;
   cl.is_float = is_float;
-  cl.blk = blocking(d, comp.flush_k, b.Kp);
+  cl.blk = blocking(d, flush_k, Kp);
+  cl.Kp = Kp;
 
   ACheck check{};
   if (!is_float) {
-    const FormatRanges& r = b.ranges;
+    const FormatRanges& r = b0.ranges;
     if (zx < r.zx_min || zx > r.zx_max)
-      throw std::invalid_argument(std::string(format_name(b.format)) + ": activation zero_point " +
+      throw std::invalid_argument(std::string(format_name(b0.format)) + ": activation zero_point " +
                                   std::to_string(zx) + " outside [" + std::to_string(r.zx_min) +
                                   ", " + std::to_string(r.zx_max) + "]");
-    const int a_off = d.a_offset ? d.a_offset(b.params) : 0;
-    check = {r.x_min, r.x_max, a_off, zx, format_name(b.format)};
+    const int a_off = d.a_offset ? d.a_offset(b0.params) : 0;
+    check = {r.x_min, narrow ? std::min(r.x_max, b0.desc->narrow_x_max) : r.x_max, a_off, zx,
+             format_name(b0.format), narrow};
     cl.check = &check;
     // x - zx = s_a - A0 and w - zw = s_b - B0 for stored values s (docs/formats.md):
     // sum (s_a - A0)(s_b - B0) = S - B0*rowsum(s_a) - A0*colsum(s_b) + K*A0*B0.
     cl.A0 = int64_t(a_off) + zx;
-    cl.B0 = int64_t(b.b_offset) + b.zero_point;
+    cl.B0 = int64_t(b0.b_offset) + b0.zero_point;
     cl.correct = cl.A0 != 0 || cl.B0 != 0;
     cl.nA0 = uint32_t(uint64_t(-cl.A0));
   }
 
   const int64_t mr = d.mr;
-  const int64_t mp = ceil_div(M, mr), np = b.n_panels;
-  cl.apanel_bytes = mr * b.Kp * int64_t(elem_bits(d.a_elem)) / 8;
+  const int64_t mp = ceil_div(M, mr), np = b0.n_panels;
+  cl.apanel_bytes = mr * Kp * int64_t(elem_bits(d.a_elem)) / 8;
   // Threads: what was asked, at most the pool's capacity, the tiles and the work.
-  const double macs = double(M) * double(b.N) * double(b.K);
+  const double macs = double(M) * double(b0.N) * double(b0.K);
   const int64_t T = std::max<int64_t>(
       1, std::min<int64_t>({int64_t(threads), int64_t(max_threads()), mp * np,
                             int64_t(std::min(macs / double(kMinMacsPerThread), 1e9))}));
@@ -479,22 +476,62 @@ void gemm(const PackedB& b, const void* x, int64_t M, int64_t ldx, int32_t zx, v
   for (int64_t p0 = 0; p0 < mp; p0 += chunk) {
     const int64_t cp = std::min(chunk, mp - p0);
     int64_t tm = 1, tn = 1;
-    if (T > 1) choose_grid(cp, np, T, d, b.K, tm, tn);
+    if (T > 1) choose_grid(cp, np, T, d, b0.K, tm, tn);
     const int64_t packers = std::min(T, cp);
+    Pool& pool = Pool::get();
     if (T == 1) {
       pack_panels(cl, p0, 0, cp);
+    } else {
+      pool.run(packers, packers, [&](int64_t t) {
+        pack_panels(cl, p0, cp * t / packers, cp * (t + 1) / packers);
+      });
+    }
+    // Every code of the chunk passed the check: now the B this variant reads.
+    if (narrow && cl.b == &b0) cl.b = &narrow_packing(b0);
+    if (T == 1) {
       compute_region(cl, p0, 0, cp, 0, np);
       continue;
     }
-    Pool& pool = Pool::get();
-    pool.run(packers, packers, [&](int64_t t) {
-      pack_panels(cl, p0, cp * t / packers, cp * (t + 1) / packers);
-    });
     pool.run(tm * tn, tm * tn, [&](int64_t t) {
       const int64_t gm = t / tn, gn = t % tn;
       compute_region(cl, p0, cp * gm / tm, cp * (gm + 1) / tm, np * gn / tn, np * (gn + 1) / tn);
     });
   }
+}
+
+// Whether the codes of x's first row begin inside the narrow range: a cheap look that spares
+// a narrow attempt bound to miss (the attempt itself checks every code it packs).
+bool narrow_plausible(const uint8_t* x, int64_t K, int x_max) {
+  const int64_t n = std::min<int64_t>(K, 256);
+  uint8_t hi = 0;
+  for (int64_t k = 0; k < n; ++k) hi = std::max(hi, x[k]);
+  return hi <= x_max;
+}
+
+}  // namespace
+
+int max_threads() { return Pool::get().capacity(); }
+
+void gemm(const PackedB& b, const void* x, int64_t M, int64_t ldx, int32_t zx, void* c,
+          int64_t ldc, int threads) {
+  if (threads < 1) throw std::invalid_argument("threads must be >= 1");
+  if (M < 1) return;
+  const PackedB::Companion comp =
+      M < b.desc->mr ? b.for_m[size_t(M)] : PackedB::Companion{b.desc, b.flush_k};
+  const KernelDesc& d = *comp.desc;
+  if (d.format == Format::kFp32 && zx != 0)
+    throw std::invalid_argument("fp32 activations take no zero point");
+  // The exact-but-faster variant when the codes allow it (the pack check decides).
+  const KernelDesc* nd = d.narrow;
+  if (nd && b.desc->narrow && nd->kb == b.desc->narrow->kb && nd->nr == b.desc->narrow->nr &&
+      narrow_plausible(static_cast<const uint8_t*>(x), b.K, b.desc->narrow_x_max)) {
+    try {
+      gemm_on(b, *nd, flush_period(*nd, b.params), true, x, M, ldx, zx, c, ldc, threads);
+      return;
+    } catch (const NarrowMiss&) {
+    }
+  }
+  gemm_on(b, d, comp.flush_k, false, x, M, ldx, zx, c, ldc, threads);
 }
 
 }  // namespace lowbit

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -72,7 +73,14 @@ struct PackedB {
   std::vector<Companion> for_m;
   AlignedBytes data;
   size_t data_bytes = 0;
+  // The same weights in the layout of desc->narrow (KernelDesc::narrow), built on the
+  // first call that can use it (narrow_packing).
+  mutable std::once_flag narrow_once;
+  mutable std::unique_ptr<PackedB> narrow_b;
 };
+
+// b re-laid out for b.desc->narrow (built once, thread-safe).
+const PackedB& narrow_packing(const PackedB& b);
 
 // w: K x N row-major with row stride ldw elements (float, int8 or uint8 per format).
 std::unique_ptr<PackedB> pack_b(const KernelDesc& d, const void* w, int64_t K, int64_t N,
@@ -84,7 +92,11 @@ struct ACheck {
   int a_offset;      // stored = x + a_offset
   int zx;            // activation zero point (0..255)
   const char* format;
+  bool narrow;       // x_max is a narrow variant's: a code above it throws NarrowMiss
 };
+// Thrown by pack_a when a code falls outside a narrow check: the call reruns on the
+// variant that takes every code (never reaches Python).
+struct NarrowMiss {};
 struct ARowStats {
   int64_t sum;  // sum over k of the codes x
   int64_t pos;  // sum over k of max(x - zx, 0)

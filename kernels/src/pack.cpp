@@ -173,6 +173,47 @@ std::unique_ptr<PackedB> pack_b(const KernelDesc& d, const void* w, int64_t K, i
   return pb;
 }
 
+const PackedB& narrow_packing(const PackedB& b) {
+  std::call_once(b.narrow_once, [&b] {
+    const KernelDesc& nd = *b.desc->narrow;
+    const KernelDesc& d = *b.desc;
+    if (nd.nr != d.nr || elem_bits(nd.b_elem) != 8 || elem_bits(d.b_elem) != 8 ||
+        nd.b_offset != d.b_offset || nd.format != d.format)
+      throw std::logic_error(std::string(nd.name) + ": not a narrow companion of " + d.name);
+    auto nb = std::make_unique<PackedB>();
+    nb->desc = &nd;
+    nb->format = b.format;
+    nb->params = b.params;
+    nb->K = b.K;
+    nb->N = b.N;
+    nb->Kp = round_up(b.K, nd.kpad());
+    nb->n_panels = b.n_panels;
+    nb->panel_bytes = nb->Kp * nd.nr;
+    nb->data_bytes = size_t(nb->panel_bytes * nb->n_panels);
+    nb->data = aligned_bytes(nb->data_bytes);
+    nb->zero_point = b.zero_point;
+    nb->b_offset = b.b_offset;
+    nb->flush_k = flush_period(nd, b.params);
+    nb->max_abs_w = b.max_abs_w;
+    nb->w_dev_min = b.w_dev_min;
+    nb->w_dev_max = b.w_dev_max;
+    nb->ranges = b.ranges;
+    nb->colsum = b.colsum;
+    nb->colsum32 = b.colsum32;
+    // Same stored bytes, k grouped by nd.kb instead of d.kb (k >= K stays 0).
+    const int64_t nr = d.nr, kb1 = d.kb, kb2 = nd.kb;
+    for (int64_t j = 0; j < b.n_panels; ++j) {
+      const uint8_t* src = b.data.get() + j * b.panel_bytes;
+      uint8_t* dst = nb->data.get() + j * nb->panel_bytes;
+      for (int64_t k = 0; k < b.K; ++k)
+        for (int64_t c = 0; c < nr; ++c)
+          dst[((k / kb2) * nr + c) * kb2 + k % kb2] = src[((k / kb1) * nr + c) * kb1 + k % kb1];
+    }
+    b.narrow_b = std::move(nb);
+  });
+  return *b.narrow_b;
+}
+
 namespace {
 
 // Staging chunk of one row (codes; a multiple of every ka).
@@ -288,6 +329,7 @@ void pack_a_codes(const KernelDesc& d, const uint8_t* x, int64_t M, int64_t K, i
       if (n_real) {
         const CodeStats cs = code_stats(st, n_real, chk.zx);
         if (cs.lo < chk.x_min || cs.hi > chk.x_max) {
+          if (chk.narrow) throw NarrowMiss{};
           int64_t k = 0;
           while (st[k] >= chk.x_min && st[k] <= chk.x_max) ++k;
           throw std::invalid_argument(std::string(chk.format) + ": activation code " +

@@ -78,6 +78,16 @@ struct KernelDesc {
   ThreadHookFn thread_begin, thread_end;
 
   int kpad() const;  // lcm(ka, kb, and 2*kb for Elem::kU4)
+
+  // ---- optional fields (added last, with defaults: positional initialisers that stop
+  // before them keep compiling and keep their meaning) ----
+  // An exact-but-faster variant for calls whose activation codes all lie in
+  // [x_min, narrow_x_max] (AVX2 int8: 7-bit codes let vpmaddubsw run without saturation).
+  // Same mr, nr and format; its own A and B layouts: the driver packs B for it from this
+  // variant's packed B on first use and picks it only when the staged codes of the call
+  // pass the narrower check.  Not in the registry's list (it is not exact on every input).
+  const KernelDesc* narrow = nullptr;
+  int narrow_x_max = 0;
 };
 
 // The registry: every compiled variant, in preference order (best first) within a format.

@@ -169,6 +169,38 @@ void qu8s8_x16c2(int64_t kc, const void* a, const void* b, void* c, int64_t ldc,
   LB_ROWS(LB_STORE_I)
 }
 
+// int8 for 7-bit activations (codes 0..127), chosen per call by the driver (KernelDesc::
+// narrow).  A: uint8 [kc/4][6][4]; B: int8 [kc/4][16][4].  vpmaddubsw adds two u8 x s8
+// products into int16: |sum| <= 2 * 127 * 128 = 32512, so it never saturates for such
+// activations (it would for codes >= 128); vpmaddwd with ones widens the two pair sums of
+// each column into int32.  32 MACs per two multiplies, no sign extension of B.
+template <int MR>
+void qu7s8_x16c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc,
+                 int accumulate) {
+  const uint8_t* A = static_cast<const uint8_t*>(a);
+  const int8_t* B = static_cast<const int8_t*>(b);
+  LB_ROWS(LB_DECL_I)
+  const __m256i ones = _mm256_set1_epi16(1);
+  for (int64_t g = 0; g < kc / 4; ++g) {
+    const __m256i b0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(B));
+    const __m256i b1 = _mm256_load_si256(reinterpret_cast<const __m256i*>(B + 32));
+#define LB_Q7(r)                                                                           \
+  if (r < MR) {                                                                            \
+    const __m256i av = bcast32(A + 4 * r);                                                 \
+    c##r##0 = _mm256_add_epi32(c##r##0, _mm256_madd_epi16(_mm256_maddubs_epi16(av, b0), ones)); \
+    c##r##1 = _mm256_add_epi32(c##r##1, _mm256_madd_epi16(_mm256_maddubs_epi16(av, b1), ones)); \
+    LB_PIN(c##r##0);                                                                       \
+    LB_PIN(c##r##1);                                                                       \
+  }
+    LB_ROWS(LB_Q7)
+#undef LB_Q7
+    A += 4 * MR;
+    B += 64;
+  }
+  int32_t* C = static_cast<int32_t*>(c);
+  LB_ROWS(LB_STORE_I)
+}
+
 // 16-bit accumulation core shared by int4 and 4.6bit.  A: int8 [kc/4][6][4] (signed
 // operand); B: uint8 weights [kc/4][16][4] (unsigned operand), either as bytes or as
 // nibbles (Elem::kU4: one 64-byte block holds group 2h low and 2h+1 high).
@@ -246,10 +278,15 @@ int q46_shift(const FormatParams& p) { return (p.weight_levels - 1) / 2; }
                                 1, Elem::kF32, Elem::kF32, nullptr, nullptr, 32, 1, false, false,  \
                                 96, 256, 3072, FN, nullptr, nullptr};
 #define LB_F32(MR) LB_F32_FN(MR, f32_x16<MR>)
+// Each int8 tile carries its 7-bit companion (KernelDesc::narrow), same mr.
 #define LB_INT8(MR)                                                                         \
+  const KernelDesc kInt8n_##MR = {"qu7s8_gemm_" #MR "x16c4__avx2", Format::kInt8, "avx2", MR,     \
+                                  kNR, 4, 4, Elem::kU8, Elem::kS8, nullptr, nullptr, 32, 1, false, \
+                                  false, 96, 1024, 3072, qu7s8_x16c4<MR>, nullptr, nullptr};       \
   const KernelDesc kInt8_##MR = {"qu8s8_gemm_" #MR "x16c2__avx2", Format::kInt8, "avx2", MR, kNR,  \
                                  2, 2, Elem::kS16, Elem::kS8, nullptr, nullptr, 32, 1, false,      \
-                                 false, 96, 512, 3072, qu8s8_x16c2<MR>, nullptr, nullptr};
+                                 false, 96, 512, 3072, qu8s8_x16c2<MR>, nullptr, nullptr,          \
+                                 &kInt8n_##MR, 127};
 // int4: activations 0..15 (as the signed operand), weights 0..15 as nibbles.
 #define LB_INT4(MR)                                                                          \
   const KernelDesc kInt4_##MR = {"qu4_gemm_" #MR "x16c4__avx2", Format::kInt4, "avx2", MR, kNR,   \
