@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import lowbit
+from lowbit import _core
 
 WIDE = {  # tier -> formats it provides (docs/architecture.md, "Tiers")
     "avx512": {"fp32", "int8", "int4", "4.6bit"},
@@ -54,10 +55,37 @@ def test_name_states_dtype_tile_and_tier(v):
     assert v.name == f"{DTYPE[v.format]}_gemm_{v.mr}x{v.nr}{c}__{v.tier}"
 
 
+def _norm(feature: str) -> str:
+    return feature.replace("_", "").replace("-", "").lower()
+
+
+def _cpuinfo_flags() -> set:
+    try:
+        with open("/proc/cpuinfo") as f:
+            line = next((l for l in f if l.startswith("flags")), "")
+    except OSError:
+        return set()
+    return {_norm(t) for t in line.split(":", 1)[-1].split()}
+
+
 @pytest.mark.parametrize("v", wide_variants(), ids=lambda v: v.name)
 def test_dispatch_offers_only_runnable_variants(v):
-    if v.tier in lowbit.tiers(v.format):
-        assert v.runnable
+    """Dispatch offers a tier exactly when the CPU has every feature it needs (read here from
+    /proc/cpuinfo, independently of the C++ detection) and LOWBIT_MAX_TIER allows it."""
+    flags = _cpuinfo_flags()
+    if not flags:
+        pytest.skip("no /proc/cpuinfo flags to check against")
+    need = {_norm(f) for f in _core.tier_features(v.tier)}
+    expected = need <= flags
+    cap = _core.max_tier()
+    if cap:
+        expected = expected and set(_core.tier_features(v.tier)) <= set(_core.tier_features(cap))
+    offered = v.tier in lowbit.tiers(v.format)
+    assert offered == v.runnable
+    if v.tier == "amx":  # also needs the kernel's tile-data permission: only one direction
+        assert not offered or expected
+    else:
+        assert offered == expected, (v.tier, sorted(need - flags))
 
 
 def test_dot_product_tiers_accumulate_in_32_bits():

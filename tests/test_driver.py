@@ -1,0 +1,290 @@
+"""The GEMM driver (kernels/src/driver.cpp, pack.cpp): partitions, fused corrections,
+data-dependent paths, concurrency and the reliability cases of issue 10."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+
+import lowbit
+from lowbit import _core
+from testutil import SLOW, assert_matches_reference, format_tiers, random_operands
+
+INT_FORMATS = ("int8", "int4", "4.6bit")
+
+
+def reference(x, w, zx=0, zw=0):
+    return (x.astype(np.int64) - zx) @ (w.astype(np.int64) - zw)
+
+
+# Shapes that force each split of the 2D partition for 1..5 threads: tall-skinny (M split
+# only: N is one panel), short-wide (N split only: M is one micro-panel), square (both),
+# and shapes whose units do not divide evenly by the thread count.
+PARTITION_SHAPES = [
+    (3000, 16, 70),     # one N panel: M blocks only
+    (1, 3000, 300),     # one row: N panels only
+    (6, 2000, 200),     # one micro-panel of the big tile
+    (400, 400, 64),     # both
+    (517, 93, 301),     # ragged everywhere
+    (97, 1037, 129),
+]
+
+
+@pytest.mark.parametrize("fmt,tier", format_tiers())
+@pytest.mark.parametrize("M,N,K", PARTITION_SHAPES)
+def test_every_partition_is_exact(fmt, tier, M, N, K):
+    rng = np.random.default_rng(M * 7 + N * 3 + K)
+    params = {"act_levels": 25, "weight_levels": 21} if fmt == "4.6bit" else {}
+    x, w = random_operands(rng, fmt, M, N, K, **params)
+    spec = lowbit.format_spec(fmt, **params)
+    zx = 0 if fmt == "fp32" else int(spec.zx_range[1]) // 2 + 1
+    zw = 0 if fmt == "fp32" else int(spec.zw_range[0])
+    p = lowbit.pack_weights(w, fmt, zero_point=zw, tier=tier, **params)
+    first = None
+    for threads in (1, 2, 3, 4, 5):
+        c = lowbit.matmul(x, p, zero_point=zx, threads=threads)
+        assert_matches_reference(c, x, w, fmt, zx, zw)
+        if fmt != "fp32":
+            continue
+        # fp32: the partition must not change the summation order of any element.
+        if first is None:
+            first = c
+        np.testing.assert_array_equal(c, first)
+
+
+@pytest.mark.parametrize("fmt,tier", [ft for ft in format_tiers() if ft[0] != "fp32"])
+def test_fused_corrections_zero_points_at_both_ends(fmt, tier):
+    """Row, column and offset terms at the extreme zero points, over full and edge tiles and
+    over several depth blocks (K beyond any KC)."""
+    rng = np.random.default_rng(5)
+    params = {"act_levels": 25, "weight_levels": 21} if fmt == "4.6bit" else {}
+    spec = lowbit.format_spec(fmt, **params)
+    zx_choices = sorted(set(spec.zx_range))
+    zw_choices = sorted(set(spec.zw_range))
+    for M, N, K in ((13, 37, 5000 if not SLOW else 1500), (64, 64, 64), (1, 20, 3)):
+        x, w = random_operands(rng, fmt, M, N, K, **params)
+        for zw in zw_choices:
+            p = lowbit.pack_weights(w, fmt, zero_point=zw, tier=tier, **params)
+            for zx in zx_choices:
+                for threads in (1, 3):
+                    c = lowbit.matmul(x, p, zero_point=zx, threads=threads)
+                    assert_matches_reference(c, x, w, fmt, zx, zw)
+
+
+def int8_avx2_or_skip():
+    if "avx2" not in lowbit.tiers("int8"):
+        pytest.skip("no avx2 int8 tier here")
+
+
+@pytest.mark.parametrize("where", ["none", "first", "last", "middle"])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_seven_bit_path_boundary(where, threads):
+    """Activations 0..127 take the vpmaddubsw path on avx2 (exact only for them); one code
+    of 128 anywhere, however late, must send the whole call down the full-range path."""
+    int8_avx2_or_skip()
+    rng = np.random.default_rng(11)
+    M, N, K = 300, 45, 700
+    x = rng.integers(0, 128, (M, K), dtype=np.uint8)
+    x[rng.random((M, K)) < 0.3] = 127  # many codes at the 7-bit edge
+    # The worst case for a saturating int16 pair sum: 127/128 codes times -128 weights.
+    w = rng.integers(-128, 128, (K, N), dtype=np.int8)
+    w[:, :5] = -128
+    if where == "first":
+        x[0, 0] = 128
+    elif where == "last":
+        x[-1, -1] = 128
+    elif where == "middle":
+        x[M // 2, K // 2] = 255
+    x[:, :4] = 127 if where == "none" else x[:, :4]
+    p = lowbit.pack_weights(w, "int8", tier="avx2")
+    for zx in (0, 127, 128, 255):
+        c = lowbit.matmul(x, p, zero_point=zx, threads=threads)
+        np.testing.assert_array_equal(c, reference(x, w, zx))
+
+
+def test_seven_bit_path_small_m_and_gemv():
+    int8_avx2_or_skip()
+    rng = np.random.default_rng(12)
+    w = rng.integers(-128, 128, (1000, 70), dtype=np.int8)
+    p = lowbit.pack_weights(w, "int8", tier="avx2")
+    for M in (1, 2, 3, 4, 5, 6, 7):
+        for hi in (127, 128):
+            x = rng.integers(0, hi + 1, (M, 1000), dtype=np.uint8)
+            x[:, -1] = hi
+            np.testing.assert_array_equal(lowbit.matmul(x, p, zero_point=3), reference(x, w, 3))
+
+
+@pytest.mark.parametrize("fmt,tier", format_tiers())
+def test_concurrent_callers_share_one_packed_weight(fmt, tier):
+    """Python threads calling matmul at once (GIL released) on one PackedWeights, each with
+    its own activations and thread count, get exact results."""
+    rng = np.random.default_rng(13)
+    params = {"act_levels": 25, "weight_levels": 21} if fmt == "4.6bit" else {}
+    K, N = 300, 90
+    _, w = random_operands(rng, fmt, 1, N, K, **params)
+    p = lowbit.pack_weights(w, fmt, tier=tier, **params)
+    xs = [random_operands(rng, fmt, M, N, K, **params)[0] for M in (1, 7, 150, 401)]
+    if fmt == "int8":
+        xs.append(rng.integers(0, 128, (250, K), dtype=np.uint8))  # 7-bit path concurrently
+    errors = []
+
+    def worker(i):
+        try:
+            for r in range(4 if SLOW else 12):
+                x = xs[(i + r) % len(xs)]
+                c = lowbit.matmul(x, p, threads=1 + (i + r) % 3)
+                assert_matches_reference(c, x, w, fmt)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not errors, errors[0]
+
+
+# ---- reliability ----------------------------------------------------------------------
+
+def test_threads_are_capped_by_pool_and_work():
+    """threads=10000 runs on the pool (at most max_threads() workers), with the same result."""
+    assert 1 <= _core.max_threads() <= 256
+    rng = np.random.default_rng(14)
+    x = rng.integers(0, 256, (20000, 64), dtype=np.uint8)
+    w = rng.integers(-128, 128, (64, 16), dtype=np.int8)
+    p = lowbit.pack_weights(w, "int8")
+    before = threading.active_count()
+    c = lowbit.matmul(x, p, zero_point=9, threads=10000)
+    np.testing.assert_array_equal(c, reference(x, w, 9))
+    assert threading.active_count() == before  # pool threads are not Python threads
+    with open("/proc/self/status") as f:
+        n_threads = next(int(line.split()[1]) for line in f if line.startswith("Threads:"))
+    assert n_threads <= _core.max_threads() + 64  # numpy/BLAS and pytest threads aside
+
+
+def test_thread_creation_failure_raises_and_process_survives(tmp_path):
+    """Under an address-space limit too small for more worker stacks, a many-thread call
+    raises RuntimeError and the process goes on working."""
+    code = textwrap.dedent("""
+        import resource, numpy as np, lowbit
+        from lowbit import _core
+        x = np.ones((4000, 256), np.uint8); w = np.ones((256, 512), np.int8)
+        p = lowbit.pack_weights(w, "int8")
+        ref = lowbit.matmul(x, p)
+        with open("/proc/self/status") as f:
+            vm = next(int(l.split()[1]) for l in f if l.startswith("VmSize:")) * 1024
+        # Room for the call's buffers but not for the workers' stacks (8 MiB each).
+        resource.setrlimit(resource.RLIMIT_AS, (vm + (12 << 20), resource.RLIM_INFINITY))
+        try:
+            lowbit.matmul(x, p, threads=_core.max_threads())
+            print("no error")
+        except RuntimeError as e:
+            print("RuntimeError:", e)
+        resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        assert (lowbit.matmul(x, p, threads=1) == ref).all()
+        assert (lowbit.matmul(x, p, threads=2) == ref).all()
+        print("alive")
+    """)
+    # From a directory without the source tree (whose lowbit/ has no built extension).
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "alive" in r.stdout
+    if "no error" in r.stdout:
+        pytest.skip("the address-space limit did not stop thread creation here")
+    assert "could not start worker thread" in r.stdout
+
+
+@pytest.mark.parametrize("fmt", ["int8", "fp32"])
+def test_huge_threads_and_zero_point_are_value_errors(fmt):
+    rng = np.random.default_rng(15)
+    x, w = random_operands(rng, fmt, 3, 5, 7)
+    p = lowbit.pack_weights(w, fmt)
+    for bad in (2**31, 2**63, 2**70):
+        with pytest.raises(ValueError, match="threads"):
+            lowbit.matmul(x, p, threads=bad)
+        with pytest.raises(ValueError, match="zero.point"):
+            lowbit.matmul(x, p, zero_point=bad)
+        with pytest.raises(ValueError, match="zero.point"):
+            lowbit.matmul(x, p, zero_point=-bad)
+        with pytest.raises(ValueError, match="zero.point"):
+            lowbit.pack_weights(w, fmt, zero_point=bad)
+    with pytest.raises(ValueError, match="threads"):
+        lowbit.matmul(x, p, threads=0)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_exact_minus_two_to_the_31_is_accepted(threads):
+    """128 * -128 * 131072 = -2^31 exactly: int32 holds it."""
+    K = 131072
+    x = np.full((2, K), 128, np.uint8)
+    w = np.full((K, 3), -128, np.int8)
+    p = lowbit.pack_weights(w, "int8")
+    c = lowbit.matmul(x, p, threads=threads)
+    assert c.dtype == np.int32
+    assert (c == -(2**31)).all()
+    # One more product and it no longer fits.
+    x2 = np.full((1, K + 1), 128, np.uint8)
+    p2 = lowbit.pack_weights(np.full((K + 1, 3), -128, np.int8), "int8")
+    with pytest.raises(ValueError, match="int32"):
+        lowbit.matmul(x2, p2, threads=threads)
+    # +2^31 does not fit either: 128 * 128 ... with a zero point making x - zx = -128.
+    with pytest.raises(ValueError, match="int32"):
+        lowbit.matmul(np.zeros((1, K), np.uint8), p, zero_point=128, threads=threads)
+
+
+def test_bad_code_error_names_first_offender_with_threads():
+    rng = np.random.default_rng(16)
+    x = rng.integers(0, 16, (500, 300), dtype=np.uint8)
+    x[123, 45] = 16
+    x[400, 2] = 200
+    w = rng.integers(0, 16, (300, 40), dtype=np.uint8)
+    p = lowbit.pack_weights(w, "int4")
+    for threads in (1, 2, 5):
+        with pytest.raises(ValueError, match=r"activation code 16 at \[123, 45\]"):
+            lowbit.matmul(x, p, threads=threads)
+
+
+def test_concurrent_writer_never_gets_an_unchecked_code_multiplied():
+    """A Python thread rewriting x during calls: every call either raises the range error or
+    returns a result in which every code was valid -- never the wrap-around of an unchecked
+    code (the checked codes are the multiplied ones: pack_a's staged copy)."""
+    rng = np.random.default_rng(17)
+    M, K, N = 600, 512, 16
+    w = np.ones((K, N), np.uint8)  # int4 weights of 1: each output is a row sum of x
+    p = lowbit.pack_weights(w, "int4")
+    x = rng.integers(0, 16, (M, K), dtype=np.uint8)
+    stop = threading.Event()
+
+    def writer():
+        v = np.uint8(255)
+        while not stop.is_set():
+            x[:, 100] = v
+            x[:, 100] = 15
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        for _ in range(30 if not SLOW else 5):
+            try:
+                c = lowbit.matmul(x, p, threads=2)
+            except ValueError as e:
+                assert "activation code 255" in str(e)
+                continue
+            # With only valid codes (0..15) every row sum is <= 15 * K.
+            assert (c >= 0).all() and (c <= 15 * K).all()
+            assert (c == c[:, :1]).all()  # all columns of a row equal
+    finally:
+        stop.set()
+        t.join()
+
+
+def test_blocking_inputs_are_reported():
+    cs = _core.cache_sizes()
+    assert set(cs) == {"l1d", "l2", "l3"}
+    assert all(v >= 0 for v in cs.values())
