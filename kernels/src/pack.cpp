@@ -6,6 +6,7 @@
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
+#include <xmmintrin.h>
 #endif
 
 #include "internal.h"
@@ -359,7 +360,46 @@ void pack_a_codes(const KernelDesc& d, const uint8_t* x, int64_t M, int64_t K, i
 void pack_a_f32(const KernelDesc& d, const float* x, int64_t M, int64_t K, int64_t Kp,
                 int64_t ldx, int64_t i0, float* panel) {
   const int mr = d.mr, ka = d.ka;
-  for (int r = 0; r < mr; ++r) {
+  int r = 0;
+#if defined(__SSE2__)
+  // ka = 1: the panel is x's rows transposed, [Kp][mr]; 4x4 (then 2x4) blocks of floats
+  // through SSE transposes, one 16-byte (8-byte) store per k.
+  if (ka == 1) {
+    const int64_t kend = K / 4 * 4;
+    for (; r + 4 <= mr && i0 + r + 3 < M; r += 4) {
+      const float* s0 = x + (i0 + r) * ldx;
+      for (int64_t k = 0; k < kend; k += 4) {
+        __m128 a = _mm_loadu_ps(s0 + k), b = _mm_loadu_ps(s0 + ldx + k);
+        __m128 c = _mm_loadu_ps(s0 + 2 * ldx + k), e = _mm_loadu_ps(s0 + 3 * ldx + k);
+        _MM_TRANSPOSE4_PS(a, b, c, e);
+        _mm_storeu_ps(panel + k * mr + r, a);
+        _mm_storeu_ps(panel + (k + 1) * mr + r, b);
+        _mm_storeu_ps(panel + (k + 2) * mr + r, c);
+        _mm_storeu_ps(panel + (k + 3) * mr + r, e);
+      }
+      for (int q = 0; q < 4; ++q) {
+        for (int64_t k = kend; k < K; ++k) panel[k * mr + r + q] = s0[q * ldx + k];
+        for (int64_t k = K; k < Kp; ++k) panel[k * mr + r + q] = 0.0f;
+      }
+    }
+    for (; r + 2 <= mr && i0 + r + 1 < M; r += 2) {
+      const float* s0 = x + (i0 + r) * ldx;
+      for (int64_t k = 0; k < kend; k += 4) {
+        const __m128 a = _mm_loadu_ps(s0 + k), b = _mm_loadu_ps(s0 + ldx + k);
+        const __m128 lo = _mm_unpacklo_ps(a, b), hi = _mm_unpackhi_ps(a, b);
+        _mm_storel_pi(reinterpret_cast<__m64*>(panel + k * mr + r), lo);
+        _mm_storeh_pi(reinterpret_cast<__m64*>(panel + (k + 1) * mr + r), lo);
+        _mm_storel_pi(reinterpret_cast<__m64*>(panel + (k + 2) * mr + r), hi);
+        _mm_storeh_pi(reinterpret_cast<__m64*>(panel + (k + 3) * mr + r), hi);
+      }
+      for (int q = 0; q < 2; ++q) {
+        for (int64_t k = kend; k < K; ++k) panel[k * mr + r + q] = s0[q * ldx + k];
+        for (int64_t k = K; k < Kp; ++k) panel[k * mr + r + q] = 0.0f;
+      }
+    }
+  }
+#endif
+  for (; r < mr; ++r) {
     const int64_t i = i0 + r;
     const int64_t kend = i < M ? K : 0;
     const float* src = x + (i < M ? i * ldx : 0);
