@@ -220,19 +220,41 @@ namespace {
 // Staging chunk of one row (codes; a multiple of every ka).
 constexpr int64_t kStage = 2048;
 
-struct CodeStats {
-  int lo, hi;
-  int64_t sum, pos;
+// Running min / max of the codes of one micro-panel, and per-row sums.
+struct CodeRange {
+#if defined(__SSE2__)
+  __m128i lo = _mm_set1_epi8(char(0xFF)), hi = _mm_setzero_si128();
+#endif
+  uint8_t slo = 255, shi = 0;
+  int lo_all() const {
+    uint8_t m = slo;
+#if defined(__SSE2__)
+    alignas(16) uint8_t b[16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(b), lo);
+    for (uint8_t c : b) m = std::min(m, c);
+#endif
+    return m;
+  }
+  int hi_all() const {
+    uint8_t m = shi;
+#if defined(__SSE2__)
+    alignas(16) uint8_t b[16];
+    _mm_store_si128(reinterpret_cast<__m128i*>(b), hi);
+    for (uint8_t c : b) m = std::max(m, c);
+#endif
+    return m;
+  }
 };
 
-// min, max, sum and sum of max(v - zx, 0) of n codes (zx in 0..255).
-CodeStats code_stats(const uint8_t* v, int64_t n, int zx) {
+// Adds n codes (n a multiple of 16 where SSE2 is there) to the range; returns their sum and
+// their sum of max(v - zx, 0) (zx in 0..255).
+void code_stats(const uint8_t* v, int64_t n, int zx, CodeRange& rg, int64_t& sum_out,
+                int64_t& pos_out) {
   int64_t k = 0;
-  uint8_t lo = 255, hi = 0;
   uint64_t sum = 0, pos = 0;
 #if defined(__SSE2__)
   const __m128i zero = _mm_setzero_si128(), z = _mm_set1_epi8(char(zx));
-  __m128i vlo = _mm_set1_epi8(char(0xFF)), vhi = zero, vsum = zero, vpos = zero;
+  __m128i vsum = zero, vpos = zero, vlo = rg.lo, vhi = rg.hi;
   for (; k + 16 <= n; k += 16) {
     const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(v + k));
     vlo = _mm_min_epu8(vlo, x);
@@ -240,27 +262,24 @@ CodeStats code_stats(const uint8_t* v, int64_t n, int zx) {
     vsum = _mm_add_epi64(vsum, _mm_sad_epu8(x, zero));
     vpos = _mm_add_epi64(vpos, _mm_sad_epu8(_mm_subs_epu8(x, z), zero));
   }
-  alignas(16) uint8_t b[16];
-  _mm_store_si128(reinterpret_cast<__m128i*>(b), vlo);
-  for (uint8_t c : b) lo = std::min(lo, c);
-  _mm_store_si128(reinterpret_cast<__m128i*>(b), vhi);
-  for (uint8_t c : b) hi = std::max(hi, c);
-  alignas(16) uint64_t q[2];
-  _mm_store_si128(reinterpret_cast<__m128i*>(q), vsum);
-  sum = q[0] + q[1];
-  _mm_store_si128(reinterpret_cast<__m128i*>(q), vpos);
-  pos = q[0] + q[1];
+  rg.lo = vlo;
+  rg.hi = vhi;
+  vsum = _mm_add_epi64(vsum, _mm_unpackhi_epi64(vsum, vsum));
+  vpos = _mm_add_epi64(vpos, _mm_unpackhi_epi64(vpos, vpos));
+  sum = uint64_t(_mm_cvtsi128_si64(vsum));
+  pos = uint64_t(_mm_cvtsi128_si64(vpos));
 #endif
   for (; k < n; ++k) {
-    lo = std::min(lo, v[k]);
-    hi = std::max(hi, v[k]);
+    rg.slo = std::min(rg.slo, v[k]);
+    rg.shi = std::max(rg.shi, v[k]);
     sum += v[k];
     pos += v[k] > zx ? v[k] - zx : 0;
   }
-  return {lo, hi, int64_t(sum), int64_t(pos)};
+  sum_out += int64_t(sum);
+  pos_out += int64_t(pos);
 }
 
-// Row r of a micro-panel from n staged codes (n a multiple of KA):
+// Row r of a micro-panel from n staged codes (n a multiple of KA; st readable to n + 16):
 // panel[(g*mr + r)*KA + u] = Dst(st[g*KA + u] + offset).
 template <int KA, typename Dst>
 void scatter_row(const uint8_t* st, int64_t n, int32_t offset, int mr, int r, Dst* panel) {
@@ -269,9 +288,11 @@ void scatter_row(const uint8_t* st, int64_t n, int32_t offset, int mr, int r, Ds
   int64_t g = 0;
 #if defined(__SSE2__)
   // 4-byte groups (2 x int16 or 4 x int8): 16 codes per load, one 32-bit store per group.
+  // st must be readable 16 bytes past n (the staging buffer is): the last block stores only
+  // its groups below `groups`.
   if constexpr (KA * sizeof(Dst) == 4) {
     const __m128i zero = _mm_setzero_si128();
-    for (; g + 16 / KA <= groups; g += 16 / KA) {
+    for (; g < groups; g += 16 / KA) {
       const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(st + g * KA));
       __m128i h[2];
       if constexpr (sizeof(Dst) == 2) {
@@ -283,7 +304,7 @@ void scatter_row(const uint8_t* st, int64_t n, int32_t offset, int mr, int r, Ds
       }
       for (int part = 0; part < int(sizeof(Dst)); ++part) {
         __m128i v = h[part];
-        for (int j = 0; j < 4; ++j) {
+        for (int j = 0; j < 4 && g + part * 4 + j < groups; ++j) {
           const int32_t w = _mm_cvtsi128_si32(v);
           std::memcpy(d + (g + part * 4 + j) * stride, &w, 4);
           v = _mm_srli_si128(v, 4);
@@ -310,12 +331,19 @@ void scatter_any(int ka, const uint8_t* st, int64_t n, int32_t offset, int mr, i
   }
 }
 
-// Integer codes: stage (copy) -> check and sum the staged codes -> scatter the same codes.
+// Integer codes: stage (copy) -> sum and range the staged codes -> scatter the same codes;
+// at the end of the panel, the range check.  An offending code is then looked up in the
+// packed panel itself (the codes that would have been multiplied).
 template <typename Dst>
 void pack_a_codes(const KernelDesc& d, const uint8_t* x, int64_t M, int64_t K, int64_t Kp,
                   int64_t ldx, int64_t i0, const ACheck& chk, Dst* panel, ARowStats* stats) {
-  alignas(64) uint8_t st[kStage];
-  const int mr = d.mr;
+  alignas(64) uint8_t st[kStage + 16];
+  const int mr = d.mr, ka = d.ka;
+  const uint8_t fill = uint8_t(chk.x_min);  // pads the staged codes to 16: a valid code
+  const int64_t fill_pos = std::max(chk.x_min - chk.zx, 0);
+  // Padding k >= K must store 0; staged fill codes give that when fill + offset == 0.
+  const bool fill_is_pad = chk.x_min + chk.a_offset == 0;
+  CodeRange rg;
   for (int r = 0; r < mr; ++r) {
     const int64_t i = i0 + r;
     const bool real = i < M;
@@ -323,37 +351,43 @@ void pack_a_codes(const KernelDesc& d, const uint8_t* x, int64_t M, int64_t K, i
     for (int64_t k0 = 0; k0 < Kp; k0 += kStage) {
       const int64_t n = std::min(kStage, Kp - k0);
       const int64_t n_real = real ? std::clamp<int64_t>(K - k0, 0, n) : 0;
-      if (n_real) std::memcpy(st, x + i * ldx + k0, size_t(n_real));
-      // Padding stores 0 (not the offset code): it multiplies zero weights anyway, and the
-      // row sums count real k only.
-      const bool pad = n_real < n;
       if (n_real) {
-        const CodeStats cs = code_stats(st, n_real, chk.zx);
-        if (cs.lo < chk.x_min || cs.hi > chk.x_max) {
-          if (chk.narrow) throw NarrowMiss{};
-          int64_t k = 0;
-          while (st[k] >= chk.x_min && st[k] <= chk.x_max) ++k;
-          throw std::invalid_argument(std::string(chk.format) + ": activation code " +
-                                      std::to_string(int(st[k])) + " at [" + std::to_string(i) +
-                                      ", " + std::to_string(k0 + k) + "] outside [" +
-                                      std::to_string(chk.x_min) + ", " +
-                                      std::to_string(chk.x_max) + "]");
-        }
-        sum += cs.sum;
-        pos += cs.pos;
+        std::memcpy(st, x + i * ldx + k0, size_t(n_real));
+        const int64_t n16 = round_up(n_real, 16);
+        std::memset(st + n_real, fill, size_t(std::max(n16, n) - n_real));
+        code_stats(st, n16, chk.zx, rg, sum, pos);
+        sum -= (n16 - n_real) * fill;
+        pos -= (n16 - n_real) * fill_pos;
+      } else {
+        std::memset(st, fill, size_t(n));
       }
-      const int64_t n_full = pad ? n_real / d.ka * d.ka : n;
-      scatter_any(d.ka, st, n_full, chk.a_offset, mr, r, panel + k0 * mr);
-      if (pad) {  // the group straddling K and the groups after it
-        for (int64_t k = n_full; k < n; ++k) {
-          const int64_t g = k / d.ka, u = k % d.ka;
-          panel[k0 * mr + (g * mr + r) * d.ka + u] =
-              k < n_real ? Dst(int32_t(st[k]) + chk.a_offset) : Dst(0);
-        }
+      const bool pad = n_real < n;
+      if (!pad || fill_is_pad) {
+        scatter_any(ka, st, n, chk.a_offset, mr, r, panel + k0 * mr);
+        continue;
       }
+      const int64_t n_full = n_real / ka * ka;
+      scatter_any(ka, st, n_full, chk.a_offset, mr, r, panel + k0 * mr);
+      for (int64_t k = n_full; k < n; ++k)  // the group straddling K and the ones after it
+        panel[k0 * mr + ((k / ka) * mr + r) * ka + k % ka] =
+            k < n_real ? Dst(int32_t(st[k]) + chk.a_offset) : Dst(0);
     }
     if (real && stats) stats[r] = {sum, pos};
   }
+  if (rg.lo_all() >= chk.x_min && rg.hi_all() <= chk.x_max) return;
+  if (chk.narrow) throw NarrowMiss{};
+  for (int r = 0; r < mr && i0 + r < M; ++r)
+    for (int64_t k = 0; k < K; ++k) {
+      // Stored s = x + offset (narrowed for 8-bit elements): x = (s - offset) mod 256.
+      const int code = (int(panel[((k / ka) * mr + r) * ka + k % ka]) - chk.a_offset) & 255;
+      if (code < chk.x_min || code > chk.x_max)
+        throw std::invalid_argument(std::string(chk.format) + ": activation code " +
+                                    std::to_string(code) + " at [" + std::to_string(i0 + r) +
+                                    ", " + std::to_string(k) + "] outside [" +
+                                    std::to_string(chk.x_min) + ", " +
+                                    std::to_string(chk.x_max) + "]");
+    }
+  throw std::logic_error("pack_a: a code out of range vanished from the packed panel");
 }
 
 // fp32: no codes to check; straight from x into the panel.
