@@ -1,49 +1,34 @@
 // Roofline probes of the neon tier (compiled with its flags): fmla (fp32), the
 // smull + smlal2 + sadalp group (int8: 16 MACs with a 32-bit step every 2 products), the
 // mul + sadalp group (int4 / 4.6-bit: 16 byte products added pairwise into int16), and a
-// 128-bit streaming read.  Inline assembly (intrinsics would let the compiler hoist the
-// loop-invariant multiplies); 12-16 independent accumulators per iteration.
+// 128-bit streaming read.  12-16 independent accumulators per iteration.
 #include <arm_neon.h>
 
 #include "../roofline.h"
+#include "roofline_arm.h"
 
 namespace lowbit {
 namespace roofline {
 namespace {
 
-#define RL_R12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
-#define RL_R16(X) RL_R12(X) X(12) X(13) X(14) X(15)
-#define RL_ZERO(i) "movi v" #i ".16b, #0\n\t"
-#define RL_INPUTS "dup v28.16b, %w[a]\n\tdup v29.16b, %w[b]\n\t"
-#define RL_CLOBBER                                                                          \
-  "v0", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10", "v11", "v12", "v13",   \
-      "v14", "v15", "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25",   \
-      "v26", "v27", "v28", "v29", "v30", "v31", "cc", "memory"
-#define RL_LOOP(BODY)                                        \
-  __asm__ volatile(RL_INPUTS RL_R16(RL_ZERO) "1:\n\t" BODY   \
-                   "subs %x[n], %x[n], #1\n\t"               \
-                   "b.ne 1b\n\t"                             \
-                   : [n] "+r"(n)                             \
-                   : [a] "r"(a), [b] "r"(b)                  \
-                   : RL_CLOBBER)
-
 #define RL_FMLA(i) "fmla v" #i ".4s, v28.4s, v29.4s\n\t"
+// v16 is the 16-bit temporary of every group (renamed by the core).
+#define RL_SMULL(i)                                                 \
+  "smull v16.8h, v28.8b, v29.8b\n\t"                                \
+  "smlal2 v16.8h, v28.16b, v29.16b\n\t"                             \
+  "sadalp v" #i ".4s, v16.8h\n\t"
+#define RL_MUL(i) "mul v16.16b, v28.16b, v29.16b\n\tsadalp v" #i ".8h, v16.16b\n\t"
+
 void fmla(int64_t n) {
   const uint32_t a = 0, b = 0;  // fp32 zeros: no denormals
   RL_LOOP(RL_R16(RL_FMLA));
 }
 
-// v(16 + i % 8) as the 16-bit temporary of group i: 12 groups, 8 temporaries (renamed).
-#define RL_SMULL(i)                                                 \
-  "smull v16.8h, v28.8b, v29.8b\n\t"                                \
-  "smlal2 v16.8h, v28.16b, v29.16b\n\t"                             \
-  "sadalp v" #i ".4s, v16.8h\n\t"
 void smull(int64_t n) {
   const uint32_t a = 3, b = 5;
   RL_LOOP(RL_R12(RL_SMULL));
 }
 
-#define RL_MUL(i) "mul v16.16b, v28.16b, v29.16b\n\tsadalp v" #i ".8h, v16.16b\n\t"
 void mul_sadalp(int64_t n) {
   const uint32_t a = 3, b = 5;
   RL_LOOP(RL_R12(RL_MUL));
