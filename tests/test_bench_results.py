@@ -119,9 +119,12 @@ def _run(tiny, out, **kw):
     return run_suite(tiny, "tiny", str(out), **kw)
 
 
-def test_run_writes_pytest_benchmark_json_and_resumes_only_the_rest(tiny, tmp_path, capsys):
+def test_run_writes_pytest_benchmark_json_and_resumes_only_the_rest(tiny, tmp_path, capfd):
     out = tmp_path / "out.json"
     d = _run(tiny, out)
+    log = capfd.readouterr().err
+    # Not a terminal: one plain line per case, no carriage returns.
+    assert "bench main [4/4] int8-scalar-4x6x8-t1: " in log and "\r" not in log
     assert d["lowbit"]["complete"]
     full = R.load(out)
     ids = {b["extra_info"]["case"] for b in full["benchmarks"]}
@@ -139,9 +142,9 @@ def test_run_writes_pytest_benchmark_json_and_resumes_only_the_rest(tiny, tmp_pa
     partial["benchmarks"] = partial["benchmarks"][:2]
     partial["lowbit"]["complete"] = False
     out.write_text(json.dumps(partial))
-    capsys.readouterr()
     d = _run(tiny, out)
-    assert "2 of 4 cases already done" in capsys.readouterr().err
+    log = capfd.readouterr().err
+    assert "2 of 4 cases already done" in log and "[2/2]" in log
     assert d["lowbit"]["complete"] and len(d["benchmarks"]) == 4
     for b in d["benchmarks"]:
         if b["extra_info"]["case"] in kept:
@@ -149,7 +152,7 @@ def test_run_writes_pytest_benchmark_json_and_resumes_only_the_rest(tiny, tmp_pa
 
     # A complete file is kept as .prev.json and the run starts afresh.
     _run(tiny, out)
-    assert "previous complete run kept" in capsys.readouterr().err
+    assert "previous complete run kept" in capfd.readouterr().err
     assert R.load(out.with_name("out.prev.json"))["lowbit"]["complete"]
 
 
