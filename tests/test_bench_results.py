@@ -179,3 +179,13 @@ def test_unknown_names_are_clear_errors(tiny, tmp_path):
         _run(tiny, tmp_path / "o.json", formats=["int3"])
     with pytest.raises(ValueError, match="unknown tiers"):
         _run(tiny, tmp_path / "o.json", tiers=["avx9000"])
+
+
+def test_a_second_run_on_the_same_file_is_refused(tiny, tmp_path):
+    from lowbit.bench.runner import _Lock
+
+    out = tmp_path / "out.json"
+    with _Lock(out):
+        with pytest.raises(R.ResultsError, match="another lowbit-bench run"):
+            _run(tiny, out)
+    assert not out.exists()

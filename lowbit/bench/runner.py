@@ -159,7 +159,37 @@ def _run_session(args, env, log) -> int:
         raise
 
 
-def run_suite(catalog, suite: str, out_path, *, formats=None, tiers=None, threads=(1,),
+class _Lock:
+    """An exclusive lock beside the results file: two runs never write one file at once."""
+
+    def __init__(self, out: Path):
+        self.path = out.with_name(out.name + ".lock")
+
+    def __enter__(self):
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.f = open(self.path, "w")
+        try:
+            fcntl.flock(self.f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.f.close()
+            raise R.ResultsError(f"another lowbit-bench run is writing {self.path.with_suffix('')}"
+                                 " (lock held); wait for it or stop it") from None
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+        self.path.unlink(missing_ok=True)
+
+
+def run_suite(catalog, suite: str, out_path, **kw) -> dict:
+    out = Path(out_path)
+    with _Lock(out):
+        return _run_suite(catalog, suite, out, **kw)
+
+
+def _run_suite(catalog, suite: str, out_path, *, formats=None, tiers=None, threads=(1,),
               peers=None, budget_s=None, repeat=None, resume=True, progress=True,
               roofline=True, log=None) -> dict:
     from .fingerprint import fingerprint
@@ -168,7 +198,7 @@ def run_suite(catalog, suite: str, out_path, *, formats=None, tiers=None, thread
     check_timing(budget_s, repeat)
     log = log or sys.stderr
     out = Path(out_path)
-    suite_file = Path(catalog.path).with_name("test_gemm.py") if catalog.path else None
+    suite_file = Path(catalog.path).resolve().with_name("test_gemm.py") if catalog.path else None
     if suite_file is None or not suite_file.is_file():
         raise FileNotFoundError(f"benchmark suite test_gemm.py not found next to {catalog.path}")
     budget = budget_s if budget_s is not None else catalog.budget_s(suite, DEFAULT_BUDGET_S)
