@@ -93,17 +93,20 @@ def roofline_plot(view: View, cls: str, threads: int, path: Path) -> Path:
     probes = {view.bound(r)["probe"] for sk in view.shapes(threads=threads)
               for f in view.formats if (r := view.lowbit(sk, f, cls)) and view.bound(r)}
     par = min(threads, view.cores or threads)
-    for i, p in enumerate(sorted(probes)):
+    for i, p in enumerate(sorted(probes, key=lambda p: view.roof["peaks"][p])):
         peak = view.roof["peaks"][p] * par / 1e9
         ax.hlines(peak, lo, hi, colors=f"C{i}", linestyles="-", linewidth=1)
-        ax.text(hi, peak, f" {p} {peak:.0f}", fontsize=7, va="bottom", ha="right")
+        # Staggered along x: close peaks would print over each other.
+        ax.text(hi / 4 ** i, peak, f"{p}: {peak:.0f}", fontsize=7, va="bottom", ha="right",
+                color=f"C{i}")
     rows = view.roof.get("bandwidth", {}).get(str(threads), [])
     for size, bps in (rows[:1] + rows[-1:]) if rows else []:
         ax.plot([lo, hi], [lo * bps / 1e9, hi * bps / 1e9], "k--", linewidth=0.7)
-        ax.text(lo, lo * bps / 1e9, f" read {size >> 10} KiB: {bps / 1e9:.0f} GB/s",
-                fontsize=7, rotation=0)
+        what = f"{size >> 20} MiB" if size >= 1 << 20 else f"{size >> 10} KiB"
+        ax.text(lo, lo * bps / 1e9, f" streaming read, {what}: {bps / 1e9:.0f} GB/s",
+                fontsize=7, va="bottom")
     for i, (label, v) in enumerate(sorted(pts.items())):
-        ax.scatter([a for a, _ in v], [g for _, g in v], s=14, label=label, color=f"C{i + 3}",
+        ax.scatter([a for a, _ in v], [g for _, g in v], s=14, label=label, color=f"C{i}",
                    marker="o" if label.startswith("lowbit") else "x")
     ax.set_xscale("log")
     ax.set_yscale("log")
