@@ -14,7 +14,7 @@ SOURCES := $(shell find kernels lowbit -type f \( -name '*.cpp' -o -name '*.h' -
 
 help:
 	@echo "make test           build into .venv and run the test suite"
-	@echo "make bench          build, run the benchmark suite (SUITE=default|quick|square|cnn|llm|deepbench), write reports/latest.md"
+	@echo "make bench          build, run the benchmark suite under pytest-benchmark (SUITE=default|quick|square|cnn|llm|deepbench), write reports/latest.md"
 	@echo "make bench-report   re-render the benchmark report from reports/results/\$$(SUITE).json"
 	@echo "make test-sanitize  build with ASan+UBSan into .venv-sanitize and run the tests"
 	@echo "make accuracy       quantization-error and accuracy study"
@@ -61,7 +61,8 @@ test-sanitize: $(SAN_VENV)/.installed
 	LOWBIT_TEST_PROFILE=sanitize $(SAN_VENV)/bin/pytest -q -x tests -p no:cacheprovider
 
 # make bench [SUITE=quick|square|cnn|llm|deepbench] [BENCH_ARGS="--threads 1,2 ..."]
-# Results: reports/results/$(SUITE).json (resumed if an earlier run was interrupted).
+# Results: reports/results/$(SUITE).json, pytest-benchmark JSON (resumed if an earlier run was
+# interrupted; a complete earlier run is kept as $(SUITE).prev.json). reports/README.md.
 # Report: reports/latest.md for the default suite, reports/latest-$(SUITE).md otherwise.
 BENCH_REPORT = $(if $(filter default,$(SUITE)),reports/latest.md,reports/latest-$(SUITE).md)
 BENCH_ARGS ?=

@@ -1,76 +1,64 @@
-"""pytest-benchmark suite: every runnable kernel variant x shape x threads.
+"""The benchmark suite: every lowbit kernel (format x runnable tier) and every peer, for each
+shape of a catalog suite (bench/shapes.toml) and each thread count. pytest-benchmark times
+them all; a case's group is its shape and thread count, so the kernels and the peers they
+compete with are compared in one group.
 
-    python -m pytest bench --benchmark-only                       # the quick suite
+`lowbit-bench run` (what `make bench` runs) drives this file: it writes the plan into the
+results file, runs one pytest process for the in-process cases and one per torch ISA cap,
+and renders the report. It can also be run on its own:
+
+    python -m pytest bench --benchmark-only                              # the quick suite
     LOWBIT_BENCH_SUITE=cnn LOWBIT_BENCH_THREADS=1,2 python -m pytest bench --benchmark-only \
-        --benchmark-json reports/results/pytest-cnn.json
+        --benchmark-json out.json
+    pytest-benchmark compare reports/results/default.json --group-by=group
 
-Cases come from the variant registry the tests use (`lowbit.variants()`, one case per runnable
-format x tier) and from the shape catalog (bench/shapes.toml). Weights are packed outside the
-timed call (`test_matmul`); packing is benchmarked on its own (`test_pack_weights`).
-`lowbit-bench run` measures the same cases next to the peers and renders the report.
+(on its own, the torch peer capped per CPU class is left out: it needs a process per cap).
+Weights are packed outside the timed call; packing time is in extra_info.pack_s.
 """
 
 import os
-from pathlib import Path
 
 import pytest
 
-lowbit = pytest.importorskip("lowbit")
+pytest.importorskip("lowbit")
 
-from lowbit.bench.catalog import load_catalog  # noqa: E402
-from lowbit.bench.operands import make_operands  # noqa: E402
-
-SUITE = os.environ.get("LOWBIT_BENCH_SUITE", "quick")
-THREADS = [int(t) for t in os.environ.get("LOWBIT_BENCH_THREADS", "1").split(",")]
-SHAPES = load_catalog(Path(__file__).with_name("shapes.toml")).suite(SUITE)
+from lowbit.bench import impls  # noqa: E402
+from lowbit.bench.cases import group_name  # noqa: E402
 
 
-def _format_tiers():
-    seen = []
-    for v in lowbit.variants():
-        if v.runnable and (v.format, v.tier) not in seen:
-            seen.append((v.format, v.tier))
-    return seen
+def _plan() -> list:
+    out = os.environ.get("LOWBIT_BENCH_OUT")
+    if out:
+        from lowbit.bench.results import load
+
+        return load(out)["lowbit"]["plan"]
+    from pathlib import Path
+
+    from lowbit.bench.catalog import load_catalog
+    from lowbit.bench.runner import build_plan
+
+    threads = [int(t) for t in os.environ.get("LOWBIT_BENCH_THREADS", "1").split(",")]
+    catalog = load_catalog(Path(__file__).with_name("shapes.toml"))
+    plan = build_plan(catalog, os.environ.get("LOWBIT_BENCH_SUITE", "quick"), threads=threads)
+    return [c for c in plan if c["process"] in ("main", "torch-native")]
 
 
-FORMAT_TIERS = _format_tiers()
+CASES = _plan()
+INFO_KEYS = ("impl", "format", "tier", "M", "N", "K", "threads", "ops", "shapes", "groups")
 
 
-def _packed(fmt, tier, shape):
-    op = make_operands(fmt, shape.M, shape.N, shape.K)
-    packed = lowbit.pack_weights(op.w, fmt, zero_point=op.zero_point_w, tier=tier, **op.params)
-    return op, packed
-
-
-@pytest.mark.parametrize("threads", THREADS, ids=lambda t: f"t{t}")
-@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: s.name)
-@pytest.mark.parametrize("fmt,tier", FORMAT_TIERS, ids=[f"{f}-{t}" for f, t in FORMAT_TIERS])
-def test_matmul(benchmark, fmt, tier, shape, threads):
-    op, packed = _packed(fmt, tier, shape)
-    benchmark.group = f"matmul {shape.name} t{threads}"
-    benchmark.extra_info.update({"format": fmt, "tier": tier, "kernel": packed.kernel,
-                                 "M": shape.M, "N": shape.N, "K": shape.K,
-                                 "threads": threads, "ops": shape.ops})
-    benchmark(lowbit.matmul, op.x, packed, zero_point=op.zero_point_x, threads=threads)
-
-
-@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: s.name)
-@pytest.mark.parametrize("fmt,tier", FORMAT_TIERS, ids=[f"{f}-{t}" for f, t in FORMAT_TIERS])
-def test_pack_weights(benchmark, fmt, tier, shape):
-    op = make_operands(fmt, shape.M, shape.N, shape.K)
-    benchmark.group = f"pack {shape.name}"
-    benchmark.extra_info.update({"format": fmt, "tier": tier, "N": shape.N, "K": shape.K})
-    benchmark(lowbit.pack_weights, op.w, fmt, zero_point=op.zero_point_w, tier=tier,
-              **op.params)
-
-
-@pytest.mark.parametrize("threads", THREADS, ids=lambda t: f"t{t}")
-@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: s.name)
-def test_numpy_fp32(benchmark, shape, threads):
-    from threadpoolctl import threadpool_limits
-
-    op = make_operands("fp32", shape.M, shape.N, shape.K)
-    benchmark.group = f"matmul {shape.name} t{threads}"
-    benchmark.extra_info.update({"impl": "numpy", "threads": threads, "ops": shape.ops})
-    with threadpool_limits(limits=threads, user_api="blas"):
-        benchmark(lambda: op.x @ op.w)
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_gemm(benchmark, case):
+    try:
+        prep = impls.prepare(case)
+    except impls.PeerUnavailable as exc:
+        pytest.skip(f"{case['impl']}: {exc}")
+    benchmark.group = group_name(case)
+    benchmark.extra_info.update({"case": case["id"], **{k: case[k] for k in INFO_KEYS},
+                                 "pack_s": prep.pack_s, **prep.extra})
+    with prep.context:
+        first = prep.fn()
+        if prep.check is not None:
+            # A sanity check on a corner of C, not a test: an inexact peer is reported.
+            benchmark.extra_info["check"] = prep.check(first)
+        benchmark(prep.fn)

@@ -6,6 +6,8 @@ import pytest
 pytest.importorskip("scipy")  # the [bench] extra; not in every test environment
 pytest.importorskip("tabulate")
 
+from benchdocs import bench, doc  # noqa: E402
+
 from lowbit.bench import results as R  # noqa: E402
 from lowbit.bench.cli import main  # noqa: E402
 from lowbit.bench.compare import IMPROVEMENT, REGRESSION, SAME, compare_docs, compare_samples  # noqa: E402
@@ -50,27 +52,26 @@ def test_three_samples_a_side_can_never_be_significant():
 
 
 def _doc(medians, seed):
-    doc = R.new_results("s", {}, {})
+    bs = []
     for i, (fmt, med) in enumerate(medians.items()):
-        s = samples(med, 15, 0.01, seed + i)
-        R.add_record(doc, {"impl": "lowbit", "format": fmt, "tier": "avx2", "M": 8, "N": 8,
-                           "K": 8, "threads": 1, "median_s": float(np.median(s)), "iqr_s": 0.0,
-                           "samples_s": s, "inner": 1, "gops": 1.0, "pack_s": None,
-                           "shapes": ["x"], "groups": ["g"]})
-    return doc
+        b = bench("lowbit", fmt, "avx2", 8, 8, 8, 1.0)
+        b["stats"]["data"] = samples(med, 15, 0.01, seed + i)
+        b["stats"]["median"] = float(np.median(b["stats"]["data"]))
+        bs.append(b)
+    return doc(bs)
 
 
 def test_compare_docs_matches_cases_and_cli_fails_on_regression(tmp_path, capsys):
     a = _doc({"fp32": 1e-3, "int8": 1e-3, "int4": 1e-3}, 10)
     b = _doc({"fp32": 1e-3, "int8": 2e-3, "4.6bit": 1e-3}, 20)
     comps, only_a, only_b = compare_docs(a, b)
-    verdicts = {c.key[1]: c.verdict for c in comps}
+    verdicts = {c.key.split("-")[0]: c.verdict for c in comps}
     assert verdicts == {"fp32": SAME, "int8": REGRESSION}
-    assert [k[1] for k in only_a] == ["int4"] and [k[1] for k in only_b] == ["4.6bit"]
+    assert only_a == ["int4-avx2-8x8x8-t1"] and only_b == ["4.6bit-avx2-8x8x8-t1"]
 
     pa, pb = tmp_path / "a.json", tmp_path / "b.json"
-    R.write_atomic(pa, a)
-    R.write_atomic(pb, b)
+    R.write(pa, a)
+    R.write(pb, b)
     assert main(["compare", str(pa), str(pb)]) == 0
     assert main(["compare", str(pa), str(pb), "--fail-on-regression",
                  "--out", str(tmp_path / "c.md")]) == 1

@@ -1,92 +1,85 @@
-"""Results files: schema validation, atomic writes, and a run that is interrupted and resumed."""
+"""Results files: validation with clear errors, atomic writes, and runs that are interrupted,
+resumed, refused or set aside, never silently restarted."""
 
 import json
 
-import numpy as np
 import pytest
 
-import lowbit
+from benchdocs import bench, doc
+
 from lowbit.bench import results as R
+from lowbit.bench.atomic import write_json
 from lowbit.bench.catalog import load_catalog
+from lowbit.bench.cli import main
 from lowbit.bench.runner import run_suite
 
-
-def _rec(**kw):
-    r = {"impl": "lowbit", "format": "int8", "tier": "scalar", "M": 2, "N": 3, "K": 4,
-         "threads": 1, "median_s": 1e-3, "iqr_s": 0.0, "samples_s": [1e-3, 1e-3], "inner": 1,
-         "gops": 0.048, "pack_s": 1e-4, "shapes": ["x"], "groups": ["g"]}
-    r.update(kw)
-    return r
+pytest.importorskip("pytest_benchmark")
 
 
 def test_write_atomic_roundtrip_and_no_leftovers(tmp_path):
-    doc = R.new_results("s", {"a": 1}, {"commit": "c"})
-    R.add_record(doc, _rec())
     p = tmp_path / "sub" / "r.json"
-    R.write_atomic(p, doc)
-    assert R.load(p)["records"][0]["format"] == "int8"
+    R.write(p, doc([bench("lowbit", "int8", "avx2", 2, 3, 4, 1.0)]))
+    assert R.load(p)["benchmarks"][0]["extra_info"]["format"] == "int8"
     assert [f.name for f in p.parent.iterdir()] == ["r.json"]
 
 
 def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     p = tmp_path / "r.json"
-    doc = R.new_results("s", {}, {})
-    R.write_atomic(p, doc)
+    write_json(p, {"a": 1})
     before = p.read_text()
-    R.add_record(doc, _rec())
 
     def boom(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(json, "dump", boom)
+    monkeypatch.setattr(json, "dumps", boom)
     with pytest.raises(OSError):
-        R.write_atomic(p, doc)
+        write_json(p, {"a": 2})
     assert p.read_text() == before
     assert [f.name for f in tmp_path.iterdir()] == ["r.json"]
 
 
-def test_validate_rejects_bad_documents(tmp_path):
-    with pytest.raises(R.ResultsError):
-        R.validate({"schema": "other"})
-    doc = R.new_results("s", {}, {})
-    doc["records"].append({"impl": "x"})
-    with pytest.raises(R.ResultsError, match="missing"):
-        R.validate(doc)
-    doc["records"] = [_rec(samples_s=[])]
-    with pytest.raises(R.ResultsError, match="samples"):
-        R.validate(doc)
+@pytest.mark.parametrize("mutate, match", [
+    (lambda d: d.update(benchmarks=[1]), r"benchmarks\[0\] must be an object"),
+    (lambda d: d.update(machine_info=None), "'machine_info' must be an object"),
+    (lambda d: d["lowbit"].update(plan=None), "lowbit.plan must be list"),
+    (lambda d: d["lowbit"].update(complete="yes"), "lowbit.complete must be bool"),
+    (lambda d: d["benchmarks"][0]["stats"].update(data=[]), "stats.data must be a non-empty"),
+    (lambda d: d["benchmarks"][0]["stats"].update(data=[-1.0]), "positive times"),
+    (lambda d: d["benchmarks"][0]["extra_info"].update(M="2"), "M must be a positive integer"),
+    (lambda d: d.pop("lowbit"), "not a lowbit-bench/2 results file"),
+])
+def test_wrong_types_are_clear_errors_and_exit_2(tmp_path, capsys, mutate, match):
+    d = doc([bench("lowbit", "int8", "avx2", 2, 3, 4, 1.0)])
+    mutate(d)
+    p = tmp_path / "bad.json"
+    p.write_text(json.dumps(d))
+    with pytest.raises(R.ResultsError, match=match):
+        R.load(p)
+    assert main(["report", str(p), "--out", str(tmp_path / "r.md")]) == 2
+    err = capsys.readouterr().err
+    assert "lowbit-bench: error:" in err and "Traceback" not in err
+
+
+def test_not_json_and_missing_are_clear_errors(tmp_path):
     p = tmp_path / "bad.json"
     p.write_text("{not json")
-    with pytest.raises(R.ResultsError):
+    with pytest.raises(R.ResultsError, match="not JSON"):
         R.load(p)
+    with pytest.raises(R.ResultsError, match="No such file"):
+        R.load(tmp_path / "missing.json")
+    assert main(["report", str(tmp_path / "missing.json")]) == 2
 
 
-def test_add_record_replaces_same_case():
-    doc = R.new_results("s", {}, {})
-    R.add_record(doc, _rec(median_s=1.0))
-    R.add_record(doc, _rec(median_s=2.0))
-    R.add_record(doc, _rec(threads=2))
-    assert [r["median_s"] for r in doc["records"]] == [2.0, 1e-3]
+@pytest.mark.parametrize("args", [["--repeat", "0"], ["--repeat", "-3"], ["--budget", "nan"],
+                                  ["--budget", "-1"], ["--budget", "0"], ["--budget", "inf"]])
+def test_bad_timing_options_are_rejected(args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--suite", "quick", *args])
+    assert exc.value.code == 2
+    assert "expected a positive" in capsys.readouterr().err
 
 
-def test_open_for_run_resumes_only_unfinished_same_setup(tmp_path):
-    p = tmp_path / "r.json"
-    fp = {"cpu_model": "c", "commit": "x"}
-    old = R.new_results("s", {"o": 1}, fp)
-    R.add_record(old, _rec())
-    R.write_atomic(p, old)
-    fresh = R.new_results("s", {"o": 1}, fp)
-    doc, n = R.open_for_run(p, fresh)
-    assert n == 1 and doc["records"]
-    assert R.open_for_run(p, fresh, resume=False)[1] == 0
-    assert R.open_for_run(p, R.new_results("s", {"o": 2}, fp))[1] == 0
-    assert R.open_for_run(p, R.new_results("s", {"o": 1}, {**fp, "commit": "y"}))[1] == 0
-    old["complete"] = True
-    R.write_atomic(p, old)
-    assert R.open_for_run(p, fresh)[1] == 0
-
-
-# ---------------------------------------------------------------- run + resume
+# ---------------------------------------------------------------- real runs, tiny shapes
 CATALOG = """
 [suite.tiny]
 description = "test"
@@ -107,85 +100,92 @@ source = "test"
 """
 
 
-class _Packed:
-    def __init__(self, w, fmt, zp, tier):
-        self.w, self.format, self.zero_point, self.tier = w, fmt, zp, tier
-        self.kernel, self.nbytes, self.flush_period = f"fake_{fmt}_{tier}", w.nbytes, None
-
-
 @pytest.fixture
-def fake_lowbit(monkeypatch):
-    """Replace the library's kernels with numpy so the harness logic is tested on its own."""
-    state = {"calls": 0, "packs": 0, "fail_at_pack": None}
+def tiny(tmp_path, monkeypatch):
+    from pathlib import Path
 
-    def pack_weights(w, fmt, *, zero_point=0, tier=None, **kw):
-        state["packs"] += 1
-        if state["fail_at_pack"] is not None and state["packs"] >= state["fail_at_pack"]:
-            raise KeyboardInterrupt  # as if the user pressed Ctrl-C during this case
-        return _Packed(w.copy(), fmt, zero_point, tier)
-
-    def matmul(x, p, *, zero_point=0, threads=1):
-        state["calls"] += 1
-        if p.format == "fp32":
-            return x @ p.w
-        return ((x.astype(np.int64) - zero_point) @ (p.w.astype(np.int64) - p.zero_point)
-                ).astype(np.int32)
-
-    monkeypatch.setattr(lowbit, "FORMATS", ("fp32", "int8"), raising=False)
-    monkeypatch.setattr(lowbit, "tiers", lambda fmt: ["scalar"], raising=False)
-    monkeypatch.setattr(lowbit, "all_tiers", lambda: ["scalar"], raising=False)
-    monkeypatch.setattr(lowbit, "cpu_info", lambda: {"model": "fake", "features": []},
-                        raising=False)
-    monkeypatch.setattr(lowbit, "pack_weights", pack_weights, raising=False)
-    monkeypatch.setattr(lowbit, "matmul", matmul, raising=False)
-    return state
+    suite = Path(__file__).resolve().parents[1] / "bench"
+    d = tmp_path / "bench"
+    d.mkdir()
+    (d / "shapes.toml").write_text(CATALOG)
+    for f in ("test_gemm.py", "conftest.py"):
+        (d / f).write_text((suite / f).read_text())
+    return load_catalog(d / "shapes.toml")
 
 
-def _run(tmp_path, **kw):
-    cat_path = tmp_path / "shapes.toml"
-    cat_path.write_text(CATALOG)
-    return run_suite(load_catalog(cat_path), "tiny", str(tmp_path / "out.json"), peers=[],
-                     repeat=2, progress=False, probe_peak=False, **kw)
+def _run(tiny, out, **kw):
+    kw = {"formats": ["fp32", "int8"], "tiers": ["scalar"], "peers": [], "repeat": 2,
+          "progress": False, "roofline": False, **kw}
+    return run_suite(tiny, "tiny", str(out), **kw)
 
 
-def test_run_writes_one_valid_record_per_case(tmp_path, fake_lowbit):
-    doc = _run(tmp_path)
-    assert doc["complete"]
-    on_disk = R.load(tmp_path / "out.json")
-    keys = {(r["format"], r["M"]) for r in on_disk["records"]}
-    assert keys == {("fp32", 3), ("int8", 3), ("fp32", 4), ("int8", 4)}
-    for r in on_disk["records"]:
-        assert len(r["samples_s"]) == 2
-        assert r["gops"] == pytest.approx(2 * r["M"] * r["N"] * r["K"] / r["median_s"] / 1e9)
-        assert r["shapes"] in (["a"], ["b"]) and r["groups"] == ["tiny"]
-    assert all(r["check"]["exact"] for r in on_disk["records"] if r["format"] == "int8")
+def test_run_writes_pytest_benchmark_json_and_resumes_only_the_rest(tiny, tmp_path, capfd):
+    out = tmp_path / "out.json"
+    d = _run(tiny, out)
+    log = capfd.readouterr().err
+    # Not a terminal: one plain line per case, no carriage returns.
+    assert "bench main [4/4] int8-scalar-4x6x8-t1: " in log and "\r" not in log
+    assert d["lowbit"]["complete"]
+    full = R.load(out)
+    ids = {b["extra_info"]["case"] for b in full["benchmarks"]}
+    assert ids == {c["id"] for c in full["lowbit"]["plan"]} and len(ids) == 4
+    for b in full["benchmarks"]:
+        assert len(b["stats"]["data"]) == 2  # --repeat 2: exactly two rounds
+        assert b["group"].endswith("t1") and "version" in full
+    assert full["machine_info"]["cpu_model"] and "classes" in full["machine_info"]
+    assert all(b["extra_info"]["check"]["exact"] for b in full["benchmarks"]
+               if b["extra_info"]["format"] == "int8")
+
+    # As if interrupted after two cases: the rerun measures only the two missing ones.
+    partial = json.loads(out.read_text())
+    kept = {b["extra_info"]["case"]: b["stats"]["data"] for b in partial["benchmarks"][:2]}
+    partial["benchmarks"] = partial["benchmarks"][:2]
+    partial["lowbit"]["complete"] = False
+    out.write_text(json.dumps(partial))
+    d = _run(tiny, out)
+    log = capfd.readouterr().err
+    assert "2 of 4 cases already done" in log and "[2/2]" in log
+    assert d["lowbit"]["complete"] and len(d["benchmarks"]) == 4
+    for b in d["benchmarks"]:
+        if b["extra_info"]["case"] in kept:
+            assert b["stats"]["data"] == kept[b["extra_info"]["case"]]
+
+    # A complete file is kept as .prev.json and the run starts afresh.
+    _run(tiny, out)
+    assert "previous complete run kept" in capfd.readouterr().err
+    assert R.load(out.with_name("out.prev.json"))["lowbit"]["complete"]
 
 
-def test_interrupted_run_keeps_finished_cases_and_resumes(tmp_path, fake_lowbit):
-    fake_lowbit["fail_at_pack"] = 3  # one pack per case: the third case is interrupted
-    with pytest.raises(KeyboardInterrupt):
-        _run(tmp_path)
-    partial = R.load(tmp_path / "out.json")
-    assert not partial["complete"]
-    assert len(partial["records"]) == 2
-    kept = {R.case_key(r): r["samples_s"] for r in partial["records"]}
-
-    fake_lowbit["fail_at_pack"] = None
-    doc = _run(tmp_path)
-    assert doc["complete"] and len(doc["records"]) == 4
-    # Finished cases were not measured again: their raw samples are unchanged.
-    for r in doc["records"]:
-        if R.case_key(r) in kept:
-            assert r["samples_s"] == kept[R.case_key(r)]
-
-    # A complete file is not resumed: a new run measures everything again.
-    calls = fake_lowbit["calls"]
-    _run(tmp_path)
-    assert fake_lowbit["calls"] > calls
+def test_other_options_refuse_an_unfinished_file_or_set_it_aside(tiny, tmp_path, capsys):
+    out = tmp_path / "out.json"
+    _run(tiny, out)
+    partial = json.loads(out.read_text())
+    partial["benchmarks"] = partial["benchmarks"][:3]
+    partial["lowbit"]["complete"] = False
+    out.write_text(json.dumps(partial))
+    before = out.read_text()
+    with pytest.raises(R.ResultsError, match=r"unfinished run \(3 cases measured\).*repeat"):
+        _run(tiny, out, repeat=3)
+    assert out.read_text() == before  # nothing measured was touched
+    capsys.readouterr()
+    d = _run(tiny, out, repeat=3, resume=False)
+    assert "moved" in capsys.readouterr().err
+    assert len(R.load(out.with_name("out.prev.json"))["benchmarks"]) == 3
+    assert d["lowbit"]["complete"] and len(d["benchmarks"][0]["stats"]["data"]) == 3
 
 
-def test_unknown_names_are_clear_errors(tmp_path, fake_lowbit):
+def test_unknown_names_are_clear_errors(tiny, tmp_path):
     with pytest.raises(ValueError, match="unknown formats"):
-        _run(tmp_path, formats=["int3"])
+        _run(tiny, tmp_path / "o.json", formats=["int3"])
     with pytest.raises(ValueError, match="unknown tiers"):
-        _run(tmp_path, tiers=["avx9000"])
+        _run(tiny, tmp_path / "o.json", tiers=["avx9000"])
+
+
+def test_a_second_run_on_the_same_file_is_refused(tiny, tmp_path):
+    from lowbit.bench.runner import _Lock
+
+    out = tmp_path / "out.json"
+    with _Lock(out):
+        with pytest.raises(R.ResultsError, match="another lowbit-bench run"):
+            _run(tiny, out)
+    assert not out.exists()

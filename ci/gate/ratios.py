@@ -8,20 +8,12 @@ follows the same neighbour), and the ratio is taken within the round: a paired d
 
 from __future__ import annotations
 
-import time
-
-import numpy as np
+from lowbit.bench import stats
+from lowbit.bench.timing import interleaved, paired_ratios
 
 from .cases import FORMATS, RATIO_SHAPES, SCALAR_RATIO_SHAPES, operands, pack
 
 REFS = ("fp32", "int8")
-# One timing is ~0.5 ms of calls: long against timer and call overhead, short against a
-# scheduler time slice, so most timings are not preempted on a busy machine. A round keeps each
-# format's fastest of SUBSAMPLES interleaved timings: preemption only ever adds time, so the
-# minimum discards it.
-TARGET_SAMPLE_S = 5e-4
-SUBSAMPLES = 5
-WARMUP_ROUNDS = 10
 
 
 def pair_id(fmt: str, ref: str, tier: str, shape) -> str:
@@ -45,14 +37,7 @@ def ratio_tiers() -> list[str]:
     return [t for t in found if t != "scalar"] or found
 
 
-def _timed(fn, n: int) -> float:
-    t0 = time.perf_counter()
-    for _ in range(n):
-        fn()
-    return (time.perf_counter() - t0) / n
-
-
-def _prepare(tier: str, shape):
+def _calls(tier: str, shape) -> dict:
     import lowbit
 
     M, N, K = shape
@@ -61,39 +46,23 @@ def _prepare(tier: str, shape):
         x, w, zx, zw, params = operands(fmt, M, N, K)
         packed = pack(fmt, tier, w, zw, params)
         calls[fmt] = (lambda x=x, p=packed, z=zx: lowbit.matmul(x, p, zero_point=z))
-    # Same call count for every format of a group, set by the slowest one.
-    slowest = max(_timed(c, 3) for c in calls.values())
-    return calls, max(1, int(TARGET_SAMPLE_S / max(slowest, 1e-7)))
+    return calls
 
 
 def measure_groups(groups, rounds: int) -> dict[str, list[float]]:
     """Per-round time ratios for several (tier, shape) groups: {pair id: [ratio per round]}.
 
-    Rounds of all groups are interleaved too (round i of every group, then round i + 1), so a
-    burst of load or a change on the sibling hardware thread lasting a second touches a slice
-    of every group's samples instead of all of one group's: measured here, such bursts moved
-    every ratio against fp32 of a group by 15-27% at once, in ~1 group in 4.
+    Paired interleaved timing (lowbit.bench.timing.interleaved): measured here, bursts of load
+    or a change on the sibling hardware thread moved every ratio against fp32 of a group by
+    15-27% at once, in ~1 group in 4, when groups were measured one after the other.
     """
-    prepared = {g: _prepare(*g) for g in groups}
-    order = list(FORMATS)
-    ratios = {pair_id(f, r, t, s): [] for (t, s) in groups for r in REFS for f in FORMATS
-              if f != r}
-    # Warm-up rounds, discarded: page in buffers, settle caches and clock.
-    for _ in range(WARMUP_ROUNDS):
-        for calls, n in prepared.values():
-            for f in order:
-                _timed(calls[f], n)
-    for i in range(rounds):
-        rot = order[i % len(order):] + order[:i % len(order)]
-        for (tier, shape), (calls, n) in prepared.items():
-            t = dict.fromkeys(rot, float("inf"))
-            for _ in range(SUBSAMPLES):
-                for f in rot:
-                    t[f] = min(t[f], _timed(calls[f], n))
-            for r in REFS:
-                for f in FORMATS:
-                    if f != r:
-                        ratios[pair_id(f, r, tier, shape)].append(t[f] / t[r])
+    times = interleaved({(t, tuple(s)): _calls(t, s) for t, s in groups}, rounds)
+    ratios = {}
+    for (tier, shape), per_fmt in times.items():
+        for r in REFS:
+            for f in FORMATS:
+                if f != r:
+                    ratios[pair_id(f, r, tier, shape)] = paired_ratios(per_fmt, f, r)
     return ratios
 
 
@@ -131,13 +100,9 @@ def judge(current, baseline, threshold: float, alpha: float, noisy_iqr: float):
     threshold but not significant, or too spread out, is a WARN: too noisy to call. (The gate
     then measures a failing group once more and fails only if the repeat fails too.)
     """
-    from scipy.stats import mannwhitneyu
-
-    cur, base = np.asarray(current, float), np.asarray(baseline, float)
-    change = float(np.median(cur) / np.median(base) - 1)
-    p = float(mannwhitneyu(cur, base, alternative="greater").pvalue)
-    q1, q3 = np.percentile(cur, [25, 75])
-    spread = float((q3 - q1) / np.median(cur))
+    change = stats.median(current) / stats.median(baseline) - 1
+    p = stats.mann_whitney_p(current, baseline, alternative="greater")
+    spread = stats.rel_iqr(current)
     if change > threshold and p < alpha and spread <= noisy_iqr:
         return FAIL, change, p, "significant slowdown beyond the threshold"
     if change > threshold:

@@ -261,4 +261,5 @@ PYBIND11_MODULE(_core, m) {
     d["sanitize"] = bool(LOWBIT_SANITIZE_ON);
     return d;
   });
+  { void register_roofline(py::module_&); register_roofline(m); }  // roofline.cpp
 }

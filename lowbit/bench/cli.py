@@ -1,9 +1,10 @@
-"""`lowbit-bench`: run suites, render reports, compare results files, probe peaks."""
+"""`lowbit-bench`: run suites, render reports, compare results, headline ratios, roofline."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -26,6 +27,26 @@ def _threads(s: str) -> list[int]:
     return out
 
 
+def _positive_int(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {s!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def _seconds(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {s!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive, finite number of seconds, got {s}")
+    return v
+
+
 def _cmd_run(a) -> int:
     from .catalog import load_catalog
     from .runner import run_suite
@@ -36,8 +57,9 @@ def _cmd_run(a) -> int:
     doc = run_suite(catalog, a.suite, out, formats=_csv(a.formats), tiers=_csv(a.tiers),
                     threads=a.threads, peers=peers, budget_s=a.budget, repeat=a.repeat,
                     resume=not a.no_resume, progress=not a.no_progress)
-    print(f"{len(doc['records'])} cases, {len(doc.get('errors', []))} errors, "
-          f"{doc.get('wall_s', 0):.0f} s -> {out}")
+    lb = doc["lowbit"]
+    print(f"{len(doc['benchmarks'])} cases measured, {len(lb['skipped'])} skipped, "
+          f"{len(lb['errors'])} errors, {lb.get('wall_s', 0):.0f} s -> {out}")
     return 0
 
 
@@ -55,27 +77,30 @@ def _cmd_report(a) -> int:
 def _cmd_compare(a) -> int:
     from . import results as R
     from .compare import REGRESSION, compare_docs, render
+    from .atomic import write_text
 
     da, db = R.load(a.a), R.load(a.b)
     comps, only_a, only_b = compare_docs(da, db, a.alpha, a.threshold)
     md = render(comps, only_a, only_b, a.alpha, a.threshold, a.a, a.b)
     if a.out:
-        Path(a.out).write_text(md)
+        write_text(a.out, md)
     print(md, end="")
     if a.fail_on_regression and any(c.verdict == REGRESSION for c in comps):
         return 1
     return 0
 
 
-def _cmd_peak(a) -> int:
-    import lowbit
+def _cmd_roofline(a) -> int:
+    from .roofline import measure
 
-    from .peak import probe
-    from .runner import runnable_tiers
-
-    print(json.dumps(probe(runnable_tiers(_csv(a.formats) or lowbit.FORMATS, _csv(a.tiers))),
-                     indent=1))
+    print(json.dumps(measure(a.threads), indent=1))
     return 0
+
+
+def _cmd_headline(a) -> int:
+    from .headline import main as headline
+
+    return headline(cls=a.cls, repeat=a.repeat, size=a.size)
 
 
 def _cmd_fingerprint(a) -> int:
@@ -89,19 +114,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lowbit-bench", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    r = sub.add_parser("run", help="measure a suite; results JSON written after every case")
+    r = sub.add_parser("run", help="measure a suite with pytest-benchmark; the results JSON "
+                       "is rewritten after every case")
     r.add_argument("--suite", default="default", help="suite from bench/shapes.toml")
     r.add_argument("--formats", help="comma list (default: all of lowbit.FORMATS)")
     r.add_argument("--tiers", help="comma list (default: every runnable tier)")
     r.add_argument("--threads", type=_threads, default=[1], help="comma list, e.g. 1,2")
     r.add_argument("--peers", help="comma list of peers, or 'none' (default: all installed)")
     r.add_argument("--out", help="results JSON (default reports/results/<suite>.json)")
-    r.add_argument("--repeat", type=int, help="exact number of samples per case")
-    r.add_argument("--budget", type=float, help="seconds of samples per case (adaptive)")
+    r.add_argument("--repeat", type=_positive_int, help="exact number of rounds per case")
+    r.add_argument("--budget", type=_seconds, help="seconds of rounds per case (adaptive)")
     r.add_argument("--catalog", help="shape catalog (default bench/shapes.toml)")
-    r.add_argument("--no-resume", action="store_true", help="start over even if --out is "
-                   "an unfinished run of the same setup")
-    r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--no-resume", action="store_true", help="do not resume an unfinished "
+                   "--out: set it aside as <name>.prev.json and start over")
+    r.add_argument("--no-progress", action="store_true", help="plain lines, no progress bar")
     r.set_defaults(func=_cmd_run)
 
     rep = sub.add_parser("report", help="render markdown + PNG plots from a results file")
@@ -124,10 +150,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exit 1 when a significant regression is found")
     c.set_defaults(func=_cmd_compare)
 
-    pk = sub.add_parser("peak", help="run the peak probe only")
-    pk.add_argument("--formats")
-    pk.add_argument("--tiers")
-    pk.set_defaults(func=_cmd_peak)
+    h = sub.add_parser("headline", help="the papers' ratios, paired interleaved timing, under "
+                       "one CPU class")
+    h.add_argument("--class", dest="cls", help="CPU class (a LOWBIT_MAX_TIER value; default: "
+                   "this CPU's, or the cap in LOWBIT_MAX_TIER)")
+    h.add_argument("--repeat", type=_positive_int, default=7, help="rounds (default 7)")
+    h.add_argument("--size", type=_positive_int, help="M=N=K of the square comparisons "
+                   "(default 1024; 256 under the scalar reference)")
+    h.set_defaults(func=_cmd_headline)
+
+    rf = sub.add_parser("roofline", help="run the roofline probes only (peaks, bandwidth)")
+    rf.add_argument("--threads", type=_threads, default=[1])
+    rf.set_defaults(func=_cmd_roofline)
 
     fp = sub.add_parser("fingerprint", help="print the machine fingerprint")
     fp.set_defaults(func=_cmd_fingerprint)
@@ -141,7 +175,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (CatalogError, ResultsError, ValueError, FileNotFoundError) as exc:
+    except (CatalogError, ResultsError, ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"lowbit-bench: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from .results import case_key
+from . import stats
+from .results import records
 
 REGRESSION, IMPROVEMENT, SAME = "REGRESSION", "improvement", "~"
 
 
 @dataclass
 class CaseComparison:
-    key: tuple
+    key: str  # case id
     median_a: float
     median_b: float
     ratio: float
@@ -29,32 +28,11 @@ class CaseComparison:
     verdict: str
 
 
-def mann_whitney_p(a, b) -> float:
-    from scipy.stats import mannwhitneyu
-
-    if len(a) < 2 or len(b) < 2:
-        return 1.0
-    return float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
-
-
-def bootstrap_ratio_ci(a, b, n_resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
-    from scipy.stats import bootstrap
-
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    if len(a) < 2 or len(b) < 2:
-        r = float(np.median(b) / np.median(a))
-        return (r, r)
-    res = bootstrap((a, b), lambda x, y, axis=-1: np.median(y, axis=axis) / np.median(x, axis=axis),
-                    n_resamples=n_resamples, method="percentile", vectorized=True,
-                    random_state=np.random.default_rng(seed), paired=False)
-    return (float(res.confidence_interval.low), float(res.confidence_interval.high))
-
-
 def compare_samples(a, b, alpha: float = 0.05, threshold: float = 0.05):
-    ma, mb = float(np.median(a)), float(np.median(b))
+    ma, mb = stats.median(a), stats.median(b)
     ratio = mb / ma
-    p = mann_whitney_p(a, b)
-    ci = bootstrap_ratio_ci(a, b)
+    p = stats.mann_whitney_p(a, b)
+    ci = stats.bootstrap_ratio_ci(a, b)
     if p < alpha and ratio > 1 + threshold:
         verdict = REGRESSION
     elif p < alpha and ratio < 1 / (1 + threshold):
@@ -65,8 +43,8 @@ def compare_samples(a, b, alpha: float = 0.05, threshold: float = 0.05):
 
 
 def compare_docs(a: dict, b: dict, alpha: float = 0.05, threshold: float = 0.05):
-    ra = {case_key(r): r for r in a["records"]}
-    rb = {case_key(r): r for r in b["records"]}
+    ra = {r["case"]: r for r in records(a)}
+    rb = {r["case"]: r for r in records(b)}
     out = []
     for key in ra:
         if key in rb:
@@ -84,8 +62,7 @@ def render(comparisons, only_a, only_b, alpha: float, threshold: float, name_a: 
 
     rows = []
     for c in comparisons:
-        impl, fmt, tier, M, N, K, t = c.key
-        rows.append([impl, fmt, tier, f"{M}x{N}x{K}", t, f"{c.median_a * 1e3:.4g}",
+        rows.append([c.key, f"{c.median_a * 1e3:.4g}",
                      f"{c.median_b * 1e3:.4g}", f"{c.ratio:.3f}",
                      f"[{c.ci[0]:.3f}, {c.ci[1]:.3f}]", f"{c.p_value:.3g}", c.verdict])
     n_reg = sum(c.verdict == REGRESSION for c in comparisons)
@@ -100,7 +77,7 @@ def render(comparisons, only_a, only_b, alpha: float, threshold: float, name_a: 
         f"**{n_reg} significant regression(s), {n_imp} significant improvement(s), "
         f"{len(comparisons)} cases compared.**",
         "",
-        tabulate(rows, headers=["impl", "format", "tier", "MxNxK", "thr", "A ms", "B ms",
+        tabulate(rows, headers=["case", "A ms", "B ms",
                                 "ratio", "95% CI", "p", "verdict"], tablefmt="github"),
     ]
     if only_a or only_b:

@@ -1,13 +1,14 @@
-"""Machine fingerprint stored with every results file (CPU, ISA, cores, build, versions)."""
+"""The one machine fingerprint: CPU, ISA flags, runnable tiers and CPU classes, cores, build
+(compiler and flags), commit, versions. Stored as pytest-benchmark's `machine_info` in every
+results file, and with every gate baseline and history entry (ci/gate/fingerprint.py)."""
 
 from __future__ import annotations
 
 import os
 import platform
 import subprocess
+from datetime import datetime, timezone
 from importlib import metadata
-
-from .results import now_iso
 
 # Distributions whose versions matter for the numbers (peers and the harness itself).
 VERSIONED = ("lowbit", "numpy", "onnxruntime", "onnx", "torch", "scipy", "threadpoolctl",
@@ -32,6 +33,10 @@ def _cpuinfo() -> dict:
     except OSError:
         pass
     return {"model": model, "flags": flags}
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
 def git_commit(cwd: str | None = None) -> str | None:
@@ -80,6 +85,12 @@ def lowbit_info() -> dict:
         except Exception as exc:  # a broken format must not hide the rest
             tiers[fmt] = f"error: {exc}"
     info["tiers"] = tiers
+    try:
+        from .classes import class_table
+
+        info["classes"] = class_table()
+    except Exception as exc:  # noqa: BLE001 - described, not fatal
+        info["classes"] = f"error: {exc}"
     return info
 
 
@@ -106,6 +117,7 @@ def fingerprint() -> dict:
         "affinity": affinity,
         "build": lb.get("build_info"),
         "tiers": lb.get("tiers"),
+        "classes": lb.get("classes"),
         "lowbit_version": vers.get("lowbit"),
         "commit": git_commit(),
         "versions": vers,

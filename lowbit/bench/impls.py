@@ -201,3 +201,63 @@ def prepare_ort_matmulnbits(M: int, N: int, K: int, threads: int) -> Prepared:
     return Prepared(lambda: sess.run(None, feed)[0], pack_s,
                     {"block_size": MATMULNBITS_BLOCK, "accuracy_level": 4},
                     check=float_check(op.x, op.w))
+
+
+# ---------------------------------------------------------------- torch
+def prepare_torch(impl: str, M: int, N: int, K: int, threads: int) -> Prepared:
+    """torch._int_mm or fbgemm's quantized linear. Runs in a process of its own per ISA cap
+    (ONEDNN_MAX_CPU_ISA is read once, when oneDNN initialises)."""
+    import os
+    import warnings
+
+    import torch
+
+    warnings.simplefilter("ignore")  # torch's quantized-tensor deprecation notices
+    torch.set_num_threads(threads)
+    op = make_operands("int8", M, N, K)
+    extra = {"torch": torch.__version__, "onednn_isa_cap": os.environ.get("ONEDNN_MAX_CPU_ISA")}
+    if impl == "torch-int-mm":
+        # _int_mm is s8 x s8 -> s32: shift the u8 activations by their zero point (exact).
+        x = torch.from_numpy((op.x.astype(np.int16) - op.zero_point_x).astype(np.int8))
+        w = torch.from_numpy(np.array(op.w))
+        return Prepared(lambda: torch._int_mm(x, w).numpy(), None, extra, check=exact_check(op))
+    if impl == "torch-fbgemm":
+        if "fbgemm" not in torch.backends.quantized.supported_engines:
+            raise PeerUnavailable("this torch build has no fbgemm engine")
+        torch.backends.quantized.engine = "fbgemm"
+        xq = torch._make_per_tensor_quantized_tensor(torch.from_numpy(np.array(op.x)), 1.0,
+                                                     op.zero_point_x)
+        wq = torch._make_per_tensor_quantized_tensor(
+            torch.from_numpy(np.ascontiguousarray(op.w.T)), 1.0, 0)
+        packed, pack_s = _timed(lambda: torch.ops.quantized.linear_prepack(wq, None))
+        out_scale = float(128 * 64 * max(K, 1) ** 0.5)  # keeps requantized outputs in range
+        # Output is requantized to u8, so there is no exact result to check.
+        return Prepared(lambda: torch.ops.quantized.linear(xq, packed, out_scale, 0), pack_s,
+                        extra)
+    raise ValueError(f"unknown torch impl {impl!r}")
+
+
+class PeerUnavailable(RuntimeError):
+    """A peer cannot run here (reported as skipped with this reason, never as an error)."""
+
+
+# Python distribution each peer needs (and its extra dependencies).
+PEER_DISTS = {"numpy": ("numpy", "threadpoolctl"), "ort-matmulinteger": ("onnxruntime", "onnx"),
+              "ort-matmulnbits": ("onnxruntime", "onnx"), "torch-int-mm": ("torch",),
+              "torch-fbgemm": ("torch",)}
+
+
+def prepare(case: dict) -> Prepared:
+    """Everything one benchmark case needs, outside the timed region."""
+    import importlib.util
+
+    impl, M, N, K, t = case["impl"], case["M"], case["N"], case["K"], case["threads"]
+    if impl == "lowbit":
+        return prepare_lowbit(case["format"], case["tier"], M, N, K, t)
+    missing = [d for d in PEER_DISTS[impl] if importlib.util.find_spec(d) is None]
+    if missing:
+        raise PeerUnavailable(f"{', '.join(missing)} not installed")
+    if impl.startswith("torch-"):
+        return prepare_torch(impl, M, N, K, t)
+    return {"numpy": prepare_numpy, "ort-matmulinteger": prepare_ort_matmulinteger,
+            "ort-matmulnbits": prepare_ort_matmulnbits}[impl](M, N, K, t)

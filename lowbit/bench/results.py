@@ -1,118 +1,148 @@
-"""Results files: schema, atomic writes and resume (documented in reports/README.md)."""
+"""Results files: pytest-benchmark's JSON, plus a `lowbit` section (reports/README.md).
+
+The file is what pytest-benchmark writes for `--benchmark-json` (machine_info, commit_info,
+benchmarks with raw round times in stats.data, datetime, version), so `pytest-benchmark
+compare` reads it; `machine_info` carries the project's fingerprint. The `lowbit` section
+holds what a resumable run needs: the plan of cases, options, which cases failed or were
+skipped, the roofline measurements, and whether the run is complete. It is rewritten
+atomically after every case (lowbit.bench.atomic).
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import os
-import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
 
-SCHEMA = "lowbit-bench/1"
+from .atomic import write_json
+from .fingerprint import now_iso
 
-# Every record carries these keys (reports/README.md documents each).
-RECORD_KEYS = ("impl", "format", "tier", "M", "N", "K", "threads", "median_s", "iqr_s",
-               "samples_s", "inner", "gops", "pack_s", "shapes", "groups")
-
-# The keys that identify a case: a rerun skips cases already in the file.
-CASE_KEYS = ("impl", "format", "tier", "M", "N", "K", "threads")
+SCHEMA = "lowbit-bench/2"
+# Fingerprint keys that must match for a run to be resumed.
+SETUP_KEYS = ("cpu_model", "commit", "build", "lowbit_version", "max_tier")
 
 
 class ResultsError(ValueError):
-    """A results file does not follow the schema."""
+    """A results file is unreadable or does not follow the schema."""
 
 
-def now_iso() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-
-
-def case_key(rec: dict) -> tuple:
-    return tuple(rec[k] for k in CASE_KEYS)
-
-
-def new_results(suite: str, options: dict, fingerprint: dict) -> dict:
+def new_doc(suite: str, options: dict, plan: list, fingerprint: dict) -> dict:
     return {
-        "schema": SCHEMA,
-        "suite": suite,
-        "complete": False,
-        "started": now_iso(),
-        "updated": now_iso(),
-        "options": options,
-        "fingerprint": fingerprint,
-        "peak": {},
-        "peers": {},
-        "records": [],
+        "machine_info": dict(fingerprint),
+        "commit_info": {"id": fingerprint.get("commit")},
+        "benchmarks": [],
+        "datetime": now_iso(),
+        "version": None,
+        "lowbit": {
+            "schema": SCHEMA, "suite": suite, "complete": False, "started": now_iso(),
+            "updated": now_iso(), "options": options,
+            "setup": {k: fingerprint.get(k) for k in SETUP_KEYS},
+            "plan": plan, "errors": [], "skipped": [], "peers": {}, "roofline": {},
+            "wall_s": 0.0,
+        },
     }
 
 
-def validate(doc: dict) -> dict:
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
-        raise ResultsError(f"not a {SCHEMA} results file")
-    for key in ("suite", "complete", "options", "fingerprint", "peak", "peers", "records"):
-        if key not in doc:
-            raise ResultsError(f"missing top-level key {key!r}")
-    for i, rec in enumerate(doc["records"]):
-        missing = [k for k in RECORD_KEYS if k not in rec]
-        if missing:
-            raise ResultsError(f"record {i}: missing {missing}")
-        if not rec["samples_s"] or any(s <= 0 for s in rec["samples_s"]):
-            raise ResultsError(f"record {i}: samples_s must be positive times")
+def _need(cond: bool, where: str, what: str) -> None:
+    if not cond:
+        raise ResultsError(f"{where}: {what}")
+
+
+def validate(doc, where: str = "results") -> dict:
+    """Type-check a document; a clear ResultsError for anything a reader would trip on."""
+    _need(isinstance(doc, dict), where, f"expected a JSON object, got {type(doc).__name__}")
+    lb = doc.get("lowbit")
+    _need(isinstance(lb, dict) and lb.get("schema") == SCHEMA, where,
+          f"not a {SCHEMA} results file (no 'lowbit' section with that schema)")
+    _need(isinstance(doc.get("machine_info"), dict), where, "'machine_info' must be an object")
+    _need(isinstance(doc.get("benchmarks"), list), where, "'benchmarks' must be a list")
+    for key, typ in (("suite", str), ("complete", bool), ("options", dict), ("setup", dict),
+                     ("plan", list), ("errors", list), ("skipped", list), ("peers", dict),
+                     ("roofline", dict)):
+        _need(isinstance(lb.get(key), typ), where,
+              f"lowbit.{key} must be {typ.__name__}, got {type(lb.get(key)).__name__}")
+    for i, c in enumerate(lb["plan"]):
+        _need(isinstance(c, dict) and isinstance(c.get("id"), str), where,
+              f"lowbit.plan[{i}] must be a case object with an 'id'")
+    for key in ("errors", "skipped"):
+        for i, e in enumerate(lb[key]):
+            _need(isinstance(e, dict) and isinstance(e.get("case"), str), where,
+                  f"lowbit.{key}[{i}] must be an object with a 'case' id")
+    for i, b in enumerate(doc["benchmarks"]):
+        w = f"benchmarks[{i}]"
+        _need(isinstance(b, dict), where, f"{w} must be an object")
+        ei, st = b.get("extra_info"), b.get("stats")
+        _need(isinstance(ei, dict) and isinstance(ei.get("case"), str), where,
+              f"{w}.extra_info must be an object with a 'case' id")
+        for k in ("M", "N", "K", "threads"):
+            _need(isinstance(ei.get(k), int) and ei[k] >= 1, where,
+                  f"{w}.extra_info.{k} must be a positive integer")
+        _need(isinstance(st, dict) and isinstance(st.get("data"), list) and st["data"], where,
+              f"{w}.stats.data must be a non-empty list of round times")
+        _need(all(isinstance(x, (int, float)) and x > 0 and math.isfinite(x)
+                  for x in st["data"]), where, f"{w}.stats.data must be positive times")
     return doc
 
 
-def write_atomic(path: str | os.PathLike, doc: dict) -> None:
-    """Write JSON so a reader (or a crash) never sees a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    doc["updated"] = now_iso()
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; results are meant to be shared
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f, separators=(",", ":"))
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def load(path: str | os.PathLike) -> dict:
-    with open(path) as f:
-        try:
+    try:
+        with open(path) as f:
             doc = json.load(f)
-        except json.JSONDecodeError as exc:
-            raise ResultsError(f"{path}: not JSON ({exc})") from exc
-    return validate(doc)
+    except json.JSONDecodeError as exc:
+        raise ResultsError(f"{path}: not JSON ({exc})") from exc
+    except OSError as exc:
+        raise ResultsError(f"{path}: {exc.strerror or exc}") from exc
+    return validate(doc, str(path))
 
 
-def same_setup(a: dict, b: dict) -> bool:
-    """Can results `a` be resumed by a run that would write `b`? Same machine, build, options."""
-    fa, fb = a.get("fingerprint", {}), b.get("fingerprint", {})
-    keys = ("cpu_model", "commit", "build", "lowbit_version", "max_tier")
-    return (a.get("suite") == b.get("suite") and a.get("options") == b.get("options")
-            and all(fa.get(k) == fb.get(k) for k in keys))
+def write(path: str | os.PathLike, doc: dict) -> Path:
+    doc["lowbit"]["updated"] = now_iso()
+    return write_json(path, doc)
 
 
-def open_for_run(path: str | os.PathLike, fresh: dict, resume: bool = True) -> tuple[dict, int]:
-    """The document a run appends to, and how many finished records it resumes.
-
-    An unfinished file from the same setup is resumed; anything else starts over.
-    """
-    if resume and os.path.exists(path):
-        try:
-            old = load(path)
-        except (ResultsError, OSError):
-            old = None
-        if old is not None and not old["complete"] and same_setup(old, fresh):
-            return old, len(old["records"])
-    return fresh, 0
+def done_ids(doc: dict) -> set:
+    lb = doc["lowbit"]
+    return ({b["extra_info"]["case"] for b in doc["benchmarks"]}
+            | {e["case"] for e in lb["errors"]} | {e["case"] for e in lb["skipped"]})
 
 
-def add_record(doc: dict, rec: dict) -> None:
-    key = case_key(rec)
-    doc["records"] = [r for r in doc["records"] if case_key(r) != key]
-    doc["records"].append(rec)
+def add_benchmark(doc: dict, bench: dict) -> None:
+    cid = bench["extra_info"]["case"]
+    doc["benchmarks"] = [b for b in doc["benchmarks"] if b["extra_info"]["case"] != cid]
+    doc["benchmarks"].append(bench)
+
+
+def setup_differences(old: dict, new: dict) -> list[str]:
+    """Why results `old` cannot be resumed by a run that would write `new` ([] if it can)."""
+    a, b = old["lowbit"], new["lowbit"]
+    out = []
+    if a["suite"] != b["suite"]:
+        out.append(f"suite {a['suite']!r} -> {b['suite']!r}")
+    for k in sorted(set(a["options"]) | set(b["options"])):
+        if a["options"].get(k) != b["options"].get(k):
+            out.append(f"option {k}: {a['options'].get(k)!r} -> {b['options'].get(k)!r}")
+    for k in SETUP_KEYS:
+        if a["setup"].get(k) != b["setup"].get(k):
+            out.append(f"{k}: {a['setup'].get(k)!r} -> {b['setup'].get(k)!r}")
+    return out
+
+
+def record(bench: dict) -> dict:
+    """One benchmark as the flat record the report and compare work with."""
+    ei, st = bench["extra_info"], bench["stats"]
+    data = st["data"]
+    med = st.get("median") or sorted(data)[len(data) // 2]
+    rec = {k: ei.get(k) for k in ("case", "impl", "format", "tier", "M", "N", "K", "threads",
+                                  "pack_s", "kernel", "weight_bytes", "check", "shapes",
+                                  "groups")}
+    rec["shapes"] = rec["shapes"] or [f"{ei['M']}x{ei['N']}x{ei['K']}"]
+    rec["groups"] = rec["groups"] or ["other"]
+    rec["check"] = rec["check"] or {}
+    rec.update(median_s=med, iqr_s=st.get("iqr"), samples_s=data, rounds=len(data),
+               iterations=st.get("iterations"), gops=2 * ei["M"] * ei["N"] * ei["K"] / med / 1e9)
+    return rec
+
+
+def records(doc: dict) -> list[dict]:
+    return [record(b) for b in doc["benchmarks"]]

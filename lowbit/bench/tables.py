@@ -1,103 +1,149 @@
-"""Numbers the report is made of, computed from a results document (no rendering here)."""
+"""Numbers the report is made of, computed from a results document (no rendering here).
+
+Everything is organised by CPU class (lowbit.bench.classes): under a class each format is
+represented by its best kernel allowed there, the capped peers by their run under that
+class's cap, and the native peers by their one run.
+"""
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict, defaultdict
 
+from . import roofline as RL
 from .cases import NATIVE
-from .peak import peak_for
+from .classes import cpu_classes, reference_class
+from .results import records
+from .stats import geomean
 
 FORMAT_ORDER = ("fp32", "int8", "int4", "4.6bit")
 PEER_ORDER = ("numpy", "ort-matmulinteger", "ort-matmulnbits", "torch-int-mm", "torch-fbgemm")
 GROUP_ORDER = ("square", "cnn", "llm", "deepbench")
-# (numerator format, denominator format) speedups shown per shape.
-SPEEDUPS = (("int8", "fp32"), ("int4", "fp32"), ("4.6bit", "fp32"), ("int4", "int8"),
-            ("4.6bit", "int8"), ("4.6bit", "int4"))
-
-
-def geomean(xs) -> float | None:
-    xs = [x for x in xs if x and x > 0]
-    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
+# (numerator, denominator) of the summary, with the papers' figure (shared/papers.md; measured
+# on ARMv8 NEON: 2020 for int4, 2024 for 4.6-bit); None: no published figure.
+SUMMARY = (("int8", "fp32", None), ("int4", "fp32", "2.9x"), ("int4", "int8", "1.5x"),
+           ("4.6bit", "int8", "1.5-1.6x"), ("4.6bit", "int4", "0.96x (4% slower)"))
+SPEEDUPS = tuple((n, d) for n, d, _ in SUMMARY)
+OVER_FP32 = (("int8", "fp32"), ("int4", "fp32"), ("4.6bit", "fp32"))
 
 
 class View:
-    """Records of one results document indexed for the report."""
+    """Records of one results document indexed by shape, CPU class and implementation."""
 
     def __init__(self, doc: dict):
         self.doc = doc
+        self.lb = doc["lowbit"]
+        self.machine = doc.get("machine_info", {})
         self.by_shape: OrderedDict[tuple, dict] = OrderedDict()
         self.names: dict = {}
         self.groups: dict = {}
-        for r in doc["records"]:
+        self.records = records(doc)
+        for r in self.records:
             sk = (r["M"], r["N"], r["K"], r["threads"])
             self.by_shape.setdefault(sk, {})[(r["impl"], r["format"], r["tier"])] = r
-            self.names.setdefault(sk, r.get("shapes") or [f"{r['M']}x{r['N']}x{r['K']}"])
-            self.groups.setdefault(sk, r.get("groups") or ["other"])
-        self.tiers = [t for t in _tier_order(doc) if any(
-            r["impl"] == "lowbit" and r["tier"] == t for r in doc["records"])]
-        self.threads = sorted({r["threads"] for r in doc["records"]})
-        present = {r["impl"] for r in doc["records"]}
-        self.formats = [f for f in FORMAT_ORDER if any(
-            r["impl"] == "lowbit" and r["format"] == f for r in doc["records"])]
+            self.names.setdefault(sk, r["shapes"])
+            self.groups.setdefault(sk, r["groups"])
+        table = self.machine.get("classes") if isinstance(self.machine.get("classes"), dict) \
+            else {}
+        self.class_table = table
+        self.classes = cpu_classes(table)
+        self.reference = reference_class(table)
+        self.threads = sorted({r["threads"] for r in self.records})
+        lowbit_recs = [r for r in self.records if r["impl"] == "lowbit"]
+        self.formats = [f for f in FORMAT_ORDER if any(r["format"] == f for r in lowbit_recs)]
+        present = {r["impl"] for r in self.records}
         self.peers = [p for p in PEER_ORDER if p in present]
         groups = {g for gs in self.groups.values() for g in gs}
         self.group_list = [g for g in GROUP_ORDER if g in groups] + sorted(
             groups - set(GROUP_ORDER))
+        rf = self.lb.get("roofline", {})
+        self.roof = RL.merge(rf.get("start"), rf.get("end"))
+        self.cores = self.machine.get("cores")
 
+    # ------------------------------------------------------------------ classes
+    def cls(self, name: str) -> dict:
+        for c in self.classes + ([self.reference] if self.reference else []):
+            if c["name"] == name:
+                return c
+        raise KeyError(name)
+
+    def kernel_tier(self, fmt: str, cls: str) -> str | None:
+        return self.cls(cls)["kernels"].get(fmt)
+
+    def tiers_under(self, cls: str) -> set:
+        feats = set(self.cls(cls)["features"])
+        every = self.classes + ([self.reference] if self.reference else [])
+        return {c["name"] for c in every if set(c["features"]) <= feats}
+
+    @property
+    def this_cpu(self) -> str | None:
+        return self.class_table.get("this_cpu")
+
+    @property
+    def papers_class(self) -> str | None:
+        return self.class_table.get("papers_class")
+
+    # ------------------------------------------------------------------ cells
     def shapes(self, group: str | None = None, threads: int | None = None) -> list[tuple]:
         return [sk for sk in self.by_shape
                 if (group is None or group in self.groups[sk])
                 and (threads is None or sk[3] == threads)]
 
-    def lowbit(self, sk, fmt, tier):
-        return self.by_shape[sk].get(("lowbit", fmt, tier))
+    def lowbit(self, sk, fmt, cls):
+        tier = self.kernel_tier(fmt, cls)
+        return self.by_shape[sk].get(("lowbit", fmt, tier)) if tier else None
 
-    def peer(self, sk, peer, tier):
-        """A peer's record shown in `tier`'s table: its capped run, else its native run."""
+    def peer(self, sk, peer, cls):
+        """A peer under a class: its run capped to that class, else its native run."""
         cells = self.by_shape[sk]
         for (impl, _fmt, t), r in cells.items():
-            if impl == peer and t == tier:
+            if impl == peer and t == cls:
                 return r
         for (impl, _fmt, t), r in cells.items():
             if impl == peer and t == NATIVE:
                 return r
         return None
 
-    def speedup(self, sk, num, den, tier) -> float | None:
-        a, b = self.lowbit(sk, num, tier), self.lowbit(sk, den, tier)
+    def speedup(self, sk, num, den, cls) -> float | None:
+        a, b = self.lowbit(sk, num, cls), self.lowbit(sk, den, cls)
         return a["gops"] / b["gops"] if a and b else None
 
-    def pct_peak(self, rec) -> float | None:
-        peak = peak_for(self.doc.get("peak", {}), rec["format"], rec["tier"])
-        return 100.0 * rec["gops"] / (peak * rec["threads"]) if peak else None
-
-    def geomean_speedups(self, tier, threads, group=None) -> dict:
+    def geomean_speedups(self, cls, threads, group=None) -> dict:
         out = {}
-        for num, den in SPEEDUPS:
-            vals = [self.speedup(sk, num, den, tier) for sk in self.shapes(group, threads)]
-            vals = [v for v in vals if v]
+        for num, den in dict.fromkeys(SPEEDUPS + OVER_FP32):
+            vals = [v for sk in self.shapes(group, threads)
+                    if (v := self.speedup(sk, num, den, cls))]
             out[(num, den)] = (geomean(vals), min(vals) if vals else None,
                                max(vals) if vals else None, len(vals))
         return out
 
+    # ------------------------------------------------------------------ roofline
+    def bound(self, rec, cls=None) -> dict | None:
+        if not self.roof or rec["tier"] == "scalar":
+            return None
+        capped = rec["impl"] != "lowbit" and rec["tier"] != NATIVE
+        allowed = self.tiers_under(rec["tier"]) if capped and rec["tier"] in \
+            {c["name"] for c in self.classes} else None
+        return RL.bound(rec, self.roof, self.cores, allowed)
+
+    def pct_bound(self, rec) -> float | None:
+        b = self.bound(rec)
+        return b["pct"] if b else None
+
+    def bounded_records(self):
+        """(record, bound) of every case that has a roofline bound."""
+        for r in self.records:
+            b = self.bound(r)
+            if b:
+                yield r, b
+
+    # ------------------------------------------------------------------ misc
     def display_name(self, sk) -> str:
         names = self.names[sk]
         return names[0] + (f" (+{len(names) - 1})" if len(names) > 1 else "")
 
     def check_failures(self) -> dict:
         bad = defaultdict(int)
-        for r in self.doc["records"]:
-            if r.get("check", {}).get("exact") is False:
+        for r in self.records:
+            if r["check"].get("exact") is False:
                 bad[(r["impl"], r["format"], r["tier"])] += 1
         return dict(bad)
-
-
-def _tier_order(doc) -> list[str]:
-    tiers = doc.get("options", {}).get("tiers", {})
-    order: list[str] = []
-    for ts in tiers.values():
-        for t in ts:
-            if t not in order:
-                order.append(t)
-    return order or sorted({r["tier"] for r in doc["records"] if r["impl"] == "lowbit"})

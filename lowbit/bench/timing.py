@@ -1,68 +1,71 @@
-"""Adaptive timing: warm-up, then repeated samples until a time budget is spent.
+"""Timing: pytest-benchmark times every benchmark case (bench/test_gemm.py); this module holds
+the one other mode, paired interleaved timing, used by the CI gate's ratios and by
+`lowbit-bench headline`.
 
-Like timeit.autorange, each sample times `inner` back-to-back calls so a sample lasts at least
-`min_sample_s` (well above timer resolution and call jitter); samples are kept raw (seconds per
-call) so later statistics (median, IQR, Mann-Whitney U in `compare`) work on the real data.
+Two kernels timed back to back in one process see the same load, clock and cache state, so
+their ratio is much steadier than either time on a shared machine. A round times every call
+of a group once per sub-sample (the order rotated every round, so no call always follows the
+same neighbour) and keeps each call's fastest sub-sample: preemption only ever adds time, so
+the minimum discards it. Ratios are taken within a round (a paired design).
 """
 
 from __future__ import annotations
 
-import statistics
 import time
-from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping
+
+# One timing is ~0.5 ms of calls: long against timer and call overhead, short against a
+# scheduler time slice, so most timings are not preempted on a busy machine.
+TARGET_SAMPLE_S = 5e-4
+SUBSAMPLES = 5
+WARMUP_ROUNDS = 10
 
 
-@dataclass
-class Timing:
-    samples_s: list[float]   # seconds per call, one entry per sample
-    inner: int               # calls per sample
-    warmup_calls: int
-
-    @property
-    def median_s(self) -> float:
-        return statistics.median(self.samples_s)
-
-    @property
-    def iqr_s(self) -> float:
-        if len(self.samples_s) < 2:
-            return 0.0
-        q = statistics.quantiles(self.samples_s, n=4, method="inclusive")
-        return q[2] - q[0]
-
-
-def measure(fn: Callable[[], object], *, budget_s: float = 0.2, min_samples: int = 3,
-            max_samples: int = 200, repeat: int | None = None, min_sample_s: float = 2e-3,
-            warmup_s: float | None = None, clock: Callable[[], float] = time.perf_counter
-            ) -> Timing:
-    """Time `fn`. With `repeat`, exactly that many samples are taken (budget ignored)."""
-    if repeat is not None:
-        if repeat < 1:
-            raise ValueError("repeat must be >= 1")
-        min_samples = max_samples = repeat
-    if min_samples < 1 or max_samples < min_samples:
-        raise ValueError("need 1 <= min_samples <= max_samples")
-    # Warm-up: first call pays page faults, lazy init and cold caches; keep calling until a
-    # slice of the budget is used so clocks and caches settle.
-    warmup_s = budget_s / 5 if warmup_s is None else warmup_s
-    t0 = clock()
-    fn()
-    first = clock() - t0
-    calls = 1
-    while clock() - t0 < warmup_s:
+def timed(fn: Callable[[], object], n: int) -> float:
+    """Seconds per call of n back-to-back calls."""
+    t0 = time.perf_counter()
+    for _ in range(n):
         fn()
-        calls += 1
-    per_call = max(first if calls == 1 else (clock() - t0) / calls, 1e-9)
-    inner = 1
-    while inner * per_call < min_sample_s:
-        inner *= 2
-    samples: list[float] = []
-    start = clock()
-    while len(samples) < max_samples:
-        s = clock()
-        for _ in range(inner):
-            fn()
-        samples.append((clock() - s) / inner)
-        if len(samples) >= min_samples and clock() - start >= budget_s:
-            break
-    return Timing(samples_s=samples, inner=inner, warmup_calls=calls)
+    return (time.perf_counter() - t0) / n
+
+
+def calls_per_timing(calls: Mapping[str, Callable], target_s: float = TARGET_SAMPLE_S) -> int:
+    """The same call count for every member of a group, set by the slowest one."""
+    slowest = max(timed(c, 3) for c in calls.values())
+    return max(1, int(target_s / max(slowest, 1e-7)))
+
+
+def interleaved(groups: Mapping[object, Mapping[str, Callable]], rounds: int, *,
+                subsamples: int = SUBSAMPLES, warmup_rounds: int = WARMUP_ROUNDS,
+                target_s: float = TARGET_SAMPLE_S) -> dict:
+    """{group: {name: [seconds per call, one per round]}}.
+
+    Rounds of all groups are interleaved too (round i of every group, then round i + 1), so a
+    burst of load lasting a second touches a slice of every group's samples instead of all of
+    one group's.
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    prepared = {g: (dict(calls), calls_per_timing(calls, target_s)) for g, calls in groups.items()}
+    out = {g: {name: [] for name in calls} for g, (calls, _) in prepared.items()}
+    for _ in range(warmup_rounds):  # page in buffers, settle caches and clock
+        for calls, n in prepared.values():
+            for fn in calls.values():
+                timed(fn, n)
+    for i in range(rounds):
+        for g, (calls, n) in prepared.items():
+            names = list(calls)
+            k = i % len(names)
+            rot = names[k:] + names[:k]
+            best = dict.fromkeys(rot, float("inf"))
+            for _ in range(subsamples):
+                for name in rot:
+                    best[name] = min(best[name], timed(calls[name], n))
+            for name in rot:
+                out[g][name].append(best[name])
+    return out
+
+
+def paired_ratios(times: Mapping[str, list], num: str, den: str) -> list[float]:
+    """Per-round time(num) / time(den) (< 1: num is faster)."""
+    return [a / b for a, b in zip(times[num], times[den])]

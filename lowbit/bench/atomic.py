@@ -1,0 +1,37 @@
+"""The one atomic file writer: a reader (or a crash) never sees a half-written file.
+
+The text goes to a temporary file in the target's folder, is flushed to disk, and replaces the
+target with os.replace (atomic on POSIX and Windows). On any failure the old file is untouched
+and the temporary file is removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; results are meant to be shared
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_json(path: str | os.PathLike, obj, *, indent: int | None = None) -> Path:
+    """JSON (compact unless `indent`), newline-terminated, written atomically."""
+    seps = (",", ":") if indent is None else (",", ": ")
+    return write_text(path, json.dumps(obj, indent=indent, separators=seps) + "\n")
