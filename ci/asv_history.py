@@ -14,7 +14,6 @@ folders (CI artifacts, a board's `lowbit-docker history` output) is a copy into 
 from __future__ import annotations
 
 import argparse
-import filecmp
 import hashlib
 import json
 import os
@@ -27,6 +26,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "asv.conf.json"
+ENV_NAME = "existing-venv"  # asv environment name of every recording (stable_env)
 
 
 class HistoryError(RuntimeError):
@@ -165,6 +165,11 @@ def record(allow_dirty: bool = False, bench: str | None = None, log=print,
         args.append(f"--bench={bench}")
     asv(*args, conf=conf, env=env)
     results = conf_path(load_conf(conf), "results_dir", conf) / name
+    version = "{}.{}".format(*sys.version_info[:2])
+    for path in results.glob(f"{commit[:8]}-existing-py_*.json"):
+        doc, name = stable_env(json.loads(path.read_text()), python=version)
+        _write(results / name, doc)
+        path.unlink()
     # asv's machine.json keeps only the fields that differ from its own guesses; write all of
     # them, so a merged tree says what each machine is.
     mj = results / "machine.json"
@@ -227,9 +232,42 @@ def scan(root: Path) -> tuple[list[tuple[Path, str]], list[str]]:
     return good, errors
 
 
-def _started(path: Path) -> float:
-    doc = json.loads(path.read_text())
-    return max((v for v in (doc.get("started_at") or {}).values() if v), default=0)
+def _read(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _started(doc) -> float:
+    """When the newest benchmark of a results document started (-1: unreadable)."""
+    try:
+        col = doc["result_columns"].index("started_at")
+        return max((r[col] for r in doc["results"].values() if len(r) > col and r[col]),
+                   default=0)
+    except (TypeError, KeyError, ValueError, AttributeError):
+        return -1
+
+
+def _write(path: Path, doc: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=None, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def stable_env(doc: dict, python: str | None = None) -> tuple[dict, str]:
+    """(document, file name) with one environment name for every checkout.
+
+    asv names an "existing" environment after its interpreter's path (`existing-py_<path>`,
+    and the path is its "python" parameter), which differs between clones, CI runners and
+    one machine's worktrees: one machine's commits would neither compare nor share a graph.
+    What is measured is the installed package, whose commit the results carry, so the path
+    gives way to ENV_NAME and `python` (the interpreter's version, when recording)."""
+    if str(doc.get("env_name", "")).startswith("existing-py_"):
+        doc = dict(doc, env_name=ENV_NAME)
+    if python and "/" in str(doc.get("python", "")):
+        doc = dict(doc, python=python, params=dict(doc.get("params") or {}, python=python))
+    return doc, f"{doc['commit_hash'][:8]}-{doc['env_name']}.json"
 
 
 def merge(sources, results_dir: Path, log=print) -> tuple[int, list[str]]:
@@ -250,18 +288,20 @@ def merge(sources, results_dir: Path, log=print) -> tuple[int, list[str]]:
         for path, machine in good:
             if results_dir in path.resolve().parents:
                 continue
-            dest = results_dir / machine / path.name
+            doc, name = stable_env(json.loads(path.read_text()))
+            dest = results_dir / machine / name
             dest.parent.mkdir(parents=True, exist_ok=True)
             if not (dest.parent / "machine.json").exists():
                 shutil.copy2(path.parent / "machine.json", dest.parent / "machine.json")
             if dest.exists():
-                if filecmp.cmp(path, dest, shallow=False):
+                have = _read(dest)
+                if have == doc:
                     continue
-                if _started(path) <= _started(dest):
+                if _started(doc) <= _started(have):
                     log(f"merge: kept {dest} (newer than {path})")
                     continue
                 log(f"merge: {dest} replaced by the newer run in {path}")
-            shutil.copy2(path, dest)
+            _write(dest, doc)
             copied += 1
         bench = next(iter(sorted(src.rglob("benchmarks.json"))), None)
         if bench is not None and not (results_dir / "benchmarks.json").exists():

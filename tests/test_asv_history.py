@@ -121,6 +121,11 @@ def test_three_commits_on_two_machines_render_one_dashboard(fleet):
     for m in MACHINES:
         assert len(_graph_points(html, m, "alpha")) == 3  # one point per commit
     assert _graph_points(html, MACHINES[0], "beta") == [1000.0, 1000.0, 1100.0]
+    # One environment per machine, whatever the checkout's path: no interpreter path in it.
+    assert index["params"]["python"] == ["{}.{}".format(*sys.version_info[:2])]
+    for folder in fleet["folders"]:
+        assert {p.name.split("-", 1)[1] for p in folder.glob("*/*-*.json")} == {
+            asv_history.ENV_NAME + ".json"}
     assert not [m for m in msgs if "error" in m]
     # Merging the same folders again copies nothing new.
     n, errors = asv_history.merge(fleet["folders"], fleet["repo"] / "results")
@@ -169,6 +174,27 @@ def test_corrupt_and_partial_results_are_reported_and_the_rest_publishes(fleet, 
     # The first machine's three commits and the intact commit of the second still publish.
     assert len(_graph_points(html, MACHINES[0], "alpha")) == 3
     assert len(_graph_points(html, MACHINES[1], "alpha")) == 1
+
+
+def test_merge_keeps_the_newer_run_of_a_machine_and_commit_and_says_so(fleet, tmp_path):
+    dest = tmp_path / "results"
+    assert asv_history.merge([fleet["folders"][0]], dest)[1] == []
+    newer = tmp_path / "newer"
+    shutil.copytree(fleet["folders"][0], newer)
+    (path,) = [p for p in (newer / MACHINES[0]).glob("*-*.json")
+               if p.name.startswith(fleet["commits"][0][:8])]
+    doc = json.loads(path.read_text())
+    col = doc["result_columns"].index("started_at")
+    for row in doc["results"].values():
+        row[col] += 60_000
+    path.write_text(json.dumps(doc))
+    msgs = []
+    assert asv_history.merge([newer], dest, log=msgs.append) == (1, [])
+    assert json.loads((dest / MACHINES[0] / path.name).read_text()) == doc
+    assert any("replaced by the newer run" in m for m in msgs)
+    msgs.clear()  # the older one again: kept out, with a word
+    assert asv_history.merge([fleet["folders"][0]], dest, log=msgs.append) == (0, [])
+    assert any(m.startswith("merge: kept") for m in msgs)
 
 
 def test_dashboard_without_results_says_what_to_do(tmp_path):
