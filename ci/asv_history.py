@@ -358,13 +358,14 @@ def dashboard(merge_dirs=(), log=print, conf: Path = CONF) -> Path:
 
 
 def compare(old: str, new: str, machine: str | None = None, factor: float = 1.05,
-            conf: Path = CONF) -> str:
+            conf: Path = CONF, only_changed: bool = False) -> str:
     """`asv compare OLD NEW` on one machine (default: this one); returns asv's table.
 
     A change by more than `factor` counts (asv's default is 1.1, which lets an exact 10%
     slowdown pass; 1.05 is also the gate's callgrind tolerance)."""
     machine = machine or machine_name()
     proc = asv("compare", f"--machine={machine}", f"--factor={factor}", "--split",
+               *(["--only-changed"] if only_changed else []),
                git("rev-parse", old, cwd=conf.parent), git("rev-parse", new, cwd=conf.parent),
                conf=conf, capture=True)
     return proc.stdout
@@ -400,6 +401,7 @@ def main(argv=None) -> int:
     p.add_argument("new")
     p.add_argument("--machine", help="asv machine name (default: this machine's)")
     p.add_argument("--factor", type=float, default=1.05, help="ratio counted as a change")
+    p.add_argument("--only-changed", action="store_true", help="only what changed")
     args = ap.parse_args(argv)
     try:
         if args.cmd == "machine":
@@ -409,7 +411,8 @@ def main(argv=None) -> int:
         elif args.cmd == "dashboard":
             dashboard(args.merge, log=_log)
         else:
-            print(compare(args.old, args.new, args.machine, args.factor))
+            print(compare(args.old, args.new, args.machine, args.factor,
+                          only_changed=args.only_changed))
     except HistoryError as exc:
         print(f"history: {exc}", file=sys.stderr)
         return 1

@@ -102,7 +102,7 @@ def run(opts: Options, log=print) -> tuple[str, list]:
     verdict = checks.overall(found)
     md = render_summary(verdict, found, fp)
     if opts.summary:
-        md += history_section(fp, (_load(paths["callgrind"]) or {}).get("fingerprint", {}))
+        md += "\n" + history_section(fp, (_load(paths["callgrind"]) or {}).get("fingerprint", {}))
         opts.summary.parent.mkdir(parents=True, exist_ok=True)
         opts.summary.write_text(md)
     return verdict, found
@@ -125,7 +125,8 @@ def history_section(fp: dict, base_fp: dict) -> str:
     lines += ["", f"Baseline commit against this one: `{cmd}`", ""]
     if asv_history.has_results(machine, old) and asv_history.has_results(machine, new):
         try:
-            lines += ["```", asv_history.compare(old, new, machine).rstrip(), "```", ""]
+            table = asv_history.compare(old, new, machine, only_changed=True).strip()
+            lines += ["```", table or "no benchmark changed by more than 5 %", "```", ""]
         except asv_history.HistoryError as exc:
             lines += [f"(asv compare failed: {str(exc).splitlines()[0]})", ""]
     else:
