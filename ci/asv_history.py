@@ -167,8 +167,8 @@ def record(allow_dirty: bool = False, bench: str | None = None, log=print,
     results = conf_path(load_conf(conf), "results_dir", conf) / name
     version = "{}.{}".format(*sys.version_info[:2])
     for path in results.glob(f"{commit[:8]}-existing-py_*.json"):
-        doc, name = stable_env(json.loads(path.read_text()), python=version)
-        _write(results / name, doc)
+        doc, fname = stable_env(json.loads(path.read_text()), python=version)
+        _write(results / fname, doc)
         path.unlink()
     # asv's machine.json keeps only the fields that differ from its own guesses; write all of
     # them, so a merged tree says what each machine is.
