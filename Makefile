@@ -9,7 +9,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 SOURCES := $(shell find kernels lowbit -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.py' -o -name 'CMakeLists.txt' \) 2>/dev/null) CMakeLists.txt pyproject.toml
 
-.PHONY: help venv install test test-sanitize bench bench-report accuracy report regress baseline arm-test arm-model docker clean
+.PHONY: help venv install test test-sanitize bench bench-report accuracy history dashboard workflow-check regress baseline arm-test arm-model docker clean
 .PHONY: arm-native-test
 
 help:
@@ -24,7 +24,9 @@ help:
 	@echo "make arm-model      llvm-mca cycle model of the aarch64 micro-kernels"
 	@echo "make arm-native-test  aarch64 micro-kernels bit-exact under qemu (standalone, ~30 s)"
 	@echo "make regress        CI regression gate;  make baseline refreshes its baselines"
-	@echo "make report         trend table + plot from reports/history (MERGE=\"dirs\" merges other runs first)"
+	@echo "make history        record this commit's benchmarks in asv (.asv/results/<machine>/)"
+	@echo "make dashboard      asv publish into .asv/html (MERGE=\"dir ...\" merges other machines first)"
+	@echo "make workflow-check validate ci/github/lowbit-ci.yml against the GitHub workflow schema"
 
 $(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
@@ -89,17 +91,39 @@ bench-report: install
 
 # Regression gate (ci/README.md). Run as a script with the venv's interpreter so the installed
 # lowbit (with its C++ extension) is imported, not the source tree's.
-# make regress [REGRESS_ARGS="--only callgrind"];  make baseline;  make report [MERGE="dir ..."]
+# make regress [REGRESS_ARGS="--only callgrind"];  make baseline
 REGRESS_ARGS ?=
-MERGE ?=
 regress: install
 	$(PY) ci/regress.py run $(REGRESS_ARGS)
 
 baseline: install
 	$(PY) ci/regress.py baseline $(REGRESS_ARGS)
 
-report: install
-	$(PY) ci/regress.py report $(if $(strip $(MERGE)),--merge $(MERGE))
+# Benchmark history on asv (ci/README.md, "History"): the installed package in .venv is the
+# asv environment ("existing"), so recording a commit never rebuilds it.
+# make history [ALLOW_DIRTY=1] [HISTORY_BENCH=regex];  make dashboard [MERGE="dir ..."]
+ALLOW_DIRTY ?=
+HISTORY_BENCH ?=
+MERGE ?=
+history: install
+	$(PY) ci/asv_history.py record $(if $(ALLOW_DIRTY),--allow-dirty) \
+	  $(if $(HISTORY_BENCH),--bench '$(HISTORY_BENCH)')
+
+# Publishing needs asv only, not the package: a merge-only machine (the CI dashboard job)
+# does not build lowbit.
+$(VENV)/.asv: $(VENV)/.created
+	$(PIP) install -q "asv>=0.6.4"
+	touch $@
+
+dashboard: $(VENV)/.asv
+	$(PY) ci/asv_history.py dashboard $(if $(strip $(MERGE)),--merge $(MERGE))
+
+$(VENV)/.check-jsonschema: $(VENV)/.created
+	$(PIP) install -q "check-jsonschema==0.39.0"
+	touch $@
+
+workflow-check: $(VENV)/.check-jsonschema
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows ci/github/lowbit-ci.yml
 
 # aarch64 micro-kernels: standalone bit-exact harness under qemu-aarch64-static (default,
 # max and cortex-a72 CPU models), independent of the Python build.

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """lowbit regression gate (ci/README.md).
 
-  python ci/regress.py run       [--only callgrind,ratios,arm-model] [--no-history]
+  python ci/regress.py run       [--only callgrind,ratios,arm-model]
   python ci/regress.py baseline  [--only ...]          # overwrite ci/baselines/ on purpose
-  python ci/regress.py report    [--merge DIR ...]     # trend table + plot from reports/history
+
+The history of these measurements across commits and machines is kept by asv
+(ci/asv_history.py: `make history`, `make dashboard`).
 
 Run it with the interpreter that has lowbit installed (.venv/bin/python), from anywhere: it is
 run as a script so the source tree's lowbit/ (without its C++ extension) is not imported.
@@ -18,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gate import gate, history, trend
+from gate import gate
 from gate.callgrind import CallgrindUnavailable
 
 
@@ -30,10 +32,6 @@ def _opts(args) -> gate.Options:
     opts = gate.Options(parts=parts, rounds=args.rounds)
     if args.baselines:
         opts.baselines = Path(args.baselines)
-    if getattr(args, "no_history", False):
-        opts.history_dir = None
-    elif getattr(args, "history", None):
-        opts.history_dir = Path(args.history)
     return opts
 
 
@@ -45,22 +43,7 @@ def main(argv=None) -> int:
         p.add_argument("--only", help="comma-separated parts: callgrind,ratios,arm-model")
         p.add_argument("--rounds", type=int, default=101, help="interleaved rounds per ratio")
         p.add_argument("--baselines", help="baseline directory (default ci/baselines)")
-        if name == "run":
-            p.add_argument("--history", help="history directory (default reports/history)")
-            p.add_argument("--no-history", action="store_true")
-    p = sub.add_parser("report")
-    p.add_argument("--history", default=str(gate.REPO / "reports" / "history"))
-    p.add_argument("--merge", nargs="*", default=[],
-                   help="directories holding other runs' history files (CI artifacts)")
     args = ap.parse_args(argv)
-
-    if args.cmd == "report":
-        root = Path(args.history)
-        if args.merge:
-            print(f"merged {history.merge(root, args.merge)} history file(s) into {root}")
-        out = trend.render(history.load_all(root), root, trend.runner_reports(args.merge))
-        print(f"wrote {out}")
-        return 0
     opts = _opts(args)
     try:
         if args.cmd == "baseline":

@@ -34,7 +34,7 @@ pytestmark = [
 
 
 def _run(env=None):
-    opts = gate.Options(parts=("callgrind",), history_dir=None, summary=None, env=env or {})
+    opts = gate.Options(parts=("callgrind",), summary=None, env=env or {})
     return gate.run(opts, log=lambda *_: None)
 
 

@@ -1,4 +1,4 @@
-"""Fast tests of the regression gate's decisions, history merge and report (no valgrind)."""
+"""Fast tests of the regression gate's decisions (no valgrind)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-# The gate's statistics, tables and plots use the bench extra (the sanitizer venv lacks it).
-for _mod in ("scipy", "tabulate", "matplotlib"):
+# The gate's statistics and tables use the bench extra (the sanitizer venv lacks it).
+for _mod in ("scipy", "tabulate"):
     pytest.importorskip(_mod)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ci"))
 
-from gate import armmodel, checks, history, ratios, trend
+from gate import armmodel, checks, ratios
 from gate.checks import FAIL, OK, SKIP, WARN
 
 BUILD = {"compiler": "GNU 12.2.0", "build_type": "Release", "sanitize": False}
@@ -120,54 +120,6 @@ def test_arm_model_exact_compare_and_skip():
     # Named entries keep their paths when another entry is inserted before them.
     two = {"kernels": [{"name": "new", "c": 1}] + model["kernels"]}
     assert armmodel.flatten(two)["kernels[q46].cycles_per_iter"] == 12.5
-
-
-def _entry(machine, commit, date, host, count, verdict="ok"):
-    fp = dict(FP, machine=machine, commit=commit, date=date, hostname=host)
-    got = {"callgrind": _cg({"int8/avx2/64x64x256": count}),
-           "ratios": {"ratios": {"int4:int8/avx2/64x256x256": [0.7, 0.71]}}}
-    return history.entry(fp, verdict, [], got)
-
-
-def test_history_merges_machines_and_is_idempotent(tmp_path):
-    local, artifacts = tmp_path / "history", tmp_path / "artifacts"
-    history.record(local, _entry("m-x86", "c1", "2026-01-01T00:00:00", "a", 1000))
-    history.record(artifacts / "runner-arm" / "history",
-                   _entry("m-arm", "c1", "2026-01-01T00:01:00", "b", 900))
-    history.record(artifacts / "runner-x86" / "history",
-                   _entry("m-x86", "c1", "2026-01-02T00:00:00", "c", 1010))
-    assert history.merge(local, [artifacts]) == 2
-    assert history.merge(local, [artifacts]) == 2  # same runs again: nothing added
-    docs = {(d["machine"], d["commit"]): d for d in history.load_all(local)}
-    assert set(docs) == {("m-x86", "c1"), ("m-arm", "c1")}
-    assert [r["host"] for r in docs[("m-x86", "c1")]["runs"]] == ["a", "c"]
-
-
-def test_report_renders_table_and_plot(tmp_path):
-    root = tmp_path / "history"
-    history.record(root, _entry("m-x86", "c1", "2026-01-01T00:00:00", "a", 1000))
-    history.record(root, _entry("m-x86", "c2", "2026-01-02T00:00:00", "a", 1200, "FAIL"))
-    out = trend.render(history.load_all(root), root)
-    text = out.read_text()
-    assert "## m-x86" in text and "| c1" in text and "| c2" in text
-    assert "1.2" in text and "0.705" in text  # kIr of c2 and the ratio median
-    png = root / trend.TREND_PNG
-    assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_report_includes_runner_reports(tmp_path):
-    art = tmp_path / "artifacts" / "lowbit-aarch64"
-    (art / "regress").mkdir(parents=True)
-    (art / "regress" / "summary.md").write_text("## gate: **ok** on `arm`\n")
-    (art / "latest-quick.md").write_text("# bench\n![plot](x.png)\n| a |\n")
-    extra = trend.runner_reports([tmp_path / "artifacts"])
-    text = trend.render([], tmp_path / "out", extra).read_text()
-    assert "gate: **ok** on `arm`" in text and "| a |" in text and "x.png" not in text
-
-
-def test_report_without_history(tmp_path):
-    out = trend.render([], tmp_path)
-    assert "No history yet" in out.read_text()
 
 
 @pytest.mark.parametrize("build,expect", [

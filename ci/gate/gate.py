@@ -1,16 +1,19 @@
-"""Run the gate (or refresh its baselines): measure, compare, summarise, record history."""
+"""Run the gate (or refresh its baselines): measure, compare, summarise. The history of the
+same measurements across commits and machines is asv's (ci/asv_history.py, `make history`)."""
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import callgrind, checks, history, ratios
+from . import callgrind, checks, ratios
 from .armmodel import load_current
 from .cases import arch
 from .fingerprint import fingerprint, now_iso
-from .store import read_json, write_json
 
 REPO = Path(__file__).resolve().parents[2]
 BASELINES = REPO / "ci" / "baselines"
@@ -23,7 +26,6 @@ class Options:
     parts: tuple = PARTS
     baselines: Path = BASELINES
     arm_model: Path = ARM_MODEL
-    history_dir: Path | None = REPO / "reports" / "history"
     summary: Path | None = REPO / "build" / "regress" / "summary.md"
     rounds: int = 101
     env: dict = field(default_factory=dict)   # extra environment for the callgrind worker
@@ -35,8 +37,26 @@ def baseline_paths(base: Path) -> dict:
             "arm-model": base / "arm-model.json"}
 
 
+def write_json(path: Path, doc) -> None:
+    """Write so that a reader, or a crash, never sees a half-written baseline."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(doc, f, indent=1, sort_keys=True)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def _load(path: Path):
-    return read_json(path) if path.exists() else None
+    if not path.exists():
+        return None
+    with open(path) as f:
+        return json.load(f)
 
 
 def measure(opts: Options, log=print) -> dict:
@@ -56,7 +76,7 @@ def measure(opts: Options, log=print) -> dict:
 
 
 def run(opts: Options, log=print) -> tuple[str, list]:
-    """The gate. Returns (overall verdict, checks); writes the summary and a history entry."""
+    """The gate. Returns (overall verdict, checks); writes the summary."""
     fp = fingerprint()
     got = measure(opts, log)
     paths = baseline_paths(opts.baselines)
@@ -82,13 +102,36 @@ def run(opts: Options, log=print) -> tuple[str, list]:
     verdict = checks.overall(found)
     md = render_summary(verdict, found, fp)
     if opts.summary:
+        md += "\n" + history_section(fp, (_load(paths["callgrind"]) or {}).get("fingerprint", {}))
         opts.summary.parent.mkdir(parents=True, exist_ok=True)
         opts.summary.write_text(md)
-    if opts.history_dir:
-        entry = history.entry(fp, verdict, found, got)
-        path = history.record(opts.history_dir, entry)
-        log(f"history: {path}")
     return verdict, found
+
+
+def history_section(fp: dict, base_fp: dict) -> str:
+    """Where these numbers are kept across commits: asv, and its comparison of the baseline's
+    commit with this one on this machine (embedded when both are recorded)."""
+    import asv_history
+
+    machine = asv_history.machine_name(fp)
+    new = (fp.get("commit") or "HEAD").removesuffix("-dirty")
+    old = (base_fp.get("commit") or "").removesuffix("-dirty")
+    lines = ["### history (asv)", "",
+             f"`make history` records this commit's counts, ratios and GOP/s as asv machine "
+             f"`{machine}`; `make dashboard` publishes them (ci/README.md, \"History\")."]
+    if not old:
+        return "\n".join(lines + [""])
+    cmd = asv_history.compare_command(old[:10], new[:10], machine)
+    lines += ["", f"Baseline commit against this one: `{cmd}`", ""]
+    if asv_history.has_results(machine, old) and asv_history.has_results(machine, new):
+        try:
+            table = asv_history.compare(old, new, machine, only_changed=True).strip()
+            lines += ["```", table or "no benchmark changed by more than 5 %", "```", ""]
+        except asv_history.HistoryError as exc:
+            lines += [f"(asv compare failed: {str(exc).splitlines()[0]})", ""]
+    else:
+        lines += ["(run `make history` on both commits here to see the comparison)", ""]
+    return "\n".join(lines)
 
 
 def refresh_baselines(opts: Options, log=print) -> list[Path]:
