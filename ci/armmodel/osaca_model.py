@@ -178,7 +178,10 @@ def analyse_all(
             from concurrent.futures import ProcessPoolExecutor
 
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                fresh = list(pool.map(_job, [j for _, j in todo], chunksize=2))
+                # Large chunks of consecutive jobs (one kernel's blocks on every model):
+                # each worker parses a line once and loads each machine model once.
+                chunk = max(1, -(-len(todo) // (2 * workers)))
+                fresh = list(pool.map(_job, [j for _, j in todo], chunksize=chunk))
         known.update({k: r for (k, _), r in zip(todo, fresh)})
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
