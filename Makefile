@@ -21,7 +21,7 @@ help:
 	@echo "make arm-test       cross-build for aarch64 and run the tests under QEMU in the arm64 image"
 	@echo "make arm-sysroot    debootstrap the arm64 rootfs;  make arm-build  cross-build the aarch64 package"
 	@echo "make docker         images lowbit:amd64 and lowbit:arm64 (docker/README.md)"
-	@echo "make arm-model      llvm-mca cycle model of the aarch64 micro-kernels"
+	@echo "make arm-model      llvm-mca + OSACA cycle models of the aarch64 micro-kernels"
 	@echo "make arm-native-test  aarch64 micro-kernels bit-exact under qemu (standalone, ~30 s)"
 	@echo "make regress        CI regression gate;  make baseline refreshes its baselines"
 	@echo "make history        record this commit's benchmarks in asv (.asv/results/<machine>/)"
@@ -130,10 +130,12 @@ workflow-check: $(VENV)/.check-jsonschema
 arm-native-test:
 	bash ci/armmodel/native_test.sh
 
-# llvm-mca cycle model -> reports/arm-model.json (exact regression baseline) + .md.
-arm-model: $(VENV)/.created
+# Two cycle models (llvm-mca, OSACA) of the aarch64 micro-kernels, checked on this machine's
+# x86 kernels against a measurement -> reports/arm-model.json (exact regression baseline),
+# reports/arm-model-x86.json (measured) and reports/arm-model.md.
+arm-model: install
 	bash ci/armmodel/tools.sh model
-	$(PIP) install -q "tabulate>=0.9"
+	$(PIP) install -q "tabulate>=0.9" "osaca==0.7.1"
 	$(PY) ci/armmodel/model.py
 
 # Quantization error + end-to-end accuracy/time study: reports/accuracy.md, reports/results/accuracy.json.
@@ -176,6 +178,9 @@ LOWBIT_DOCKER := $(abspath $(VENV))/bin/lowbit-docker
 
 arm-sysroot:
 	docker/make-rootfs.sh arm64 .cache/rootfs-arm64
+
+# pip of the venv fetches the peers' wheels for the image's platform (docker/peers.sh).
+arm-build arm-test docker: export LOWBIT_PIP = $(abspath $(PY)) -m pip
 
 # Cross-compiled on the host with the venv's pybind11, staged as the image's build context.
 arm-build: venv arm-sysroot

@@ -44,4 +44,12 @@ cmake --build "$build" --parallel "${JOBS:-2}" >&2
 mapfile -t exts < <(find "$build" -name "_core$ext_suffix" -type f)
 [ ${#exts[@]} -eq 1 ] || die "expected one _core$ext_suffix under $build, found ${#exts[@]}"
 log "built ${exts[0]#"$repo"/} in $((SECONDS - start)) s"
-python3 "$here/stage.py" --ext "${exts[0]}" --ext-suffix "$ext_suffix" --machine "$machine" "$stage"
+# The onnxruntime peers, from the target's wheels (docker/peers.sh); LOWBIT_PEERS=0 skips.
+peers=()
+if [ "${LOWBIT_PEERS:-1}" != 0 ]; then
+  pyver=$(sed -E 's/^\.cpython-([0-9]+)-.*/\1/' <<<"$ext_suffix")
+  "$here/peers.sh" "$arch" "$pyver" "$repo/.cache/peers-$arch"
+  peers=(--peers "$repo/.cache/peers-$arch")
+fi
+python3 "$here/stage.py" --ext "${exts[0]}" --ext-suffix "$ext_suffix" --machine "$machine" \
+  "${peers[@]}" "$stage"

@@ -6,7 +6,8 @@
 
 The context holds the pure-Python package plus the extension (site/lowbit), wrappers for
 the console scripts of pyproject.toml (bin/), the checkout's other tracked files (app/:
-tests, benchmark suites, docs, committed reports) and the Dockerfile.  The image then needs
+tests, benchmark suites, docs, committed reports), the onnxruntime peers installed from the
+target's wheels (peers/, docker/peers.sh) and the Dockerfile.  The image then needs
 no compiler and no pip: the extension was built on the host, with the cross-compiler for
 arm64 (compiling under QEMU is ~30x slower).
 """
@@ -57,7 +58,7 @@ def ignore(_dir: str, names: list[str]) -> set[str]:
     return {n for n in names if n == "__pycache__" or n.endswith((".so", ".pyc"))}
 
 
-def stage(ext: Path, ext_suffix: str, machine: str, out: Path) -> None:
+def stage(ext: Path, ext_suffix: str, machine: str, out: Path, peers: Path | None = None) -> None:
     if not ext.name.endswith(ext_suffix):
         raise SystemExit(f"{ext.name} does not end with the target's suffix {ext_suffix}")
     if elf_machine(ext) != ELF_MACHINE[machine]:
@@ -80,6 +81,12 @@ def stage(ext: Path, ext_suffix: str, machine: str, out: Path) -> None:
         script = bindir / name
         script.write_text(WRAPPER.format(module=module, func=func))
         script.chmod(0o755)
+    # The peers' site tree (docker/peers.sh), or an empty one: the image always has the
+    # folder, and its stamp file tells the tests whether the peers must be there.
+    if peers is not None:
+        shutil.copytree(peers, tmp / "peers", ignore=shutil.ignore_patterns("__pycache__"))
+    else:
+        (tmp / "peers").mkdir()
     shutil.copy2(REPO / "docker" / "Dockerfile", tmp / "Dockerfile")
     # Swap in the finished context in one step so a failed run never leaves half a context.
     shutil.rmtree(out, ignore_errors=True)
@@ -91,9 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ext", type=Path, required=True, help="built _core extension")
     p.add_argument("--ext-suffix", required=True, help="target EXT_SUFFIX")
     p.add_argument("--machine", choices=sorted(ELF_MACHINE), required=True)
+    p.add_argument("--peers", type=Path, help="site tree of the peers (docker/peers.sh)")
     p.add_argument("out", type=Path)
     a = p.parse_args(argv)
-    stage(a.ext, a.ext_suffix, a.machine, a.out)
+    stage(a.ext, a.ext_suffix, a.machine, a.out, a.peers)
     print(f"staged {a.ext.name} into {a.out}", file=sys.stderr)
     return 0
 

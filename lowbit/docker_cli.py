@@ -2,12 +2,16 @@
 
     lowbit-docker build --platform linux/arm64
     lowbit-docker test  --platform linux/arm64 [--qemu-cpu cortex-a72] [-- PYTEST ARGS]
-    lowbit-docker bench --platform linux/arm64 -- LOWBIT-BENCH ARGS
+    lowbit-docker bench [--platform linux/arm64] [-- LOWBIT-BENCH ARGS]
+
+`bench` with no arguments is `make bench` in the image: the default suite, then its report
+(reports/results/default.json and .md, copied here as default.linux-<arch>.{json,md}).
 
 The build context is made by `docker/build-stage.sh` (`make arm-build`): the extension is
 compiled on the host, so images need no compiler.  A foreign platform runs under QEMU
 through binfmt_misc (`docker/binfmt.sh`); its benchmark results are tagged
-`"emulated": true` and must never be reported as that CPU's performance.
+`"emulated": true` (`"run": "emulated"`) and must never be reported as that CPU's
+performance; on the board itself they say `"run": "native"`.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ APP_DIR = "/opt/lowbit"
 CONTAINER_RESULTS = f"{APP_DIR}/reports/results"
 PROFILES = ("full", "sanitize", "emulated")
 FINGERPRINT_KEYS = ("fingerprint", "machine_info")
+# `lowbit-docker bench` without arguments: what `make bench` runs (Makefile SUITE ?= default).
+DEFAULT_BENCH_ARGS = ("run", "--suite", "default")
 
 
 # ---------------------------------------------------------------- pure logic (unit-tested)
@@ -91,7 +97,8 @@ def tag_result(data: dict, *, arch: str, emulated: bool, image: str, qemu_cpu: s
     documents, `machine_info` in pytest-benchmark's), so the tag goes there as well as at
     the top level.
     """
-    tag = {"platform": f"linux/{arch}", "emulated": emulated, "image": image}
+    tag = {"platform": f"linux/{arch}", "emulated": emulated, "image": image,
+           "run": "emulated" if emulated else "native"}
     if qemu_cpu:
         tag["qemu_cpu"] = qemu_cpu
     tagged = {**data, **tag}
@@ -109,11 +116,22 @@ def result_name(name: str, arch: str) -> str:
     return stem + path.suffix
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
+def write_text_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def report_tag(arch: str, emulated: bool, image: str, qemu_cpu: str | None) -> str:
+    """The line put on top of a report copied out of a container."""
+    how = (f"**emulated** (QEMU{f', {qemu_cpu}' if qemu_cpu else ''}): timings are not "
+           "this CPU's performance" if emulated else "**native**")
+    return f"> Run in `{image}` on linux/{arch}: {how}.\n\n"
 
 
 def extract_results(
@@ -125,10 +143,17 @@ def extract_results(
     image: str,
     qemu_cpu: str | None = None,
 ) -> list[Path]:
-    """Copy the JSON files of a `docker cp`-style tar stream into dest, tagged and renamed."""
+    """Copy the JSON files of a `docker cp`-style tar stream into dest, tagged and renamed;
+    markdown reports rendered from them come along with the same tag as their first line."""
     written = []
     with tarfile.open(fileobj=io.BytesIO(b"".join(tar_chunks))) as tar:
         for member in tar.getmembers():
+            if member.isfile() and member.name.endswith(".md"):
+                path = dest / result_name(Path(member.name).name, arch)
+                text = tar.extractfile(member).read().decode()
+                write_text_atomic(path, report_tag(arch, emulated, image, qemu_cpu) + text)
+                written.append(path)
+                continue
             if not (member.isfile() and member.name.endswith(".json")):
                 continue
             data = json.load(tar.extractfile(member))
@@ -149,9 +174,17 @@ def pytest_command(pytest_args: list[str]) -> list[str]:
 
 def bench_command(results_dir: str, bench_args: list[str]) -> list[str]:
     """lowbit-bench in the image, its results folder emptied first: the image carries the
-    checkout's committed results, which must not come back tagged as this platform's."""
-    script = 'rm -rf "$0" && mkdir -p "$0" && exec lowbit-bench "$@"'
-    return ["sh", "-c", script, results_dir, *bench_args]
+    checkout's committed results, which must not come back tagged as this platform's.
+    After a `run`, each results file gets its report, as `make bench` renders it (no plots:
+    the image has no matplotlib).  No arguments: `make bench`'s default suite."""
+    script = (
+        'rm -rf "$0" && mkdir -p "$0" && lowbit-bench "$@" || exit $?\n'
+        '[ "$1" = run ] || exit 0\n'
+        'for f in "$0"/*.json; do\n'
+        '  lowbit-bench report "$f" --out "${f%.json}.md" --no-plots || exit $?\n'
+        "done"
+    )
+    return ["sh", "-c", script, results_dir, *(bench_args or DEFAULT_BENCH_ARGS)]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -192,7 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--container-results", default=CONTAINER_RESULTS, help="results folder in the image"
     )
     r.add_argument(
-        "bench_args", nargs=argparse.REMAINDER, help="after --: arguments for lowbit-bench"
+        "bench_args",
+        nargs=argparse.REMAINDER,
+        help="after --: arguments for lowbit-bench (default: run --suite default, then its report)",
     )
     return p
 

@@ -1,9 +1,11 @@
-"""The ARM cycle model (ci/armmodel/model.py, reports/arm-model.json).
+"""The ARM cycle models (ci/armmodel/model.py, reports/arm-model.json): llvm-mca and OSACA.
 
 The committed JSON is the issue-6 regression baseline, so its structure and internal
-arithmetic are checked on every run; regenerating it needs the aarch64 cross compiler and
-llvm-mca and is skipped only when those are missing (then only the neon tier, to stay fast,
-compared exactly with the committed numbers when the toolchain versions match).
+arithmetic are checked on every run; regenerating it needs the aarch64 cross compiler,
+llvm-mca and OSACA and is skipped only when those are missing (then only the neon tier, to
+stay fast, compared exactly with the committed numbers when the tool versions match).
+The flush periods are checked against the overflow rule itself and, on aarch64 (in the
+arm64 image, `make arm-test`), against the library's own kernels.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import platform
 import shutil
 import sys
 from pathlib import Path
@@ -31,7 +34,7 @@ def load_model_module():
 
 def check_model(m: dict, tiers: tuple[str, ...]) -> None:
     mod = load_model_module()
-    assert m["schema"] == "lowbit-arm-model/1"
+    assert m["schema"] == "lowbit-arm-model/2"
     assert set(m["cpus"]) == set(mod.CPUS)
     seen = {(k["format"], k["tier"]) for k in m["kernels"]}
     # Every format on the base tier, int8 on every tier asked for.
@@ -70,6 +73,46 @@ def check_model(m: dict, tiers: tuple[str, ...]) -> None:
         assert math.isclose(s["neon"]["4.6bit/int4"], mpc["4.6bit"] / mpc["int4"], rel_tol=2e-3)
         assert math.isclose(s["neon"]["4.6bit/int8"], mpc["4.6bit"] / mpc["int8"], rel_tol=2e-3)
     assert set(m["paper"]) == {"int4/int8", "int4/fp32", "4.6bit/int4", "4.6bit/int8"}
+    check_osaca(m, mod)
+
+
+def check_osaca(m: dict, mod) -> None:
+    """OSACA's figures beside llvm-mca's: same kernels, same arithmetic, honest gaps."""
+    assert m["osaca"]["paper_cpu"] == "a72" and set(m["osaca"]["cpus"]) == set(mod.OSACA_CPUS)
+    for k in m["kernels"]:
+        want = {a for a, c in mod.OSACA_CPUS.items() if k["tier"] in mod.CPUS[c]}
+        assert set(k["osaca"]) == want
+        for r in k["osaca"].values():
+            assert r["loop_cycles_per_iteration"] == max(r["throughput_cycles"], r["lcd_cycles"])
+            eff = r["loop_cycles_per_iteration"] + r["epilogue_cycles"] / k["iterations_per_call"]
+            assert math.isclose(r["cycles_per_iteration"], eff, abs_tol=2e-3)
+            if r["macs_per_cycle"] is not None:
+                assert math.isclose(
+                    r["macs_per_cycle"], k["macs_per_iteration"] / eff, rel_tol=1e-3
+                )
+            # A prediction is complete exactly when no loop instruction is missing.
+            assert r["complete"] == (r["unknown_instructions"] == 0 == sum(r["unknown"].values()))
+            assert r["unknown_instructions"] <= k["loop_instructions"]
+    # The A72 model has every fp32 neon instruction: that prediction must be complete.
+    f32 = next(k for k in m["kernels"] if k["format"] == "fp32" and k["tier"] == "neon")
+    assert f32["osaca"]["a72"]["complete"]
+    x86_kernels = (m.get("x86") or {}).get("kernels", [])
+    for k in x86_kernels:
+        assert k["macs_per_iteration"] == k["mr"] * k["nr"] * k["k_per_iteration"]
+        assert {c for c, _ in mod.X86_MODELS[k["tier"]]} == set(k["cpus"])
+        assert {a for _, a in mod.X86_MODELS[k["tier"]]} == set(k["osaca"])
+    n_pairs = sum(len(k["osaca"]) for k in m["kernels"]) + sum(
+        len(mod.X86_MODELS[k["tier"]]) for k in x86_kernels)
+    assert len(m["comparisons"]) == n_pairs
+    assert len({c["id"] for c in m["comparisons"]}) == n_pairs
+    for c in m["comparisons"]:
+        o, l = c["osaca_macs_per_cycle"], c["llvm_mca_macs_per_cycle"]
+        assert math.isclose(c["osaca_over_llvm_mca"], o / l, rel_tol=2e-3)
+        assert c["disagree"] == (abs(o / l - 1) > mod.DISAGREE)
+        # Every disagreement names the instruction behind it.
+        assert (c["cause"] is not None) == c["disagree"]
+        if c["disagree"]:
+            assert "`" in c["cause"]
 
 
 def test_committed_model_is_consistent():
@@ -82,38 +125,72 @@ def test_committed_model_is_consistent():
         assert k["kernel"] in md
 
 
-def test_committed_flush_periods_match_the_library_rule():
+def test_committed_flush_periods_are_the_deepest_safe_depth():
+    """For each 16-bit kernel as its source declares it (terms per step, lane signedness,
+    k per step): the committed flush period keeps the worst-case lane sum in range, and one
+    more padded step of k would overflow it.  The rule is restated here, not taken from
+    the model script."""
     mod = load_model_module()
     m = json.loads(REPORT.read_text())
     for tier in mod.TIERS:
         for d in mod.main_descs(tier):
             k = next(x for x in m["kernels"] if x["kernel"] == d.name)
-            assert (k["flush_period"] or 0) == mod.flush_period(d)
             assert (k["mr"], k["nr"], k["acc_bits"]) == (d.mr, d.nr, d.acc_bits)
-    # int4: 2 products <= 225 per uint16 lane step -> 145 steps of 2 k, rounded to kpad 4.
-    assert (
-        next(x for x in m["kernels"] if x["kernel"] == "qu4_gemm_8x16c2__neon")["flush_period"]
-        == 288
-    )
+            if d.acc_bits != 16:
+                assert k["flush_period"] is None
+                continue
+            if d.fmt == "int4":  # codes 0..15 on both sides
+                amax = bmax = 15
+            else:  # 4.6bit: codes re-centred, activations to [-a, a], weights to [-b, b]
+                amax = (m["q46_params"]["act_levels"] - 1) // 2
+                bmax = (m["q46_params"]["weight_levels"] - 1) // 2
+            lane_max = 65535 if d.lane_unsigned else 32767
+            worst = lambda depth: (depth // d.kb) * d.terms_per_step * amax * bmax
+            kf = k["flush_period"]
+            assert kf % d.kpad() == 0 and kf > 0
+            assert worst(kf) <= lane_max, f"{d.name}: {kf} deep overflows a 16-bit lane"
+            assert worst(kf + d.kpad()) > lane_max, f"{d.name}: flushes earlier than needed"
+
+
+@pytest.mark.skipif(platform.machine() not in ("aarch64", "arm64"),
+                    reason="the library's ARM kernels are compiled only for aarch64")
+def test_committed_model_matches_the_library_kernels():
+    """In the arm64 image: every modelled kernel is one the library has, with the tile,
+    accumulator width and flush period the library itself reports."""
+    import lowbit
+
+    m = json.loads(REPORT.read_text())
+    params = {"4.6bit": {"act_levels": m["q46_params"]["act_levels"],
+                         "weight_levels": m["q46_params"]["weight_levels"]}}
+    lib = {v.name: v for v in lowbit.variants()}
+    for k in m["kernels"]:
+        v = lib[k["kernel"]]
+        assert (v.format, v.tier, v.mr, v.nr, v.acc_bits) == (
+            k["format"], k["tier"], k["mr"], k["nr"], k["acc_bits"])
+        assert v.flush_period(**params.get(k["format"], {})) == k["flush_period"]
 
 
 def test_regenerated_neon_model(tmp_path):
     mod = load_model_module()
     mca = mod.find_llvm_mca()
     cxx = mod.read_flags()["ARM_CXX"]
-    if mca is None or shutil.which(cxx) is None:
+    if mca is None or shutil.which(cxx) is None or importlib.util.find_spec("osaca") is None:
         pytest.skip(
-            "llvm-mca or the aarch64 cross compiler is missing (make arm-model installs them)"
+            "llvm-mca, OSACA or the aarch64 cross compiler is missing "
+            "(make arm-model installs them)"
         )
     out = tmp_path / "m.json"
-    assert mod.main(["--json", str(out), "--md", "", "--tiers", "neon", "--llvm-mca", mca]) == 0
+    argv = ["--json", str(out), "--md", "", "--tiers", "neon", "--x86-tiers", "",
+            "--no-measure", "--llvm-mca", mca]
+    assert mod.main(argv) == 0
     fresh = json.loads(out.read_text())
+    fresh["x86"] = None  # not regenerated here
     check_model(fresh, ("neon",))
     committed = json.loads(REPORT.read_text())
     same_tools = all(
         fresh["toolchain"][key] == committed["toolchain"][key]
         for key in ("cxx", "llvm_mca", "iterations")
-    )
+    ) and fresh["osaca"]["version"] == committed["osaca"]["version"]
     if same_tools:
         want = [k for k in committed["kernels"] if k["tier"] == "neon"]
         assert fresh["kernels"] == want, "reports/arm-model.json is stale: run make arm-model"

@@ -75,8 +75,46 @@ def test_bench_args():
 def test_bench_command_starts_from_an_empty_results_dir():
     cmd = dc.bench_command("/opt/lowbit/reports/results", ["run", "--suite", "quick"])
     assert cmd[:2] == ["sh", "-c"]
-    assert cmd[2].startswith('rm -rf "$0"') and 'exec lowbit-bench "$@"' in cmd[2]
+    assert cmd[2].startswith('rm -rf "$0"') and 'lowbit-bench "$@"' in cmd[2]
     assert cmd[3:] == ["/opt/lowbit/reports/results", "run", "--suite", "quick"]
+
+
+def test_bench_command_default_is_make_bench():
+    assert dc.bench_command("/r", [])[3:] == ["/r", "run", "--suite", "default"]
+
+
+@pytest.mark.parametrize("args,reports", [(["run", "--suite", "quick"], ["quick.md"]),
+                                          (["fingerprint"], [])])
+def test_bench_command_renders_a_report_after_a_run(tmp_path, args, reports):
+    """The container script itself, run here with a stand-in lowbit-bench on PATH."""
+    import shutil
+    import subprocess
+
+    if shutil.which("sh") is None:
+        pytest.skip("no sh")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "lowbit-bench"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = run ]; then echo "{}" > "$RESULTS/quick.json"; fi\n'
+        'if [ "$1" = report ]; then echo "# report of $2" > "$4"; fi\n'
+    )
+    fake.chmod(0o755)
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "stale.json").write_text("{}")  # the image's committed results: removed
+    env = {"PATH": f"{bindir}:/usr/bin:/bin", "RESULTS": str(results)}
+    subprocess.run(dc.bench_command(str(results), args), check=True, env=env)
+    assert sorted(p.name for p in results.glob("*.md")) == reports
+    assert not (results / "stale.json").exists()
+
+
+def test_bench_command_fails_with_the_bench():
+    import subprocess
+
+    cmd = dc.bench_command("/nonexistent/dir/that/cannot/be/made", ["run"])
+    assert subprocess.run(cmd, capture_output=True).returncode != 0
 
 
 def test_profile_must_be_known():
@@ -128,12 +166,28 @@ def test_tag_result_lowbit_bench_fingerprint():
         "platform": "linux/arm64",
         "emulated": True,
         "image": "i",
+        "run": "emulated",
     }
 
 
 def test_tag_result_native_run():
     tagged = dc.tag_result({"a": 1}, arch="amd64", emulated=False, image="img", qemu_cpu=None)
-    assert tagged == {"a": 1, "platform": "linux/amd64", "emulated": False, "image": "img"}
+    assert tagged == {"a": 1, "platform": "linux/amd64", "emulated": False, "image": "img",
+                      "run": "native"}
+
+
+def test_extract_results_brings_the_report_tagged(tmp_path):
+    stream = _tar_stream({"results/default.json": json.dumps({"records": []}),
+                          "results/default.md": "# lowbit benchmark report\n"})
+    written = dc.extract_results(stream, tmp_path, arch="arm64", emulated=False, image="lowbit:arm64")
+    assert sorted(p.name for p in written) == ["default.linux-arm64.json", "default.linux-arm64.md"]
+    md = (tmp_path / "default.linux-arm64.md").read_text()
+    assert md.startswith("> Run in `lowbit:arm64` on linux/arm64: **native**.")
+    assert md.endswith("# lowbit benchmark report\n")
+    assert json.loads((tmp_path / "default.linux-arm64.json").read_text())["run"] == "native"
+    stream = _tar_stream({"results/q.md": "x"})
+    dc.extract_results(stream, tmp_path, arch="arm64", emulated=True, image="i", qemu_cpu="max")
+    assert "**emulated** (QEMU, max)" in (tmp_path / "q.linux-arm64.md").read_text()
 
 
 def _tar_stream(files):
@@ -162,6 +216,7 @@ def test_extract_results_tags_and_renames(tmp_path):
     assert written == [tmp_path / "bench-quick.linux-arm64.json"]
     doc = json.loads(written[0].read_text())
     assert doc["emulated"] is True and doc["machine_info"]["platform"] == "linux/arm64"
+    assert doc["run"] == "emulated"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bench-quick.linux-arm64.json"]
 
 

@@ -29,10 +29,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # osaca_model, x86
+import osaca_model  # noqa: E402
+import x86  # noqa: E402
 TIERS = ("neon", "dotprod", "i8mm")
 FORMATS = ("fp32", "int8", "int4", "4.6bit")
 FORMAT_ENUM = {"kFp32": "fp32", "kInt8": "int8", "kInt4": "int4", "kQ46": "4.6bit"}
@@ -50,6 +54,33 @@ CPUS = {
     "cortex-a76": ("neon", "dotprod"),
     "neoverse-n1": ("neon", "dotprod"),
     "neoverse-n2": ("neon", "dotprod", "i8mm"),
+    # The cores OSACA has measured models of, so both models see the same names.
+    "cortex-a72": ("neon",),
+    "neoverse-v2": ("neon", "dotprod", "i8mm"),
+    "tsv110": ("neon", "dotprod"),
+    "apple-m1": ("neon", "dotprod"),
+    "a64fx": ("neon",),
+}
+# OSACA machine models (ci/armmodel/osaca_model.py) -> the -mcpu of the same core for
+# llvm-mca and the core's tiers.  a72: Cortex-A72, measured on a Raspberry Pi 4, the
+# nearest core to the papers' A73 that either tool models from measurements.
+OSACA_CPUS = {
+    "a72": "cortex-a72",
+    "n1": "neoverse-n1",
+    "v2": "neoverse-v2",
+    "tsv110": "tsv110",
+    "m1": "apple-m1",
+    "a64fx": "a64fx",
+}
+OSACA_PAPER_CPU = "a72"
+# OSACA results of unchanged blocks are reused from here (not part of the results).
+OSACA_CACHE = ROOT / ".cache/armmodel/osaca.json"
+# Where the models' MACs/cycle differ by more than this, the report names the cause.
+DISAGREE = 0.15
+# x86 check on this machine: tier -> (llvm-mca -mcpu, OSACA model) pairs.
+X86_MODELS = {
+    "avx2": (("znver3", "zen3"), ("znver4", "zen4")),
+    "avx512": (("znver4", "zen4"), ("icelake-server", "icx"), ("sapphirerapids", "spr")),
 }
 # The papers' ARMv8 measurements (shared/papers.md): the 2024 paper's machine is stated only
 # as "ARMv8"; the group's related paper measured on a Cortex-A73, so that is the main column.
@@ -108,11 +139,12 @@ class Desc:
 def read_flags() -> dict[str, str]:
     out = {}
     for line in (ROOT / "ci/armmodel/flags.sh").read_text().splitlines():
-        m = re.match(r'^(ARM_\w+)="(?:\$\{\w+:-)?([^"}]*)\}?"', line)
+        m = re.match(r'^((?:ARM|X86)_\w+)="(?:\$\{\w+:-)?([^"}]*)\}?"', line)
         if m:
             out[m.group(1)] = m.group(2)
-    if "ARM_CXX" in os.environ:
-        out["ARM_CXX"] = os.environ["ARM_CXX"]
+    for key in ("ARM_CXX", "X86_CXX"):
+        if key in os.environ:
+            out[key] = os.environ[key]
     return out
 
 
@@ -239,15 +271,21 @@ def mca_version(mca: str) -> str:
     return m.group(1) if m else out.strip().splitlines()[0]
 
 
-def run_mca(mca: str, cpu: str, block: list[str], workdir: Path, tag: str) -> dict:
+INFO_RE = re.compile(r"^\s+\d+\s+\d+\s+([\d.]+)\s+[\s*U]*?([a-z]\w*)\b", re.MULTILINE)
+
+
+def run_mca(
+    mca: str, cpu: str, block: list[str], workdir: Path, tag: str, triple: str = "aarch64"
+) -> dict:
     src = workdir / f"{tag}.s"
     src.write_text("\n".join(block) + "\n")
+    attrs = ["-mattr=+dotprod,+i8mm"] if triple == "aarch64" else []
     out = subprocess.run(
         [
             mca,
-            "-mtriple=aarch64",
+            f"-mtriple={triple}",
             f"-mcpu={cpu}",
-            "-mattr=+dotprod,+i8mm",
+            *attrs,
             f"-iterations={ITERATIONS}",
             str(src),
         ],
@@ -256,11 +294,24 @@ def run_mca(mca: str, cpu: str, block: list[str], workdir: Path, tag: str) -> di
         check=True,
     ).stdout
     get = lambda key: float(re.search(rf"^{key}:\s+([\d.]+)", out, re.MULTILINE).group(1))
+    # Reciprocal throughput summed per mnemonic (the instruction-info view): what a
+    # disagreement between the models is traced to.
+    # The view lists the block's instructions in order; name them by the block's own
+    # mnemonics (llvm-mca prints some under other names: ldr as ldur, mov as movq).
+    info = out[out.find("Instruction Info:") : out.find("Resources:")]
+    rts = [float(rt) for rt, _ in INFO_RE.findall(info)]
+    mnems = [ins.split()[0] for ins in block if not ins.endswith(":")]
+    if len(rts) != len(mnems):
+        raise SystemExit(f"{tag}: llvm-mca listed {len(rts)} instructions, block has {len(mnems)}")
+    rthroughput: dict[str, float] = {}
+    for mnem, rt in zip(mnems, rts):
+        rthroughput[mnem] = round(rthroughput.get(mnem, 0.0) + rt, 3)
     return {
         "total_cycles": int(get("Total Cycles")),
         "iterations": int(get("Iterations")),
         "instructions": int(get("Instructions")) // int(get("Iterations")),
         "block_rthroughput": get("Block RThroughput"),
+        "rthroughput": rthroughput,
     }
 
 
@@ -271,16 +322,30 @@ def r3(x: float) -> float:
     return float(f"{x:.3f}")
 
 
-def build(mca: str, tiers: tuple[str, ...] = TIERS) -> dict:
+def build(
+    mca: str,
+    tiers: tuple[str, ...] = TIERS,
+    x86_tiers: tuple[str, ...] = tuple(X86_MODELS),
+    workers: int = 1,
+) -> dict:
     flags = read_flags()
+    jobs: list[tuple] = []  # OSACA analyses, run together at the end (in parallel)
+    job_keys: list[tuple] = []
+    mca_rt: dict[tuple, dict] = {}  # (kernel, cpu) -> llvm-mca rthroughput per mnemonic
     cxx_version = subprocess.run(
         [flags["ARM_CXX"], "-dumpfullversion"], capture_output=True, text=True, check=True
     ).stdout.strip()
     kernels = []
     with tempfile.TemporaryDirectory(prefix="armmodel-") as tmp:
         work = Path(tmp)
+        # The compiles are most of the run time outside OSACA: all at once.
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            arm_f = {t: pool.submit(compile_regions, t, flags, work) for t in tiers}
+            x86_f = {t: pool.submit(x86.disassemble, t, flags, work) for t in x86_tiers}
+            compiled = {t: f.result() for t, f in arm_f.items()}
+            disassembled = {t: f.result() for t, f in x86_f.items()}
         for tier in tiers:
-            regions = compile_regions(tier, flags, work)
+            regions = compiled[tier]
             for d in main_descs(tier):
                 loop_name = block_for(d, regions)
                 loop, epi = regions[loop_name], regions.get(loop_name + "/epilogue")
@@ -317,6 +382,7 @@ def build(mca: str, tiers: tuple[str, ...] = TIERS) -> dict:
                         continue
                     lp = run_mca(mca, cpu, loop, work, f"{tier}-{cpu}-loop")
                     ep = run_mca(mca, cpu, epi, work, f"{tier}-{cpu}-epi")
+                    mca_rt[(d.name, cpu)] = lp["rthroughput"]
                     loop_cyc = lp["total_cycles"] / lp["iterations"]
                     epi_cyc = ep["total_cycles"] / ep["iterations"]
                     eff = loop_cyc + epi_cyc / entry["iterations_per_call"]
@@ -329,6 +395,11 @@ def build(mca: str, tiers: tuple[str, ...] = TIERS) -> dict:
                         "macs_per_cycle": r3(macs / eff),
                         "epilogue_overhead_pct": r3(100.0 * (eff - loop_cyc) / loop_cyc),
                     }
+                entry["osaca"] = {}
+                for arch, cpu in OSACA_CPUS.items():
+                    if tier in CPUS[cpu]:
+                        jobs += [(loop, arch, True), (epi, arch, False)]
+                        job_keys += [(entry, arch, "loop"), (entry, arch, "epilogue")]
                 if tier == "neon":
                     refs = {
                         cpu: run_mca(mca, cpu, loop, work, f"{tier}-{cpu}-ref")
@@ -338,8 +409,32 @@ def build(mca: str, tiers: tuple[str, ...] = TIERS) -> dict:
                         cpu: r3(r["total_cycles"] / r["iterations"]) for cpu, r in refs.items()
                     }
                 kernels.append(entry)
+        x86_part = build_x86(mca, x86_tiers, flags, work, jobs, job_keys, mca_rt, disassembled) if x86_tiers else None
+    results = osaca_model.analyse_all(jobs, workers, OSACA_CACHE)
+    pending: dict[tuple, dict] = {}
+    osaca_rt: dict[tuple, dict] = {}
+    for (entry, arch, part), res in zip(job_keys, results):
+        if part == "x86":
+            entry["osaca"][arch] = osaca_figures(entry, res)
+            osaca_rt[(entry["kernel"], arch)] = res["rthroughput"]
+            continue
+        pending.setdefault((id(entry), arch), {"entry": entry, "arch": arch})[part] = res
+    for p in pending.values():
+        p["entry"]["osaca"][p["arch"]] = osaca_figures(p["entry"], p["loop"], p["epilogue"])
+        osaca_rt[(p["entry"]["kernel"], p["arch"])] = p["loop"]["rthroughput"]
+    comparisons = compare_models(
+        [(k, arch, cpu) for k in kernels for arch, cpu in OSACA_CPUS.items() if arch in k["osaca"]],
+        mca_rt,
+        osaca_rt,
+    )
+    if x86_part is not None:
+        comparisons += compare_models(
+            [(k, arch, cpu) for k in x86_part["kernels"] for cpu, arch in X86_MODELS[k["tier"]]],
+            mca_rt,
+            osaca_rt,
+        )
     return {
-        "schema": "lowbit-arm-model/1",
+        "schema": "lowbit-arm-model/2",
         "toolchain": {
             "cxx": f"{Path(flags['ARM_CXX']).name} {cxx_version}",
             "llvm_mca": mca_version(mca),
@@ -353,6 +448,118 @@ def build(mca: str, tiers: tuple[str, ...] = TIERS) -> dict:
         "paper": PAPER,
         "paper_cpu": PAPER_CPU,
         "identical_models": identical_models(kernels),
+        "osaca": {
+            "version": osaca_model.version(),
+            "cpus": {arch: {"llvm_mca_cpu": cpu, "tiers": list(CPUS[cpu])}
+                     for arch, cpu in OSACA_CPUS.items()},
+            "paper_cpu": OSACA_PAPER_CPU,
+            "speedups": speedups(kernels, "osaca", list(OSACA_CPUS)),
+        },
+        "comparisons": comparisons,
+        "x86": x86_part,
+    }
+
+
+def osaca_figures(entry: dict, loop: dict, epi: dict | None = None) -> dict:
+    """The llvm-mca figures' counterparts from OSACA's loop (and epilogue) analyses."""
+    macs = entry["macs_per_iteration"]
+    loop_cyc = loop["cycles"]
+    eff = loop_cyc + (epi["cycles"] / entry["iterations_per_call"] if epi else 0.0)
+    out = {
+        "loop_cycles_per_iteration": r3(loop_cyc),
+        "throughput_cycles": r3(loop["throughput_cycles"]),
+        "lcd_cycles": r3(loop["lcd_cycles"]),
+        "bound": loop["bound"],
+        "cycles_per_iteration": r3(eff),
+        "macs_per_cycle_loop": r3(macs / loop_cyc) if loop_cyc else None,
+        "macs_per_cycle": r3(macs / eff) if eff else None,
+        # Instructions the machine model has no data for: charged 0 cycles, so the cycles
+        # are a lower bound (MACs/cycle an upper bound) unless this is empty.
+        "unknown": loop["unknown"],
+        "unknown_instructions": sum(loop["unknown"].values()),
+        "complete": not loop["unknown"],
+        "lcd_mnemonic": loop["lcd_mnemonic"],
+        "busiest_port_mnemonics": loop["busiest_port_mnemonics"],
+    }
+    if epi:
+        out["epilogue_cycles"] = r3(epi["cycles"])
+        out["epilogue_unknown"] = epi["unknown"]
+    return out
+
+
+def compare_models(pairs: list[tuple], mca_rt: dict, osaca_rt: dict) -> list[dict]:
+    """For each (kernel, OSACA model, llvm-mca cpu): both MACs/cycle, their ratio and, past
+    DISAGREE, the instruction behind it: the mnemonic whose summed reciprocal throughput per
+    iteration differs most between the models (an instruction OSACA lacks counts 0 there),
+    or OSACA's loop-carried dependency when that is what bounds OSACA's prediction."""
+    out = []
+    for k, arch, cpu in pairs:
+        o, m = k["osaca"][arch], k["cpus"][cpu]
+        om, mm = o["macs_per_cycle"], m["macs_per_cycle"]
+        ratio = r3(om / mm) if om and mm else None
+        row = {
+            "id": f"{k['kernel']} {arch}/{cpu}",  # the regression gate's label
+            "kernel": k["kernel"],
+            "osaca_cpu": arch,
+            "llvm_mca_cpu": cpu,
+            "osaca_macs_per_cycle": om,
+            "llvm_mca_macs_per_cycle": mm,
+            "osaca_over_llvm_mca": ratio,
+            "osaca_complete": o["complete"],
+            "disagree": ratio is None or abs(ratio - 1.0) > DISAGREE,
+            "cause": None,
+        }
+        if row["disagree"]:
+            ort, mrt = osaca_rt[(k["kernel"], arch)], mca_rt[(k["kernel"], cpu)]
+            if o["bound"] == "lcd" and o["lcd_cycles"] > m["loop_cycles_per_iteration"]:
+                row["cause"] = (
+                    f"`{o['lcd_mnemonic']}`: OSACA's loop-carried dependency through it takes "
+                    f"{o['lcd_cycles']} cycles per iteration, llvm-mca's whole loop "
+                    f"{m['loop_cycles_per_iteration']}"
+                )
+            else:
+                mn = max(sorted(set(ort) | set(mrt)),
+                         key=lambda x: abs(ort.get(x, 0.0) - mrt.get(x, 0.0)))
+                lacks = mn in o["unknown"]
+                row["cause"] = (
+                    f"`{mn}` (x{o['unknown'][mn]}): not in OSACA's {arch} model, counted 0 "
+                    f"cycles; llvm-mca charges {r3(mrt.get(mn, 0.0))}"
+                    if lacks
+                    else f"`{mn}`: {r3(ort.get(mn, 0.0))} cycles per iteration in OSACA, "
+                    f"{r3(mrt.get(mn, 0.0))} in llvm-mca (summed reciprocal throughput)"
+                )
+        out.append(row)
+    return out
+
+
+def build_x86(mca: str, tiers: tuple[str, ...], flags: dict, work: Path, jobs: list,
+              job_keys: list, mca_rt: dict, disassembled: dict) -> dict:
+    """This machine's x86 k loops through both models (ci/armmodel/x86.py); OSACA's runs
+    are queued on jobs/job_keys like the ARM ones."""
+    cxx = subprocess.run([flags["X86_CXX"], "-dumpfullversion"], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    kernels = []
+    for e in x86.extract(tiers, flags, disassembled):
+        block = e.pop("block")
+        e["kernel"] = f"{e['function']} ({e['tier']})"
+        e["iterations_per_call"] = 1
+        e["cpus"], e["osaca"] = {}, {}
+        for cpu, arch in X86_MODELS[e["tier"]]:
+            r = run_mca(mca, cpu, block, work, f"x86-{e['tier']}-{e['format']}-{cpu}", "x86_64")
+            cyc = r["total_cycles"] / r["iterations"]
+            mca_rt[(e["kernel"], cpu)] = r["rthroughput"]
+            e["cpus"][cpu] = {
+                "loop_cycles_per_iteration": r3(cyc),
+                "macs_per_cycle": r3(e["macs_per_iteration"] / cyc),
+            }
+            jobs.append((block, arch, True))
+            job_keys.append((e, arch, "x86"))
+        kernels.append(e)
+    return {
+        "cxx": f"{Path(flags['X86_CXX']).name} {cxx}",
+        "flags": {t: f"{flags['X86_CXXFLAGS']} {flags[f'X86_MARCH_{t}']}" for t in tiers},
+        "models": {t: [list(p) for p in X86_MODELS[t]] for t in tiers},
+        "kernels": kernels,
     }
 
 
@@ -365,15 +572,16 @@ def block_for(d: Desc, regions: dict[str, list[str]]) -> str:
     raise SystemExit(f"no LLVM-MCA block for {d.name}")
 
 
-def speedups(kernels: list[dict]) -> dict:
+def speedups(kernels: list[dict], key: str = "cpus", cpus: list[str] | None = None) -> dict:
     """Per core: ratios of predicted MACs/cycle, within the neon tier (the papers' setting:
-    no dotprod) and with each format's best tier on that core."""
+    no dotprod) and with each format's best tier on that core.  key: "cpus" (llvm-mca) or
+    "osaca"."""
     out = {}
-    for cpu in CPUS:
+    for cpu in cpus or list(CPUS):
         by = {
-            (k["format"], k["tier"]): k["cpus"][cpu]["macs_per_cycle"]
+            (k["format"], k["tier"]): k[key][cpu]["macs_per_cycle"]
             for k in kernels
-            if cpu in k["cpus"]
+            if cpu in k[key] and k[key][cpu]["macs_per_cycle"]
         }
         sets = {"neon": {f: by[(f, "neon")] for f in FORMATS if (f, "neon") in by}}
         best = {}
@@ -413,119 +621,363 @@ def identical_models(kernels: list[dict]) -> list[list[str]]:
 # ---- report ----------------------------------------------------------------------------
 
 
-def markdown(m: dict) -> str:
+RATIOS = {
+    "int4/int8": ("int4", "int8"),
+    "int4/fp32": ("int4", "fp32"),
+    "4.6bit/int4": ("4.6bit", "int4"),
+    "4.6bit/int8": ("4.6bit", "int8"),
+}
+
+
+def fallback_cpus(m: dict) -> set[str]:
+    """llvm-mca names that are LLVM's Cortex-A57 model under another name."""
+    return {c for g in m["identical_models"] if "cortex-a57" in g for c in g} - {"cortex-a57"}
+
+
+def osaca_cell(o: dict | None, value: str = "macs_per_cycle") -> str:
+    if o is None:
+        return "n/a"
+    v = o[value]
+    return "-" if v is None else (f"{v}" if o["complete"] else f"{v}*")
+
+
+def complete_formats(m: dict, arch: str, tier: str = "neon") -> dict[str, bool]:
+    return {k["format"]: k["osaca"][arch]["complete"] for k in m["kernels"]
+            if k["tier"] == tier and arch in k["osaca"]}
+
+
+def x86_rows(m: dict, measured: dict | None) -> tuple[list[list], dict[str, list[float]]]:
+    """Rows of the x86 check and each model's errors against the measurement."""
+    rows, errors = [], {}
+    got = (measured or {}).get("results", {})
+    for k in m["x86"]["kernels"]:
+        meas = got.get(f"{k['tier']}/{k['format']}")
+        for cpu, arch in X86_MODELS[k["tier"]]:
+            for model, name, pred in (
+                ("llvm-mca", cpu, k["cpus"][cpu]["macs_per_cycle"]),
+                ("OSACA", arch, k["osaca"][arch]["macs_per_cycle"]),
+            ):
+                complete = model == "llvm-mca" or k["osaca"][arch]["complete"]
+                err = None
+                if meas and pred:
+                    err = 100.0 * (pred / meas["macs_per_cycle"] - 1.0)
+                    if complete:
+                        errors.setdefault(f"{model} {name}", []).append(abs(err))
+                rows.append([
+                    k["kernel"], k["format"], f"{model} {name}",
+                    pred if complete else f"{pred}*",
+                    meas["macs_per_cycle"] if meas else "not run here",
+                    "-" if err is None else f"{err:+.0f}%",
+                ])
+    return rows, errors
+
+
+def markdown(m: dict, measured: dict | None = None) -> str:
     from tabulate import tabulate  # the project's table library (bench extra)
 
+    tab = lambda rows, headers: tabulate(rows, headers=headers, tablefmt="github")
+    fb = fallback_cpus(m)
+    ratios = list(PAPER)
     lines = [
-        "# ARM cycle model of the aarch64 micro-kernels",
+        "# ARM cycle models of the aarch64 micro-kernels",
         "",
         "Generated by `make arm-model` (ci/armmodel/model.py); do not edit by hand.",
         (
             f"Compiler: `{m['toolchain']['cxx']}`; llvm-mca {m['toolchain']['llvm_mca']}, "
-            f"{m['toolchain']['iterations']} iterations per block; 4.6bit with "
-            f"N_x={m['q46_params']['act_levels']}, N_w={m['q46_params']['weight_levels']}."
+            f"{m['toolchain']['iterations']} iterations per block; OSACA {m['osaca']['version']}; "
+            f"4.6bit with N_x={m['q46_params']['act_levels']}, "
+            f"N_w={m['q46_params']['weight_levels']}."
         ),
         "",
         (
             "**What this is.** Each micro-kernel's inner-loop body, as GCC compiles it with the "
-            "library's flags, run through llvm-mca's scheduling model of each core: predicted "
-            "steady-state cycles per iteration, with every load hitting L1. The once-per-call "
-            "epilogue (16->32-bit widening for the low-bit kernels, C tile update for all) is "
-            "modelled the same way and amortized over the depth the driver gives one call "
+            "library's flags, run through two independent throughput models of each core: "
+            "llvm-mca's scheduling models (LLVM's tables) and OSACA's machine models (tables "
+            "of port usage and latency measured on the hardware: OSACA's Cortex-A72 model was "
+            "measured on a Raspberry Pi 4). Both predict steady-state cycles per iteration with "
+            "every load hitting L1 (OSACA: the larger of its port-pressure bound and its longest "
+            "loop-carried dependency). The once-per-call epilogue (16->32-bit widening for the "
+            "low-bit kernels, C tile update for all) is modelled the same way (OSACA with its "
+            "fixed port probabilities) and amortized over the depth the driver gives one call "
             "(`call_k`: the flush period for 16-bit kernels, the descriptor's kc otherwise)."
         ),
         "",
         (
             "**What it is not.** No cache or memory effects, no packing, no driver loops, no "
-            "edge tiles, no threading; llvm-mca's model of a core is not the core. Numbers are "
+            "edge tiles, no threading; a model of a core is not the core. Numbers are "
             "predictions to compare kernels with each other, not measurements. QEMU runs check "
-            "correctness only and are never ARM performance."
+            "correctness only and are never ARM performance. How far the same two models are "
+            "from a measurement is checked on this machine's x86 kernels at the end: that is "
+            "the error bar of every prediction here."
+        ),
+        "",
+        (
+            "**OSACA's gaps.** An instruction form missing from an OSACA machine model costs 0 "
+            "cycles there, so a prediction marked `*` is a lower bound on cycles (an upper "
+            "bound on MACs/cycle) and its ratios are not predictions. OSACA 0.7.1's AArch64 "
+            "tables lack most integer SIMD forms these kernels use (pairwise accumulate "
+            "`uadalp`/`sadalp`, widening `smull`/`smlal`, `dup` by element, the dot products "
+            "and matrix multiplies); its x86 tables lack `vpmaddwd` and `vpmaddubsw`. The "
+            "mnemonics missing in each block are listed below."
         ),
         "",
     ]
     for group in m["identical_models"]:
         lines.append(
-            f"- `{', '.join(group)}` gave identical cycles for every neon loop: this "
-            "LLVM has one scheduling model behind these names. LLVM has no Cortex-A73 "
-            "or Cortex-A76 model of its own and uses its Cortex-A57 model for them; "
-            "read those columns as the A57 model (in it, every ASIMD integer multiply "
-            "issues on one pipe and a 16-lane byte MUL holds it for 2 cycles, so any "
-            "8-bit multiply scheme tops out at 8 MACs/cycle)."
+            f"- llvm-mca: `{', '.join(group)}` gave identical cycles for every neon loop: this "
+            "LLVM has one scheduling model behind these names. LLVM has no Cortex-A72, A73 "
+            "or A76 model of its own and uses its Cortex-A57 model for them: those columns "
+            "are **fallbacks** (marked `A57 fallback`), kept for comparison (in that model "
+            "every ASIMD integer multiply issues on one pipe and a 16-lane byte MUL holds it "
+            "for 2 cycles, so any 8-bit multiply scheme tops out at 8 MACs/cycle)."
         )
     lines += [
         (
             "- Neoverse-N1 is the server sibling of the Cortex-A76 (same core design) and has "
-            "its own LLVM model: it is the better proxy for an A76."
+            "its own models in both tools: it is the better proxy for an A76."
         ),
-        "- No core in the issue's list has i8mm; Neoverse-N2 (ARMv9) is added for that tier.",
+        "- Neoverse-N2 and V2 (ARMv9) are added for the i8mm tier.",
         "",
     ]
-    lines += ["## Predicted MACs per cycle (with epilogue)", ""]
-    cpus = list(m["cpus"])
+
+    # ---- the papers' core first
+    pc = m["osaca"]["paper_cpu"]
+    pc_mca = m["osaca"]["cpus"][pc]["llvm_mca_cpu"]
+    ok = complete_formats(m, pc)
     rows = []
-    for k in m["kernels"]:
-        rows.append(
-            [k["kernel"], k["format"], k["tier"], k["flush_period"] or "-", k["call_k"]]
-            + [k["cpus"][c]["macs_per_cycle"] if c in k["cpus"] else "n/a" for c in cpus]
-        )
-    lines.append(
-        tabulate(
-            rows, headers=["kernel", "format", "tier", "flush", "call_k", *cpus], tablefmt="github"
-        )
-    )
+    for label, src, cpu in (
+        (f"**Cortex-A72, OSACA `{pc}` (closest model to the papers' core)**", "osaca", pc),
+        (f"Cortex-A72, llvm-mca `{pc_mca}` (A57 fallback)", "llvm", pc_mca),
+        ("Cortex-A73, llvm-mca (A57 fallback)", "llvm", PAPER_CPU),
+        ("Neoverse-N1, llvm-mca (the A76's design)", "llvm", "neoverse-n1"),
+    ):
+        sp = (m["osaca"]["speedups"] if src == "osaca" else m["speedups"])[cpu]["neon"]
+        cells = []
+        for r in ratios:
+            a, b = RATIOS[r]
+            v = sp.get(r, "-")
+            cells.append(v if src != "osaca" or (ok.get(a) and ok.get(b)) else f"({v})*")
+        rows.append([label] + cells)
+    rows.append(["papers (measured)"] + [PAPER[r]["text"] for r in ratios])
     lines += [
+        "## The papers' core: Cortex-A72 next to the papers",
+        "",
+        (
+            "The papers measured on an ARMv8 phone core, most likely a Cortex-A73 "
+            "(shared/papers.md). Neither tool models an A73; the closest model built from "
+            "measurements is OSACA's Cortex-A72 (the A73's predecessor in the same class: "
+            "2-wide ASIMD, one integer-multiply pipe). Base NEON tier, as in the papers; "
+            "ratios of predicted MACs/cycle; the 4.6bit/int8 figure of the papers is for whole "
+            "networks."
+        ),
+        "",
+        tab(rows, ["model", *ratios]),
+        "",
+        (
+            "`(x)*`: a ratio over a kernel whose loop has instructions missing from OSACA's "
+            f"`{pc}` model (listed below), not a prediction. OSACA `{pc}` neon loops: "
+            + "; ".join(
+                f"{k['kernel']}: {k['osaca'][pc]['unknown_instructions']} of "
+                f"{k['loop_instructions']} instructions unknown"
+                + (f" ({', '.join(f'`{x}` x{n}' for x, n in k['osaca'][pc]['unknown'].items())})"
+                   if k["osaca"][pc]["unknown"] else "")
+                for k in m["kernels"] if k["tier"] == "neon"
+            )
+            + "."
+        ),
+        "",
+    ]
+
+    # ---- llvm-mca table
+    cpus = list(m["cpus"])
+    head = [f"{c} (A57 fallback)" if c in fb else c for c in cpus]
+    rows = [
+        [k["kernel"], k["format"], k["tier"], k["flush_period"] or "-", k["call_k"]]
+        + [k["cpus"][c]["macs_per_cycle"] if c in k["cpus"] else "n/a" for c in cpus]
+        for k in m["kernels"]
+    ]
+    lines += [
+        "## llvm-mca: predicted MACs per cycle (with epilogue)",
+        "",
+        tab(rows, ["kernel", "format", "tier", "flush", "call_k", *head]),
         "",
         "n/a: the core lacks the tier's instructions.",
         "",
-        "## Loop detail: cycles per iteration (loop only / epilogue per call / overhead %)",
-        "",
     ]
+
+    # ---- OSACA table, side by side with the same core in llvm-mca
+    archs = list(m["osaca"]["cpus"])
     rows = []
     for k in m["kernels"]:
-        rows.append(
-            [k["kernel"], k["macs_per_iteration"], k["loop_instructions"]]
-            + [
-                f"{k['cpus'][c]['loop_cycles_per_iteration']} / {k['cpus'][c]['epilogue_cycles']}"
-                f" / {k['cpus'][c]['epilogue_overhead_pct']}%"
-                if c in k["cpus"]
-                else "n/a"
-                for c in cpus
-            ]
-        )
-    lines.append(
-        tabulate(rows, headers=["kernel", "MACs/iter", "instr/iter", *cpus], tablefmt="github")
-    )
+        row = [k["kernel"]]
+        for a in archs:
+            c = m["osaca"]["cpus"][a]["llvm_mca_cpu"]
+            o = k["osaca"].get(a)
+            row.append("n/a" if o is None else f"{osaca_cell(o)} / {k['cpus'][c]['macs_per_cycle']}")
+        rows.append(row)
     lines += [
+        "## Both models side by side: MACs per cycle, OSACA / llvm-mca",
         "",
-        "## Predicted speedups next to the papers",
+        tab(rows, ["kernel"] + [
+            f"{a} / {m['osaca']['cpus'][a]['llvm_mca_cpu']}"
+            + (" (A57 fallback)" if m["osaca"]["cpus"][a]["llvm_mca_cpu"] in fb else "")
+            for a in archs]),
         "",
-        (
-            "Ratios of predicted MACs/cycle. `neon`: every format on the base NEON tier "
-            "(the papers' setting, no dotprod); `best`: each format on the best tier the core "
-            "has. The papers measured on an ARMv8 core, most likely a Cortex-A73 "
-            "(shared/papers.md); the 4.6bit/int8 figure is for whole networks, not GEMM."
-        ),
+        "`*`: OSACA lacks some of the loop's instructions (a lower bound on cycles).",
+        "",
+        "Instructions of each loop missing from OSACA's models (count per iteration):",
         "",
     ]
-    ratios = list(PAPER)
+    for k in m["kernels"]:
+        miss = "; ".join(
+            f"{a}: " + ", ".join(f"`{x}` x{n}" for x, n in o["unknown"].items())
+            for a, o in k["osaca"].items() if o["unknown"]
+        )
+        lines.append(f"- {k['kernel']}: {miss or 'none'}")
+    lines.append("")
+
+    # ---- disagreements
+    rows = [
+        [c["kernel"], f"{c['osaca_cpu']} / {c['llvm_mca_cpu']}", c["osaca_macs_per_cycle"]
+         if c["osaca_complete"] else f"{c['osaca_macs_per_cycle']}*",
+         c["llvm_mca_macs_per_cycle"], c["osaca_over_llvm_mca"], c["cause"]]
+        for c in m["comparisons"] if c["disagree"]
+    ]
+    n_all = len(m["comparisons"])
+    lines += [
+        f"## Where the models disagree by more than {int(DISAGREE * 100)}%",
+        "",
+        (
+            f"{len(rows)} of {n_all} (kernel, core) pairs, x86 included. The cause named is the "
+            "instruction whose summed reciprocal throughput per iteration differs most between "
+            "the two models (an instruction OSACA lacks counts 0 there), or OSACA's "
+            "loop-carried dependency where that bounds its prediction."
+        ),
+        "",
+        tab(rows, ["kernel", "OSACA / llvm-mca", "OSACA", "llvm-mca", "ratio", "instruction"]),
+        "",
+    ]
+    agree = [c for c in m["comparisons"] if not c["disagree"]]
+    if agree:
+        lines += [
+            "Within 15%: " + "; ".join(
+                f"{c['kernel']} on {c['osaca_cpu']}/{c['llvm_mca_cpu']} "
+                f"({c['osaca_over_llvm_mca']})" for c in agree) + ".",
+            "",
+        ]
+
+    # ---- speedups, both models
     rows = []
     for cpu in cpus:
         for label in ("neon", "best"):
             vals = m["speedups"][cpu].get(label, {})
             if label == "best" and vals == m["speedups"][cpu]["neon"]:
                 continue
-            rows.append([cpu, label] + [vals.get(r, "-") for r in ratios])
+            name = f"{cpu} (A57 fallback)" if cpu in fb else cpu
+            rows.append([f"llvm-mca {name}", label] + [vals.get(r, "-") for r in ratios])
+    for a in archs:
+        for label in ("neon", "best"):
+            sp = m["osaca"]["speedups"][a]
+            vals = sp.get(label, {})
+            if label == "best" and vals == sp["neon"]:
+                continue
+            tiers_used = sp["best_tier"] if label == "best" else {f: "neon" for f in FORMATS}
+            ok = {k["format"]: k["osaca"][a]["complete"] for k in m["kernels"]
+                  if a in k["osaca"] and k["tier"] == tiers_used.get(k["format"])}
+            cells = []
+            for r in ratios:
+                x, y = RATIOS[r]
+                v = vals.get(r, "-")
+                cells.append(v if ok.get(x) and ok.get(y) else f"({v})*")
+            rows.append([f"OSACA {a}", label] + cells)
     rows.append(["paper", "(measured)"] + [PAPER[r]["text"] for r in ratios])
-    lines.append(tabulate(rows, headers=["core", "tiers", *ratios], tablefmt="github"))
     lines += [
+        "## Predicted speedups next to the papers, every core",
         "",
-        "Best tier per format: "
-        + "; ".join(
-            f"{cpu}: " + ", ".join(f"{f} {t}" for f, t in m["speedups"][cpu]["best_tier"].items())
-            for cpu in cpus
-            if m["speedups"][cpu].get("best") != m["speedups"][cpu]["neon"]
-        )
-        + ".",
+        (
+            "Ratios of predicted MACs/cycle. `neon`: every format on the base NEON tier "
+            "(the papers' setting, no dotprod); `best`: each format on the best tier the core "
+            "has. `(x)*`: OSACA lacks instructions of one of the two kernels."
+        ),
+        "",
+        tab(rows, ["model / core", "tiers", *ratios]),
+        "",
+    ]
+
+    # ---- x86 check
+    if m.get("x86"):
+        rows, errors = x86_rows(m, measured)
+        lines += [
+            "## The error bar: both models against a measurement on this machine (x86)",
+            "",
+            (
+                "The same two models on this machine's own kernels (the avx2 tier's main tiles; "
+                "the avx512 tier too, modelled only: this CPU has no AVX-512). The k loop is "
+                "taken from the tier's object code (ci/armmodel/x86.py), loop only, no "
+                "epilogue. Measured: `lowbit.matmul`, one thread, "
+                + (
+                    f"M, N, K = {measured['shape']['M']}, {measured['shape']['N']}, "
+                    f"{measured['shape']['K']} (cache-resident), best of {measured['repeats']} "
+                    f"interleaved repeats of {measured['calls_per_repeat']} calls; cycles from "
+                    f"a {measured['clock_ghz']} GHz clock measured by a chain of dependent adds "
+                    "in the same run. The measurement includes what the models leave out "
+                    "(driver, packing of A, epilogue, C stores), so a model that predicts the "
+                    "loop exactly still comes out a little optimistic."
+                    if measured
+                    else "no measurement (run `make arm-model` on an x86 machine)."
+                )
+            ),
+            "",
+            tab(rows, ["kernel", "format", "model", "predicted MACs/cycle",
+                       "measured MACs/cycle", "error"]),
+            "",
+        ]
+        if measured:
+            lines += [
+                "Error of each model against the measurement (|predicted/measured - 1| over "
+                "the kernels it models completely; `*` rows, where OSACA lacks the multiply, "
+                "are left out):",
+                "",
+            ]
+            for name, errs in sorted(errors.items()):
+                lines.append(
+                    f"- {name}: {len(errs)} kernel(s), median {sorted(errs)[len(errs) // 2]:.0f}%"
+                    f", max {max(errs):.0f}%"
+                )
+            missing = [n for n in (f"OSACA {a}" for _, a in X86_MODELS.get("avx2", ()))
+                       if n not in errors]
+            for n in missing:
+                lines.append(f"- {n}: no complete kernel (its table lacks the integer multiplies)")
+            if measured.get("skipped"):
+                lines.append(
+                    "- not measured here: " + ", ".join(
+                        f"{k} ({v})" for k, v in sorted(measured["skipped"].items()))
+                )
+            lines += [
+                "",
+                (
+                    "Read the ARM predictions with these errors: a ratio of two predictions "
+                    "carries up to the sum of their errors."
+                ),
+                "",
+            ]
+
+    # ---- loop detail (llvm-mca)
+    rows = [
+        [k["kernel"], k["macs_per_iteration"], k["loop_instructions"]]
+        + [
+            f"{k['cpus'][c]['loop_cycles_per_iteration']} / {k['cpus'][c]['epilogue_cycles']}"
+            f" / {k['cpus'][c]['epilogue_overhead_pct']}%"
+            if c in k["cpus"] else "n/a"
+            for c in cpus
+        ]
+        for k in m["kernels"]
+    ]
+    lines += [
+        "## llvm-mca loop detail: cycles per iteration (loop only / epilogue per call / "
+        "overhead %)",
+        "",
+        tab(rows, ["kernel", "MACs/iter", "instr/iter", *head]),
         "",
     ]
     return "\n".join(lines) + "\n"
@@ -542,7 +994,26 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", default=str(ROOT / "reports/arm-model.json"))
     ap.add_argument("--md", default=str(ROOT / "reports/arm-model.md"))
+    ap.add_argument(
+        "--measured",
+        default=str(ROOT / "reports/arm-model-x86.json"),
+        help="measured x86 GOP/s: written by --measure, read for the report's error bars",
+    )
     ap.add_argument("--tiers", default=",".join(TIERS), help="comma-separated subset of tiers")
+    ap.add_argument(
+        "--x86-tiers",
+        default=",".join(X86_MODELS),
+        help="x86 tiers for the check against this machine ('' for none)",
+    )
+    ap.add_argument(
+        "--measure",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="time this machine's x86 kernels (needs the installed lowbit); else reuse --measured",
+    )
+    ap.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="processes for the OSACA analyses"
+    )
     ap.add_argument(
         "--llvm-mca", default=None, help="llvm-mca binary (default: llvm-mca-19, llvm-mca)"
     )
@@ -554,10 +1025,20 @@ def main(argv: list[str] | None = None) -> int:
     tiers = tuple(t for t in args.tiers.split(",") if t)
     if not set(tiers) <= set(TIERS):
         ap.error(f"--tiers: choose from {', '.join(TIERS)}")
-    model = build(mca, tiers)
+    x86_tiers = tuple(t for t in args.x86_tiers.split(",") if t)
+    if not set(x86_tiers) <= set(X86_MODELS):
+        ap.error(f"--x86-tiers: choose from {', '.join(X86_MODELS)}")
+    model = build(mca, tiers, x86_tiers, max(1, args.jobs))
     write_atomic(Path(args.json), json.dumps(model, indent=1, sort_keys=True) + "\n")
+    measured = None
+    if x86_tiers and args.measure:
+        print("measuring the x86 kernels (one thread, cache-resident shape)", file=sys.stderr)
+        measured = x86.measure(model["x86"]["kernels"])
+        write_atomic(Path(args.measured), json.dumps(measured, indent=1, sort_keys=True) + "\n")
+    elif Path(args.measured).is_file():
+        measured = json.loads(Path(args.measured).read_text())
     if args.md:
-        write_atomic(Path(args.md), markdown(model))
+        write_atomic(Path(args.md), markdown(model, measured))
     print(f"wrote {args.json}" + (f" and {args.md}" if args.md else ""))
     return 0
 
