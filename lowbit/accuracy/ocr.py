@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -272,11 +273,16 @@ def gemm_timings(layers: list, cfg: OcrConfig) -> dict:
     """{tier: {kernel format: {node: seconds}}}, one capped process per CPU class."""
     spec = json.dumps({"layers": layers, "formats": KERNEL_FORMATS, "reps": cfg.timing_reps,
                        "min_time_s": cfg.timing_min_s})
+    import lowbit
+
+    # `python -m` puts its working directory first on sys.path: run it where this process's
+    # lowbit is installed, so the child imports the same (built) package, not a source tree.
+    where = str(Path(lowbit.__file__).resolve().parents[1])
     out = {}
     for tier in cpu_classes():
         env = dict(os.environ, LOWBIT_MAX_TIER=tier)
         proc = subprocess.run([sys.executable, "-m", "lowbit.accuracy.ocr_timing"], input=spec,
-                              capture_output=True, text=True, env=env, timeout=1800)
+                              capture_output=True, text=True, env=env, timeout=1800, cwd=where)
         if proc.returncode != 0:
             out[tier] = {"error": proc.stderr.strip().splitlines()[-1:]}
             continue
@@ -313,7 +319,11 @@ def network_time(case: dict, times: dict, layers: list, weight_digits: dict) -> 
 
 # -- the study --------------------------------------------------------------------------------------
 
-def run(*, quick: bool = False, cfg: OcrConfig | None = None, progress=print) -> dict:
+def _print(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def run(*, quick: bool = False, cfg: OcrConfig | None = None, progress=_print) -> dict:
     import onnx
 
     cfg = cfg or (QUICK if quick else OcrConfig())

@@ -5,8 +5,10 @@ of its runtime dependencies, such as OpenCV) and read as a zip.  The files are c
 LOWBIT_CACHE_DIR (default ./.cache/lowbit, an ignored path) like the digits model and checked
 against their SHA-256.  LOWBIT_OCR_WHEEL names a local copy of the wheel to read instead.
 
-`gemm_layers(path, input_shape)` lists every Conv / ConvTranspose / MatMul of a model as the
-GEMM lowbit runs for it, with shapes from onnx shape inference at a stated input size; the
+`gemm_layers(model, input_shape)` lists every Conv / ConvTranspose / MatMul of a model as the
+GEMM lowbit runs for it, with shapes from onnx shape inference at a stated input size (where
+its data propagation stops, as at the recogniser's computed Reshape, the shapes come from one
+reference-evaluator pass at that size); the
 `ppocr` suite of bench/shapes.toml is generated from it (`python -m lowbit.accuracy.ocr_model
 --write-suite bench/shapes.toml`, checked by tests/test_ocr.py).
 """
@@ -168,15 +170,23 @@ def gemm_layers(model, input_shape) -> list[Gemm]:
                 for d in vi.type.tensor_type.shape.dim]
         shapes[vi.name] = dims
     init = {t.name: list(t.dims) for t in m.graph.initializer}
+    init.update({n.output[0]: list(n.attribute[0].t.dims) for n in m.graph.node
+                 if n.op_type == "Constant"})
     shapes.update(init)
+
+    def known(*names) -> bool:
+        return all(shapes.get(k) and None not in shapes[k] for k in names)
+
+    gemms = [n for n in m.graph.node if n.op_type in ("Conv", "ConvTranspose", "MatMul")]
+    if not all(known(n.input[0], n.input[1], n.output[0]) for n in gemms):
+        # onnx's data propagation stops at a Reshape whose target shape is computed (the
+        # recogniser's neck): complete the missing shapes from one reference-evaluator pass.
+        shapes.update(_evaluated_shapes(model, input_shape))
     out = []
-    for n in m.graph.node:
-        if n.op_type not in ("Conv", "ConvTranspose", "MatMul"):
-            continue
+    for n in gemms:
         a, b, y = shapes.get(n.input[0]), shapes.get(n.input[1]), shapes.get(n.output[0])
         if not a or not b or not y or None in a + b + y:
-            raise ValueError(f"shape inference left {n.name} ({n.op_type}) unknown: "
-                             f"{a} x {b} -> {y}")
+            raise ValueError(f"no shapes for {n.name} ({n.op_type}): {a} x {b} -> {y}")
         if n.op_type == "Conv":
             g = int(_attrs(n).get("group", 1))
             cout, cin_g, kh, kw = b
@@ -193,6 +203,16 @@ def gemm_layers(model, input_shape) -> list[Gemm]:
             out.append(Gemm(n.name, "MatMul", rows, a[-1], b[-1], 1, batch,
                             n.input[1] in init))
     return out
+
+
+def _evaluated_shapes(model, input_shape) -> dict:
+    """{tensor: shape} of every tensor, from running the model on zeros of input_shape."""
+    from .ocr_exec import LowbitExecutor, Plan
+
+    ev = LowbitExecutor(model, Plan()).evaluator
+    inter = ev.run(None, {model.graph.input[0].name: np.zeros(input_shape, np.float32)},
+                   intermediate=True)
+    return {k: list(np.shape(v)) for k, v in inter.items()}
 
 
 def suite_toml(rec_layers: list[Gemm], det_layers: list[Gemm]) -> str:

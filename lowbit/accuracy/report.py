@@ -259,6 +259,7 @@ def ocr_section(ocr: dict | None) -> str:
     dy_text = "; ".join(f"{r['format']} {r['calibration']}: {r['int8_gemms_per_layer']}"
                         for r in dy)
     broken = [r for r in ocr["rows"] if r["char_accuracy"] < 0.05]
+    failed = {t: v["error"] for t, v in ocr["gemm_timings_s"].items() if "error" in v}
     out = [
         "## End-to-end: PP-OCRv4 text recogniser",
         "",
@@ -309,6 +310,10 @@ def ocr_section(ocr: dict | None) -> str:
         "",
         _ocr_table(ocr),
         "",
+    ]
+    if failed:
+        out += [f"Kernel timing failed for {', '.join(failed)}: {failed}", ""]
+    out += [
         (f"Residual refinement (Choukroun et al. 2019, as reconstructed here): the "
          f"{cfg['residual_layers']} quantized layers whose MMSE per-channel weights fit worst "
          "(relative error in brackets) get a second low-bit weight tensor on all channels, "
