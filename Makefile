@@ -139,9 +139,10 @@ arm-model: install
 	$(PY) ci/armmodel/model.py
 
 # Quantization error + end-to-end accuracy/time study: reports/accuracy.md, reports/results/accuracy.json.
-# Trains the digits CNN once (cached in .cache/lowbit). QUICK=1 for a fast smoke run.
+# Trains the digits CNN once and fetches the PP-OCRv4 model once (both cached in .cache/lowbit).
+# QUICK=1 for a fast smoke run; `make bench SUITE=quick` (CI) runs it quick too.
 accuracy: install
-	$(VENV)/bin/lowbit-accuracy --out reports $(if $(QUICK),--quick)
+	$(VENV)/bin/lowbit-accuracy --out reports $(if $(or $(QUICK),$(filter quick,$(SUITE))),--quick)
 
 clean:
 	rm -rf build $(VENV) $(SAN_VENV) dist *.egg-info

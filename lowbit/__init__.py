@@ -10,6 +10,8 @@ Public API (docs/architecture.md):
 
 from __future__ import annotations
 
+import copyreg
+import weakref
 from dataclasses import dataclass
 from typing import Optional
 
@@ -152,8 +154,31 @@ def pack_weights(w, fmt: str, *, zero_point: int = 0, tier: Optional[str] = None
     w = _as_matrix(w, "w", spec.w_dtype)
     if w.shape[0] < 1 or w.shape[1] < 1:
         raise ValueError(f"w must have K >= 1 and N >= 1, got shape {w.shape}")
-    return _core.pack_weights(w, fmt, zero_point, tier, spec.params.get("act_levels", 0),
-                              spec.params.get("weight_levels", 0))
+    packed = _core.pack_weights(w, fmt, zero_point, tier, spec.params.get("act_levels", 0),
+                                spec.params.get("weight_levels", 0))
+    # What pickle/copy need to re-pack on load (a private copy: the caller may change w).
+    _PACK_SOURCES[packed] = (np.array(w, copy=True), fmt, zero_point, tier, dict(params))
+    return packed
+
+
+# Packed buffers are tied to a kernel variant of this process's CPU, so pickling stores the
+# source weights and arguments and re-packs on load (copy.deepcopy and multiprocessing too).
+_PACK_SOURCES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _repack(w, fmt, zero_point, tier, params):
+    return pack_weights(w, fmt, zero_point=zero_point, tier=tier, **params)
+
+
+def _reduce_packed(packed):
+    src = _PACK_SOURCES.get(packed)
+    if src is None:
+        raise TypeError("these PackedWeights were not made by lowbit.pack_weights; "
+                        "pickle the source weights instead")
+    return _repack, src
+
+
+copyreg.pickle(PackedWeights, _reduce_packed)
 
 
 def matmul(x, packed, *, zero_point: int = 0, threads: int = 1) -> np.ndarray:

@@ -10,7 +10,7 @@ import pytest
 for _mod in ("sklearn", "tabulate", "threadpoolctl"):
     pytest.importorskip(_mod)
 
-from lowbit.accuracy import digits_cnn, render_markdown, run_study
+from lowbit.accuracy import digits_cnn, render_markdown
 from lowbit.accuracy.cli import main as cli_main
 from lowbit.accuracy.network import KernelDigitsNet, numpy_logits
 
@@ -76,4 +76,8 @@ def test_study_writes_the_report(tmp_path, trained, capsys):
     # The report is a pure function of the result.
     assert render_markdown(result) == md
     assert "wrote" in capsys.readouterr().out
-    assert run_study is not None
+    # The OCR section is there: measured, or skipped with its reason (no model, no network).
+    ocr = result["ocr"]
+    assert ("skipped" in ocr and "**Skipped**" in md) or (
+        ocr["rows"][0]["format"] == "fp32" and "PP-OCRv4 text recogniser" in md
+        and (tmp_path / "plots" / "accuracy-ocr-pareto.png").stat().st_size > 0)

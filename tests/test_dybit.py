@@ -78,3 +78,13 @@ def test_quantize_dybit_reconstructs_on_the_scaled_grid():
     grid = dybit.levels(4, True) * qt.scale[0]
     nearest = grid[np.argmin(np.abs(x[:, None] - grid[None, :]), axis=1)]
     assert np.allclose(qt.dequantize(), nearest)
+
+
+@pytest.mark.parametrize("bits", [4, 8])
+def test_nan_is_a_clear_error(bits):
+    for fn in (dybit.encode, dybit.round_to_grid):
+        with pytest.raises(ValueError, match="NaN"):
+            fn(np.array([0.5, np.nan]), bits)
+    # infinities saturate like any out-of-range value
+    top = dybit.levels(bits, True)[-1]
+    assert dybit.decode(dybit.encode(np.array([np.inf]), bits), bits)[0] == top

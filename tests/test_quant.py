@@ -197,3 +197,17 @@ def test_residual_refines_the_worst_channels():
     assert Q.quantize_residual(w, "int4", axis=1, budget=0.0).residual is None
     with pytest.raises(ValueError):
         Q.quantize_residual(w, "int4", budget=1.5)
+
+
+@pytest.mark.parametrize("method", ["minmax", "percentile", "mmse"])
+@pytest.mark.parametrize("fmt,params", [("int8", {}), ("int4", {}), ("4.6bit", {}),
+                                        ("dybit", {"bits": 4})])
+def test_values_near_the_float64_limit_stay_finite(method, fmt, params):
+    # (hi - lo) and squared errors overflow float64 here; the result must still be finite.
+    x = np.array([1e308, -1e308, 0.5, 1.7e308])
+    with np.errstate(all="raise"):
+        qt = Q.quantize(x, fmt, method=method, **params)
+        d = qt.dequantize()
+    assert np.all(np.isfinite(d))
+    step = qt.scale[0]
+    assert abs(d[0] - 1e308) <= step and abs(d[1] + 1e308) <= step

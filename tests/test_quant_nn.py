@@ -126,4 +126,99 @@ def test_relative_error_orders_formats():
         return np.linalg.norm(y - ref) / np.linalg.norm(ref)
 
     assert err("int8") < err("4.6bit") < err("int4")
-    assert Q.quantize is not None
+
+
+# -- issue 12: QuantLinear bugs --------------------------------------------------------------
+
+@pytest.mark.parametrize("bits", [4, 8])
+def test_dybit_signed_activations(bits):
+    # Negative inputs used to be clamped to 0 silently; now they use the signed table.
+    rng = np.random.default_rng(1)
+    w = rng.standard_normal((40, 6))
+    x = rng.standard_normal((25, 40))
+    for calib in (None, x):
+        layer = QuantLinear(w, None, "dybit", calib=calib, bits=bits)
+        got = layer(x)
+        np.testing.assert_allclose(got, _dequantized_product(layer, x), rtol=1e-5,
+                                   atol=1e-5 * np.abs(got).max())
+        ref = x @ w
+        # the quantized result follows the signed product (clamping would lose about half)
+        assert np.linalg.norm(got - ref) / np.linalg.norm(ref) < (0.35 if bits == 4 else 0.02)
+    relu = QuantLinear(w, None, "dybit", calib=np.abs(x), act_signed=False, bits=bits)
+    with pytest.raises(ValueError, match="negative activation"):
+        relu(x)
+    with pytest.raises(ValueError, match="DyBit only"):
+        QuantLinear(w, None, "int8", act_signed=True)
+
+
+@pytest.mark.parametrize("fmt,params,k", [("int8", {}, 70_000), ("dybit", {"bits": 8}, 300_000)])
+def test_depth_beyond_int32_is_split(fmt, params, k):
+    # K so deep that one kernel call could overflow int32: the layer splits K itself.
+    w = np.full((k, 3), -1.0)
+    w[0] = 1.0  # the range includes 0 and +1, so the zero point is off-centre
+    x = np.full((2, k), 1.0)
+    x[:, 0] = -1.0
+    layer = QuantLinear(w, None, fmt, per_channel=False, w_method="minmax", **params)
+    got = layer(x)
+    want = _dequantized_product(layer, x)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    slices = layer.terms[0].digits[0][1]
+    assert len(slices) > 1 and slices[-1][1] == k
+
+
+@pytest.mark.parametrize("fmt,params", [("fp32", {})] + CASES)
+def test_empty_batch_gives_zero_rows(fmt, params):
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((9, 4))
+    layer = QuantLinear(w, np.ones(4), fmt, calib=None if fmt == "fp32" else rng.random((5, 9)),
+                        **params)
+    out = layer(np.zeros((0, 9)))
+    assert out.shape == (0, 4) and out.dtype == np.float32
+    conv = QuantConv2d(rng.standard_normal((3, 3, 2, 4)), None, fmt, pad=1, **params)
+    assert conv(np.zeros((0, 5, 5, 2))).shape == (0, 5, 5, 4)
+
+
+@pytest.mark.parametrize("fmt,params", [("fp32", {})] + CASES)
+def test_layers_pickle_and_deepcopy(fmt, params):
+    import copy
+    import pickle
+
+    import lowbit
+
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((33, 7))
+    x = rng.standard_normal((6, 33))
+    kw = {} if fmt == "fp32" else {"calib": x}
+    layer = QuantLinear(w, None, fmt, **kw, **params)
+    want = layer(x)
+    for clone in (pickle.loads(pickle.dumps(layer)), copy.deepcopy(layer)):
+        np.testing.assert_array_equal(clone(x), want)
+    packed = lowbit.pack_weights(rng.integers(-128, 128, (5, 3), dtype=np.int8), "int8",
+                                 zero_point=2)
+    again = pickle.loads(pickle.dumps(packed))
+    assert (again.k, again.n, again.zero_point, again.format) == (5, 3, 2, "int8")
+    xa = rng.integers(0, 256, (4, 5), dtype=np.uint8)
+    np.testing.assert_array_equal(lowbit.matmul(xa, again), lowbit.matmul(xa, packed))
+
+
+@pytest.mark.parametrize("fmt,params", [("fp32", {})] + CASES)
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_grouped_layer_equals_per_group_products(fmt, params, per_channel):
+    rng = np.random.default_rng(4)
+    groups, kg, ng, m = 3, 10, 2, 8
+    w = rng.standard_normal((kg, groups * ng)) * np.linspace(0.5, 2, groups * ng)
+    x = rng.standard_normal((m, groups * kg))
+    kw = {} if fmt == "fp32" else {"calib": x, "per_channel": per_channel}
+    layer = QuantLinear(w, None, fmt, groups=groups, **kw, **params)
+    got = layer(x)
+    if fmt == "fp32":
+        xd, wd = x, w
+    else:
+        xd, wd = layer.quantize_input(x).dequantize(), layer.weight_q[0][1].dequantize()
+    want = np.concatenate([xd[:, g * kg:(g + 1) * kg] @ wd[:, g * ng:(g + 1) * ng]
+                           for g in range(groups)], axis=1)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(want).max())
+    if fmt != "fp32":  # the group-major layout gives the same bits
+        xq = layer.quantize_input(x)
+        gm = np.ascontiguousarray(xq.codes.reshape(m, groups, kg).transpose(1, 0, 2))
+        np.testing.assert_array_equal(layer.gemm_codes(gm, xq), layer.gemm_codes(xq.codes, xq))

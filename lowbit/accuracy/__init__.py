@@ -32,6 +32,11 @@ def run_study(out_dir="reports", *, quick: bool = False) -> dict:
 
     result = run(quick=quick)
     out = Path(out_dir)
+    ocr = result.get("ocr") or {}
+    if ocr.get("rows"):
+        from .report import ocr_pareto_plot
+
+        ocr_pareto_plot(ocr, out / "plots" / "accuracy-ocr-pareto.png")
     write_atomic(out / "results" / "accuracy.json", json.dumps(result, indent=1, default=str))
     write_atomic(out / "accuracy.md", render_markdown(result))
     return result

@@ -13,13 +13,20 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="reports",
                     help="report folder: writes accuracy.md and results/accuracy.json")
     ap.add_argument("--quick", action="store_true",
-                    help="smaller synthetic GEMMs and fewer timing runs (for tests)")
+                    help="smaller synthetic GEMMs, fewer timing runs and a few OCR lines (CI, tests)")
     args = ap.parse_args(argv)
     result = run_study(args.out, quick=args.quick)
     e2e = result["end_to_end"]["rows"]
     for r in e2e:
         print(f"{r['format']:16s} {r['calibration']:22s} acc {100 * r['accuracy']:6.2f}%"
               f"  {1e3 * r['time_s']:8.1f} ms")
+    ocr = result.get("ocr") or {}
+    if "skipped" in ocr:
+        print(f"PP-OCRv4 study skipped: {ocr['skipped']}")
+    for r in ocr.get("rows", []):
+        g = next(iter(r["gemm_s"].values()), {}).get("total", float("nan"))
+        print(f"ocr {r['format']:16s} {r['calibration']:40s} chars {100 * r['char_accuracy']:6.2f}%"
+              f"  lines {100 * r['line_accuracy']:6.2f}%  GEMM {1e3 * g:7.2f} ms")
     print(f"wrote {args.out}/accuracy.md and {args.out}/results/accuracy.json")
     return 0
 

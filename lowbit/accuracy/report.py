@@ -128,8 +128,208 @@ def render_markdown(result: dict) -> str:
         "",
         _error_table(es),
         "",
+        ocr_section(result.get("ocr")),
+        "",
         _dybit_section(result["dybit_tables"]),
     ]
     return "\n".join(out).rstrip() + "\n"
 
 
+
+
+# -- the OCR section ---------------------------------------------------------------------------
+
+PAPER_SPEED = {  # the papers' speed claims, next to our measured ratios
+    "int4": "GEMM 2.9x fp32, 1.5x int8 (2020, ARM)",
+    "4.6bit": "network 1.5-1.6x int8, 4% slower than int4 (2024, ARMv8)",
+    "int8": "-",
+    "DyBit": "up to 8.1x on their accelerator (2023; not a CPU)",
+    "fp32": "-",
+}
+
+
+def _paper(fmt_label: str) -> str:
+    for key, text in PAPER_SPEED.items():
+        if fmt_label.startswith(key):
+            return text
+    return "-"
+
+
+def _ms(v: float) -> str:
+    return f"{1e3 * v:.2f}"
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats on both time (lower) and accuracy (higher)."""
+    front = []
+    for i, (t, a) in enumerate(points):
+        if not any((t2 <= t and a2 >= a) and (t2 < t or a2 > a) for t2, a2 in points):
+            front.append(i)
+    return front
+
+
+def ocr_pareto_plot(ocr: dict, path, tier: str | None = None) -> str | None:
+    """Character accuracy against network GEMM time, one point per case; returns the tier."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = ocr["rows"]
+    tiers = [t for t in ocr["gemm_timings_s"] if "error" not in ocr["gemm_timings_s"][t]]
+    if not rows or not tiers:
+        return None
+    tier = tier or tiers[0]
+    pts = [(1e3 * r["gemm_s"][tier]["total"], 100 * r["char_accuracy"]) for r in rows]
+    front = set(pareto_front(pts))
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for i, (r, (t, a)) in enumerate(zip(rows, pts)):
+        ax.scatter([t], [a], s=40, marker="o" if i in front else "x",
+                   color="C3" if i in front else "C0")
+        ax.annotate(f"{r['format']}\n{r['calibration']}", (t, a), fontsize=6,
+                    xytext=(3, 3), textcoords="offset points")
+    fr = sorted(pts[i] for i in front)
+    ax.plot([p[0] for p in fr], [p[1] for p in fr], color="C3", lw=1, label="Pareto front")
+    ax.set_xlabel(f"network GEMM time per line at 48x320, ms ({tier} tier, all Conv/MatMul)")
+    ax.set_ylabel("character accuracy, %")
+    ax.set_title("PP-OCRv4 recogniser through lowbit: accuracy vs GEMM time")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    from pathlib import Path
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(path).with_name(f".{Path(path).stem}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    import os
+
+    os.replace(tmp, path)
+    return tier
+
+
+def _ocr_table(ocr: dict) -> str:
+    rows = ocr["rows"]
+    tiers = [t for t in ocr["gemm_timings_s"] if "error" not in ocr["gemm_timings_s"][t]]
+    best = tiers[0] if tiers else None
+    base = rows[0]
+    int8 = next((r for r in rows if r["format"] == "int8"), None)
+    body = []
+    for r in rows:
+        line = [r["format"], r["calibration"], f"{100 * r['char_accuracy']:.2f}",
+                f"{100 * r['line_accuracy']:.1f}", f"{100 * r['agreement_with_fp32']:.1f}"]
+        if best:
+            g = r["gemm_s"][best]
+            line += [_ms(g["dense"]), _ms(g["depthwise"]), _ms(g["total"])]
+            line += [_ms(r["gemm_s"][t]["total"]) for t in tiers[1:]]
+            line.append(f"{base['gemm_s'][best]['dense'] / g['dense']:.2f}x")
+            line.append(f"{int8['gemm_s'][best]['dense'] / g['dense']:.2f}x" if int8 else "-")
+        line.append(_paper(r["format"]))
+        body.append(line)
+    headers = ["format", "calibration", "char acc %", "line acc %", "same text as fp32 %"]
+    if best:
+        headers += [f"dense GEMM ms ({best})", f"depthwise ms ({best})", f"all GEMM ms ({best})"]
+        headers += [f"all GEMM ms ({t})" for t in tiers[1:]]
+        headers += [f"dense speed vs fp32 ({best})", f"dense speed vs int8 ({best})"]
+    headers.append("paper's speed claim")
+    return tabulate(body, headers=headers, tablefmt="github")
+
+
+def ocr_section(ocr: dict | None) -> str:
+    if not ocr:
+        return "## End-to-end: PP-OCRv4 text recogniser\n\nNot run.\n"
+    if "skipped" in ocr:
+        return ("## End-to-end: PP-OCRv4 text recogniser\n\n**Skipped**: " + ocr["skipped"]
+                + "\n\n(The model comes from the rapidocr-onnxruntime 1.4.4 wheel, fetched with "
+                "`pip download --no-deps` and cached in .cache/lowbit/ppocrv4; set "
+                "LOWBIT_OCR_WHEEL to a local copy of the wheel where the registry is "
+                "unreachable.)\n")
+    ts, cs, cfg = ocr["test_set"], ocr["calibration_set"], ocr["config"]
+    chk = ocr["lowbit_fp32_check"]
+    tiers = [t for t in ocr["gemm_timings_s"] if "error" not in ocr["gemm_timings_s"][t]]
+    res = ocr["residual_layers"]
+    res_text = "; ".join(f"{k}: " + ", ".join(f"{n} ({100 * e:.0f}%)" for n, e in v)
+                         for k, v in res.items()) or "none in this run"
+    extra = [r for r in ocr["rows"] if r.get("residual_extra_gemm_s")]
+    extra_text = "; ".join(
+        f"{r['format']} +{_ms(r['residual_extra_gemm_s'][tiers[0]])} ms "
+        f"(+{100 * r['residual_extra_gemm_s'][tiers[0]] / r['gemm_s'][tiers[0]]['total']:.1f}%)"
+        for r in extra) if tiers else ""
+    dy = [r for r in ocr["rows"] if r.get("int8_gemms_per_layer")]
+    dy_text = "; ".join(f"{r['format']} {r['calibration']}: {r['int8_gemms_per_layer']}"
+                        for r in dy)
+    broken = [r for r in ocr["rows"] if r["char_accuracy"] < 0.05]
+    failed = {t: v["error"] for t, v in ocr["gemm_timings_s"].items() if "error" in v}
+    out = [
+        "## End-to-end: PP-OCRv4 text recogniser",
+        "",
+        (f"Model: `{ocr['model']['file']}` from the `{ocr['model']['wheel']}` wheel (SHA-256 "
+         f"{ocr['model']['sha256'][:12]}..., {ocr['model']['classes']} CTC classes, "
+         f"{ocr['model']['gemm_nodes']} Conv/MatMul nodes). Test set: {ts['lines']} text lines "
+         f"({ts['characters']} characters) rendered at run time with matplotlib's DejaVu fonts "
+         f"({len(ts['fonts'])} faces: Sans, Serif, Mono and their bold/italic styles) from a "
+         f"fixed list of {ts['words']} words and tokens, seed {ts['seed']}, {ts['min_words']}-"
+         f"{ts['max_words']} words per line; camera degradations: perspective tilt and rotation "
+         "(+-2 degrees), Gaussian blur, low contrast, colour, Gaussian noise, JPEG (quality "
+         f"25-80). Calibration: {cs['lines']} other lines (seed {cs['seed']}). Preprocessing as "
+         "PP-OCR: height 48, aspect kept (width at most 320), scaled to [-1, 1], batches of "
+         f"{cfg['batch']} lines of similar width padded with zeros to the widest. Greedy CTC "
+         "decoding; character accuracy = 1 - (edit distance / characters), line accuracy = "
+         "exact match (outer spaces stripped); 'same text as fp32' = lines whose decoded text "
+         "equals onnxruntime fp32's."),
+        "",
+        ("Execution: `onnx.reference.ReferenceEvaluator(model, new_ops=[Conv, MatMul, ...])`: "
+         "every Conv (im2col GEMM, one kernel call per group) and every MatMul goes through "
+         "`lowbit.nn.QuantLinear` and `lowbit.matmul`; every other op is onnx's own float "
+         "implementation (BatchNormalization and AveragePool are replaced by inference-mode / "
+         "vectorised float versions: onnx's reference BatchNormalization-9 uses batch statistics "
+         "and its pooling loops in Python). Activations per tensor with static scales from the "
+         "calibration lines (row's method), weights per output channel or per tensor. "
+         f"**Float layers**: {', '.join(ocr['float_layers'])} (the image convolution and the "
+         "CTC classifier, first and last, as in the papers; they run on lowbit's fp32 kernel). "
+         "The two attention products per block (activation x activation) quantize their right "
+         "operand per call and head like a weight tensor. Depthwise convolutions (14 nodes, "
+         "K = 9 or 25, one output channel per group) are computed in the accuracy runs from the "
+         "same integer codes in numpy (exact int32 sums: bit-identical to the per-channel "
+         "kernel calls, checked by tests/test_ocr.py), because one kernel call per channel costs "
+         "~10x more wall time in Python; their kernel time is measured with the real "
+         "per-channel calls below."),
+        "",
+        (f"Float reference: onnxruntime fp32. lowbit's fp32 kernels through the same executor, "
+         f"on {chk['lines']} lines: max |probability difference| {chk['max_abs_prob_diff']:.1e}, "
+         f"same text on {100 * chk['agreement_with_onnxruntime']:.0f}% of them."),
+        "",
+        (f"GEMM time: per line at input 1x3x48x320 (batch 1), summed over all "
+         f"{ocr['model']['gemm_nodes']} Conv/MatMul layers, each layer's kernel calls timed "
+         f"separately (median of >= {cfg['timing_reps']} runs), in one process per CPU class "
+         f"(LOWBIT_MAX_TIER = {', '.join(tiers)}). 'dense' = the groups=1 convolutions and "
+         "MatMuls (the GEMMs proper), 'depthwise' = one N=1 kernel call per channel (call "
+         "overhead bound). Float layers count at fp32 time in every row. DyBit runs on the int8 "
+         f"kernel: int8 GEMMs per layer (weight digits x activation digits): {dy_text or '-'}. "
+         f"Speed ratios use the dense part on {tiers[0] if tiers else '-'}."),
+        "",
+        _ocr_table(ocr),
+        "",
+    ]
+    if failed:
+        out += [f"Kernel timing failed for {', '.join(failed)}: {failed}", ""]
+    out += [
+        (f"Residual refinement (Choukroun et al. 2019, as reconstructed here): the "
+         f"{cfg['residual_layers']} quantized layers whose MMSE per-channel weights fit worst "
+         "(relative error in brackets) get a second low-bit weight tensor on all channels, "
+         f"one more GEMM each: {res_text}. Extra GEMM time: {extra_text or '-'}."),
+        "",
+    ]
+    if broken:
+        out += [(f"{len(broken)} case(s) read no text at all (character accuracy < 5%): "
+                 + ", ".join(sorted({r['format'] for r in broken})) + ". Post-training "
+                 "quantization of all 49 non-float layers (weights and activations) to 15-25 "
+                 "levels, without retraining, destroys this network. The 2020 and 2024 papers "
+                 "trained their networks with their quantization (the authors' code is a "
+                 "training code); this suite quantizes a float-trained model after training "
+                 "only, so their 4-bit and 4.6-bit accuracies are not expected here."), ""]
+    out += ["![accuracy vs GEMM time](plots/accuracy-ocr-pareto.png)", "",
+            (f"Run time: {ocr['timing']['total_s']:.0f} s (cases {ocr['timing']['cases_s']:.0f} s"
+             f" in {cfg['jobs']} worker processes, kernel timing "
+             f"{ocr['timing']['kernel_timing_s']:.0f} s)."), ""]
+    return "\n".join(out)

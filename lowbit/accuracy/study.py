@@ -218,4 +218,20 @@ def run(*, quick: bool = False, seed: int = 0) -> dict:
         "error_study": error_study(params, data, quick=quick, seed=seed),
         "end_to_end": end_to_end(params, data, quick=quick),
         "dybit_tables": dybit_tables(),
+        "ocr": ocr_study(quick),
     }
+
+
+def ocr_study(quick: bool) -> dict:
+    """The PP-OCRv4 section; a missing model or a failure becomes a 'skipped' note."""
+    try:
+        from . import ocr
+    except ImportError as exc:  # onnx / onnxruntime / scipy not installed
+        return {"skipped": f"needs the [bench] extra ({exc})"}
+    try:
+        return ocr.run(quick=quick)
+    except Exception as exc:  # noqa: BLE001 - the rest of the report is still worth writing
+        import traceback
+
+        traceback.print_exc()
+        return {"skipped": f"the OCR study failed: {type(exc).__name__}: {exc}"}

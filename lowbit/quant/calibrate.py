@@ -45,7 +45,9 @@ def from_range(lo: np.ndarray, hi: np.ndarray, sch: Scheme) -> tuple[np.ndarray,
         pos = hi / sch.pos_range
         neg = -lo / sch.neg_range if sch.neg_range > 0 else np.zeros_like(lo)
         return _safe(np.maximum(pos, neg)), z
-    s = _safe((hi - lo) / (sch.qmax - sch.qmin))
+    # hi/span - lo/span, not (hi - lo)/span: the difference overflows near the float64 limit.
+    span = sch.qmax - sch.qmin
+    s = _safe(hi / span - lo / span)
     z = np.clip(np.rint(sch.qmin - lo / s), sch.zp_min, sch.zp_max).astype(np.int64)
     return s, z
 

@@ -59,6 +59,10 @@ def dequantize(qt: QTensor) -> np.ndarray:
     return qt.dequantize()
 
 
+# Above this magnitude squares overflow float64 (MMSE) and so can range widths.
+_HUGE = 1e150
+
+
 def _groups(x: np.ndarray, axis: int | None) -> tuple[np.ndarray, int | None]:
     if axis is None:
         return x.reshape(1, -1), None
@@ -96,6 +100,14 @@ def calibrate(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scales and zero points (1-D arrays) of x for a format, role and method."""
     x = _as_float(x)
+    big = float(np.max(np.abs(x)))
+    if big > _HUGE:
+        # Squared errors (MMSE) and range widths overflow float64 near its limit: calibrate
+        # the data scaled down by a power of two (exact) and scale the result back.
+        e = int(np.frexp(big)[1])  # big < 2**e; 2**e itself may not be representable
+        s, z = calibrate(np.ldexp(x, -e), fmt, method=method, axis=axis, role=role,
+                         symmetric=symmetric, percentile=percentile, grid=grid, **params)
+        return np.ldexp(s, e), z
     sch = scheme(fmt, role, symmetric, **params)
     x2, ax = _groups(x, axis)
     if method == "minmax":

@@ -83,7 +83,10 @@ def _half_step_lut(bits: int, signed: bool) -> tuple[int, np.ndarray]:
 
 def _nearest_index(u: np.ndarray, bits: int, signed: bool) -> np.ndarray:
     first, lut = _half_step_lut(bits, signed)
-    k = np.floor(np.asarray(u, dtype=np.float64) * 2.0)
+    u = np.asarray(u, dtype=np.float64)
+    if np.isnan(u).any():  # +-inf saturate like any large value; NaN has no nearest level
+        raise ValueError("DyBit cannot encode NaN")
+    k = np.floor(u * 2.0)
     np.clip(k, first, first + lut.size - 1, out=k)
     return lut[(k - first).astype(np.intp)]
 
