@@ -19,7 +19,7 @@ import argparse
 import math
 import os
 import statistics
-import time
+import sys
 
 import numpy as np
 
@@ -27,14 +27,15 @@ import lowbit
 from lowbit.bench.catalog import load_catalog
 from lowbit.bench.impls import _ort_session, matmulinteger_model
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from headline import best_of  # noqa: E402
 
-def best_of(fn, calls: int = 3) -> float:
-    best = float("inf")
-    for _ in range(calls):
-        t = time.perf_counter()
+
+def per_call(fn, n: int = 20000, rounds: int = 5) -> float:
+    """Best over rounds of the mean time of n back-to-back calls."""
+    for _ in range(1000):
         fn()
-        best = min(best, time.perf_counter() - t)
-    return best
+    return min(best_of(lambda: [fn() for _ in range(n)], 1) / n for _ in range(rounds))
 
 
 def interleaved(fa, fb, repeat: int):
@@ -132,25 +133,9 @@ def main(argv=None) -> int:
             x = rng.standard_normal((1, 128), dtype=np.float32)
             w = rng.standard_normal((128, 128), dtype=np.float32)
         pw = lowbit.pack_weights(w, fmt)
-        n = 20000
-        for _ in range(1000):
-            lowbit.matmul(x, pw)
-        best = float("inf")
-        for _ in range(5):
-            t0 = time.perf_counter()
-            for _ in range(n):
-                lowbit.matmul(x, pw)
-            best = min(best, (time.perf_counter() - t0) / n)
-        raw = getattr(lowbit, "_core", None)
-        line = f"\nper-call cost {fmt} M=1 K=N=128: lowbit.matmul {best * 1e6:.2f} us"
-        if raw is not None:
-            best = float("inf")
-            for _ in range(5):
-                t0 = time.perf_counter()
-                for _ in range(n):
-                    raw.matmul(x, pw)
-                best = min(best, (time.perf_counter() - t0) / n)
-            line += f", _core.matmul {best * 1e6:.2f} us"
+        line = (f"\nper-call cost {fmt} M=1 K=N=128: lowbit.matmul "
+                f"{per_call(lambda: lowbit.matmul(x, pw)) * 1e6:.2f} us, _core.matmul "
+                f"{per_call(lambda: lowbit._core.matmul(x, pw, 0, 1)) * 1e6:.2f} us")
         print(line)
     print(f"\nload after: {os.getloadavg()}")
     return 0

@@ -168,6 +168,7 @@ def test_threads_are_capped_by_pool_and_work():
     assert n_threads <= _core.max_threads() + 64  # numpy/BLAS and pytest threads aside
 
 
+@pytest.mark.skipif(SLOW, reason="address-space limits misfire under ASan shadow memory / QEMU")
 def test_thread_creation_failure_raises_and_process_survives(tmp_path):
     """Under an address-space limit too small for more worker stacks, a many-thread call
     raises RuntimeError and the process goes on working."""

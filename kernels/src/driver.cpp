@@ -455,6 +455,9 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, int64_t flush_k, bool narro
 
   const int64_t mr = d.mr;
   const int64_t mp = ceil_div(M, mr), np = b0.n_panels;
+  // One micro-panel of A (GEMV-like): no B micro-panel is reused across rows, so depth
+  // blocks only cut B's stream; take the whole depth (up to the flush period).
+  if (mp == 1) cl.blk.KC = flush_k ? std::min(flush_k, Kp) : Kp;
   cl.apanel_bytes = mr * Kp * int64_t(elem_bits(d.a_elem)) / 8;
   // Threads: what was asked, at most the pool's capacity, the tiles and the work.
   const double macs = double(M) * double(b0.N) * double(b0.K);

@@ -226,21 +226,14 @@ struct CodeRange {
   __m128i lo = _mm_set1_epi8(char(0xFF)), hi = _mm_setzero_si128();
 #endif
   uint8_t slo = 255, shi = 0;
-  int lo_all() const {
-    uint8_t m = slo;
+  // The smallest (Min = true) or largest code seen.
+  template <bool Min>
+  int all() const {
+    uint8_t m = Min ? slo : shi;
 #if defined(__SSE2__)
     alignas(16) uint8_t b[16];
-    _mm_store_si128(reinterpret_cast<__m128i*>(b), lo);
-    for (uint8_t c : b) m = std::min(m, c);
-#endif
-    return m;
-  }
-  int hi_all() const {
-    uint8_t m = shi;
-#if defined(__SSE2__)
-    alignas(16) uint8_t b[16];
-    _mm_store_si128(reinterpret_cast<__m128i*>(b), hi);
-    for (uint8_t c : b) m = std::max(m, c);
+    _mm_store_si128(reinterpret_cast<__m128i*>(b), Min ? lo : hi);
+    for (uint8_t c : b) m = Min ? std::min(m, c) : std::max(m, c);
 #endif
     return m;
   }
@@ -374,7 +367,7 @@ void pack_a_codes(const KernelDesc& d, const uint8_t* x, int64_t M, int64_t K, i
     }
     if (real && stats) stats[r] = {sum, pos};
   }
-  if (rg.lo_all() >= chk.x_min && rg.hi_all() <= chk.x_max) return;
+  if (rg.all<true>() >= chk.x_min && rg.all<false>() <= chk.x_max) return;
   if (chk.narrow) throw NarrowMiss{};
   for (int r = 0; r < mr && i0 + r < M; ++r)
     for (int64_t k = 0; k < K; ++k) {
