@@ -49,7 +49,7 @@ def machine_class(fp: dict) -> str:
         order = lowbit.all_tiers()
     except ImportError:
         order = sorted(firsts)
-    return next((t for t in order if t in firsts), "scalar")
+    return next((t for t in order if t in firsts), "unknown")
 
 
 def _slug(text: str) -> str:
