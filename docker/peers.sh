@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The onnxruntime peers (MatMulInteger; MatMulNBits, KleidiAI on arm64) for the image of
 # ARCH, from the registry's binary wheels for that platform: nothing is compiled, nothing
-# runs under emulation.  Numpy is the rootfs' own (Debian), so the wheels are fetched
-# without dependencies and the list below is the whole closure (versions pinned, ml_dtypes
-# at the last release that accepts numpy 1.x, the rootfs' numpy).
+# runs under emulation.  The wheels are fetched without dependencies and the list below is
+# the whole closure, versions pinned.  numpy 2 comes along: onnxruntime's wheels are built
+# against numpy 2 and fail to import with the rootfs' numpy 1.24 (the peers' folder is
+# ahead of it on PYTHONPATH).  onnxruntime 1.22.1: 1.32.0's aarch64 wheel crashes on import
+# under QEMU 7.2 (SIGSEGV in its native module), so it could not be checked here.
 #
 #   docker/peers.sh arm64 311 .cache/peers-arm64
 #
@@ -20,8 +22,8 @@ case "$arch" in
   amd64) machine=x86_64 ;;
   *) die "unsupported ARCH '$arch'" ;;
 esac
-wheels=(onnxruntime==1.32.0 onnx==1.23.2 protobuf==7.36.2 ml_dtypes==0.5.4 flatbuffers==25.12.19
-        packaging==26.4 typing_extensions==4.16.0)
+wheels=(onnxruntime==1.22.1 onnx==1.23.2 numpy==2.2.6 protobuf==7.36.2 ml_dtypes==0.5.4
+        flatbuffers==25.12.19 packaging==26.4 typing_extensions==4.16.0)
 read -ra pip <<<"${LOWBIT_PIP:-python3 -m pip}"
 stamp_text="$arch cp$pyver ${wheels[*]}"
 if [ -f "$dir/.lowbit-peers" ] && [ "$(cat "$dir/.lowbit-peers")" = "$stamp_text" ]; then
@@ -30,7 +32,8 @@ if [ -f "$dir/.lowbit-peers" ] && [ "$(cat "$dir/.lowbit-peers")" = "$stamp_text
 fi
 target=(--only-binary=:all: --no-deps --python-version "$pyver" --implementation cp
         --abi "cp$pyver" --abi abi3 --abi none
-        --platform "manylinux2014_$machine" --platform "manylinux_2_28_$machine")
+        --platform "manylinux2014_$machine" --platform "manylinux_2_27_$machine"
+        --platform "manylinux_2_28_$machine")
 cache="$(dirname "$dir")/wheels-$arch"
 log "peers for $arch: ${wheels[*]}"
 "${pip[@]}" download -q -d "$cache" "${target[@]}" "${wheels[@]}" >&2

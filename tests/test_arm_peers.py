@@ -1,6 +1,6 @@
 """The onnxruntime peers are exact on this machine: MatMulInteger (u8 x s8 -> int32) and
-MatMulNBits (4-bit block-quantized weights; KleidiAI on ARM64), built as lowbit-bench
-builds them (lowbit/bench/impls.py).
+MatMulNBits (4-bit block-quantized weights), built as lowbit-bench builds them
+(lowbit/bench/impls.py).
 
 This is what `make arm-test` runs in the arm64 image, where onnxruntime and onnx come from
 the aarch64 wheels (docker/peers.sh): under QEMU the peers are checked for exactness only;
@@ -84,8 +84,7 @@ def test_matmulnbits_exact_on_lossless_operands(M, N, K, accuracy_level):
     its scale is 1) and activations in {0, 127} with 127 in every block of 32 (their int8
     quantization, symmetric or asymmetric, is lossless up to fp32 rounding of its scale):
     MatMulNBits must then give the exact integer product: bit for bit with fp32 compute
-    (accuracy_level 0), to fp32 rounding of the scales with int8 compute (4, KleidiAI on
-    ARM64)."""
+    (accuracy_level 0), to fp32 rounding of the scales with int8 compute (4)."""
     _ort()
     from onnx import helper
 
