@@ -121,8 +121,9 @@ def _byte_digits(v: np.ndarray, signed: bool) -> list[tuple[int, np.ndarray]]:
     return out
 
 
-# The kernels refuse a row whose exact result could leave int32 (sum_k |x - z_x| * max|w - z_w|
-# > INT32_MAX); QuantLinear splits K into slices that can never reach it and adds in int64.
+# The kernels refuse a row whose exact result could leave int32 (sum_k |x - z_x| *
+# max|w - z_w| > INT32_MAX); QuantLinear splits K into slices that can never reach it and adds
+# them in int64.
 _INT32_MAX = 2**31 - 1
 
 

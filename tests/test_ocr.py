@@ -167,6 +167,7 @@ def test_quick_study(rec, monkeypatch, tmp_path):
     rows = result["rows"]
     assert [r["format"] for r in rows] == ["fp32", "int8"]
     assert rows[0]["agreement_with_fp32"] == 1.0
+    assert 0.0 <= rows[1]["frame_agreement_with_fp32"] <= 1.0
     assert result["lowbit_fp32_check"]["max_abs_prob_diff"] < 1e-3
     tiers = [t for t in result["gemm_timings_s"] if "error" not in result["gemm_timings_s"][t]]
     assert tiers and "scalar" in tiers

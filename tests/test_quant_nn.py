@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from lowbit import quant as Q
 from lowbit.nn import QuantConv2d, QuantLinear, _byte_digits, im2col
 
 CASES = [

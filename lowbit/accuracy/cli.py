@@ -13,7 +13,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="reports",
                     help="report folder: writes accuracy.md and results/accuracy.json")
     ap.add_argument("--quick", action="store_true",
-                    help="smaller synthetic GEMMs, fewer timing runs and a few OCR lines (CI, tests)")
+                    help="smaller GEMMs, fewer timing runs, a few OCR lines (CI, tests)")
     args = ap.parse_args(argv)
     result = run_study(args.out, quick=args.quick)
     e2e = result["end_to_end"]["rows"]

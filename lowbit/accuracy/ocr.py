@@ -148,14 +148,19 @@ def _run_batches(fn, x: np.ndarray, plan_batches) -> list[np.ndarray]:
     return out
 
 
-def onnxruntime_fp32(model_path, x, plan_batches) -> list[np.ndarray]:
+def ort_runner(model_path):
+    """batch -> probabilities through onnxruntime's fp32 CPU provider (one thread)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1  # a shared machine; the cost is small next to the cases
     sess = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
-    return _run_batches(lambda b: sess.run(None, {name: b})[0], x, plan_batches)
+    return lambda batch: sess.run(None, {name: batch})[0]
+
+
+def onnxruntime_fp32(model_path, x, plan_batches) -> list[np.ndarray]:
+    return _run_batches(ort_runner(model_path), x, plan_batches)
 
 
 def activation_samples(model, x_cal, plan_batches) -> dict:
@@ -232,11 +237,14 @@ def _eval_case(case: dict) -> dict:
                 "max_abs_diff": float(np.abs(got - ref).max()), "weight_digits": {}}
     idx = _run_batches(ex, w["x"], w["batches"])
     pred = [ctc_decode(i, w["chars"]) for i in idx]
+    # CTC frames whose most likely class is fp32's: separates cases whose text is all wrong
+    frames = float(np.mean(np.concatenate([a == b for a, b in zip(idx, w["ref_idx"])])))
     digits = {}
     if case["fmt"] == "dybit":  # int8 GEMMs per layer: weight digits x activation digits
         digits = {node: len(lin.terms[0].digits) for node, lin in plan.layers.items()
                   if lin.fmt == "dybit"}
-    return {"pred": pred, "eval_s": time.perf_counter() - t0, "weight_digits": digits}
+    return {"pred": pred, "eval_s": time.perf_counter() - t0, "weight_digits": digits,
+            "frame_agreement": frames}
 
 
 def _run_cases(todo: list[dict], jobs: int, progress) -> list[dict]:
@@ -255,7 +263,7 @@ def _run_cases(todo: list[dict], jobs: int, progress) -> list[dict]:
         return results
 
 
-# -- GEMM time --------------------------------------------------------------------------------------
+# -- GEMM time ---------------------------------------------------------------------------------
 
 KERNEL_FORMATS = {"fp32": ("fp32", {}), "int8": ("int8", {}), "int4": ("int4", {}),
                   "4.6bit (29,19)": ("4.6bit", {"act_levels": 29, "weight_levels": 19}),
@@ -317,7 +325,7 @@ def network_time(case: dict, times: dict, layers: list, weight_digits: dict) -> 
     return out
 
 
-# -- the study --------------------------------------------------------------------------------------
+# -- the study ---------------------------------------------------------------------------------
 
 def _print(msg: str) -> None:
     print(msg, flush=True)
@@ -376,14 +384,9 @@ def run(*, quick: bool = False, cfg: OcrConfig | None = None, progress=_print) -
             c["residual_nodes"] = [n for n, _ in residual_info[c["format"]]]
             c["calibration"] = f"MMSE, per channel + residual ({len(c['residual_nodes'])} layers)"
 
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    sess = ort.InferenceSession(str(paths["rec"]), opts, providers=["CPUExecutionProvider"])
     _W.update(model=model, x=x, batches=batches, chars=chars, grid=cfg.grid,
-              check_idx=np.arange(min(cfg.check_lines, len(x))),
-              ort=lambda b: sess.run(None, {sess.get_inputs()[0].name: b})[0])
+              ref_idx=[ref[str(i)] for i in range(len(x))],
+              check_idx=np.arange(min(cfg.check_lines, len(x))), ort=ort_runner(paths["rec"]))
 
     def report(c, r):
         m = metrics(r["pred"], [truth[i] for i in r.get("lines", range(len(truth)))])
@@ -408,13 +411,15 @@ def run(*, quick: bool = False, cfg: OcrConfig | None = None, progress=_print) -
     check, rows = results[0], []
     check_truth = [truth[i] for i in check["lines"]]
     fp32_row = {"format": "fp32", "calibration": "- (onnxruntime)", "per_channel": None,
-                **metrics(ref_pred, truth, ref_pred), "residual_layers": [],
+                **metrics(ref_pred, truth, ref_pred), "frame_agreement_with_fp32": 1.0,
+                "residual_layers": [],
                 "gemm_s": {tier: network_time({"fmt": "fp32"}, t, layers, {})
                            for tier, t in ok_tiers.items()}}
     rows.append(fp32_row)
     for c, r in zip(todo[1:], results[1:]):
         row = {k: c[k] for k in ("format", "calibration", "w_method", "a_method", "per_channel")}
         row.update(metrics(r["pred"], truth, ref_pred))
+        row["frame_agreement_with_fp32"] = r["frame_agreement"]
         row["residual_layers"] = c.get("residual_nodes", [])
         row["eval_s"] = round(r["eval_s"], 1)
         row["gemm_s"] = {tier: network_time(c, t, layers, r["weight_digits"])

@@ -127,7 +127,8 @@ def degrade(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     contrast = rng.uniform(0.25, 1.0)  # low contrast: ink close to the paper
     paper = rng.uniform(150, 250, 3)
     ink_rgb = paper * (1.0 - contrast) + rng.uniform(0, 60, 3) * contrast
-    img = paper[None, None, :] * (1.0 - cover[..., None]) + ink_rgb[None, None, :] * cover[..., None]
+    c = cover[..., None]
+    img = paper[None, None, :] * (1.0 - c) + ink_rgb[None, None, :] * c
     img += rng.normal(0.0, rng.uniform(2.0, 12.0), img.shape)
     img = np.clip(np.rint(img), 0, 255).astype(np.uint8)
     buf = io.BytesIO()

@@ -218,6 +218,8 @@ def _ocr_table(ocr: dict) -> str:
     for r in rows:
         line = [r["format"], r["calibration"], f"{100 * r['char_accuracy']:.2f}",
                 f"{100 * r['line_accuracy']:.1f}", f"{100 * r['agreement_with_fp32']:.1f}"]
+        if "frame_agreement_with_fp32" in r:
+            line.append(f"{100 * r['frame_agreement_with_fp32']:.1f}")
         if best:
             g = r["gemm_s"][best]
             line += [_ms(g["dense"]), _ms(g["depthwise"]), _ms(g["total"])]
@@ -227,6 +229,8 @@ def _ocr_table(ocr: dict) -> str:
         line.append(_paper(r["format"]))
         body.append(line)
     headers = ["format", "calibration", "char acc %", "line acc %", "same text as fp32 %"]
+    if all("frame_agreement_with_fp32" in r for r in rows):
+        headers.append("same CTC frames as fp32 %")
     if best:
         headers += [f"dense GEMM ms ({best})", f"depthwise ms ({best})", f"all GEMM ms ({best})"]
         headers += [f"all GEMM ms ({t})" for t in tiers[1:]]
@@ -276,7 +280,8 @@ def ocr_section(ocr: dict | None) -> str:
          f"{cfg['batch']} lines of similar width padded with zeros to the widest. Greedy CTC "
          "decoding; character accuracy = 1 - (edit distance / characters), line accuracy = "
          "exact match (outer spaces stripped); 'same text as fp32' = lines whose decoded text "
-         "equals onnxruntime fp32's."),
+         "equals onnxruntime fp32's; 'same CTC frames' = time steps (40 per 320 pixels) whose most "
+         "likely class is fp32's, which still separates cases whose text is all wrong."),
         "",
         ("Execution: `onnx.reference.ReferenceEvaluator(model, new_ops=[Conv, MatMul, ...])`: "
          "every Conv (im2col GEMM, one kernel call per group) and every MatMul goes through "
