@@ -110,11 +110,19 @@ def test_bench_command_renders_a_report_after_a_run(tmp_path, args, reports):
     assert not (results / "stale.json").exists()
 
 
-def test_bench_command_fails_with_the_bench():
+def test_bench_command_fails_with_the_bench(tmp_path):
+    """A failing lowbit-bench fails the container command (no report is rendered)."""
     import subprocess
 
-    cmd = dc.bench_command("/nonexistent/dir/that/cannot/be/made", ["run"])
-    assert subprocess.run(cmd, capture_output=True).returncode != 0
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    fake = bindir / "lowbit-bench"
+    fake.write_text('#!/bin/sh\n[ "$1" = report ] && touch "$4"\nexit 3\n')
+    fake.chmod(0o755)
+    results = tmp_path / "results"
+    env = {"PATH": f"{bindir}:/usr/bin:/bin"}
+    done = subprocess.run(dc.bench_command(str(results), ["run"]), env=env)
+    assert done.returncode == 3 and not list(results.glob("*.md"))
 
 
 def test_profile_must_be_known():
