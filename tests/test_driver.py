@@ -121,13 +121,13 @@ def test_seven_bit_path_small_m_and_gemv():
 
 @pytest.mark.parametrize("tier", lowbit.tiers("fp32"))
 @pytest.mark.parametrize("K", [1, 2, 7, 300, 2001])
-def test_fp32_gemv_two_panel_path_same_bits_as_one_panel(tier, K):
-    """M = 1 fp32 runs a two-panel tile (two B streams) on pairs of full panels and the
+def test_fp32_gemv_wide_path_same_bits_as_one_panel(tier, K):
+    """M = 1 fp32 runs a several-panel tile (several B streams) on runs of full panels and the
     one-panel tile on the rest: within the bound of the reference, and every column with the
     bits it gets when computed alone (a one-panel pack of just that panel), for every
-    thread count (each split of N pairs the panels differently).  Odd K: the phase tail."""
+    thread count (each split of N groups the panels differently)."""
     rng = np.random.default_rng(K)
-    N = 16 * 51 + 5  # 51 full panels (pairs + one single) and an edge panel
+    N = 16 * 51 + 5  # 51 full panels (groups + leftovers) and an edge panel
     x = rng.standard_normal((1, K), dtype=np.float32)
     w = rng.standard_normal((K, N), dtype=np.float32)
     p = lowbit.pack_weights(w, "fp32", tier=tier)

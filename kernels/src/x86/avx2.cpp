@@ -70,11 +70,10 @@ void f32_x16(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int
 }
 
 // The 1-row fp32 tile (GEMV-like calls) over P adjacent B panels (b, b + b_stride bytes,
-// ...).  With only 2 accumulators per panel the loop would wait on the FMA latency, so k is
-// split into two phases (even and odd k, their own accumulators, added at the end); a GEMV
-// is bound by memory, and P > 1 keeps P streams in flight.  Every column sums in the same
-// order whatever P is (the driver mixes P = 1 and 2: same bits for any split of N).  The
-// order differs from the 6-row tile's, which fp32's K-scaled tolerance covers.
+// ...): a GEMV is bound by memory, and P = 4 keeps four streams in flight and eight
+// accumulators (eight FMAs, as the FMA latency needs).  Every column sums in k order
+// whatever P is (the driver mixes P = 1 and 4: same bits for any split of N).  The order
+// differs from the 6-row tile's, which fp32's K-scaled tolerance covers.
 template <int P>
 void f32_row_x16(int64_t kc, const void* a, const void* b, int64_t b_stride, void* c,
                  int accumulate) {
@@ -82,39 +81,25 @@ void f32_row_x16(int64_t kc, const void* a, const void* b, int64_t b_stride, voi
   const float* B[P];
   for (int p = 0; p < P; ++p)
     B[p] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(b) + p * b_stride);
-  __m256 acc[2][P][2];
-  for (int h = 0; h < 2; ++h)
-    for (int p = 0; p < P; ++p) acc[h][p][0] = acc[h][p][1] = _mm256_setzero_ps();
-  int64_t k = 0;
-  for (; k + 2 <= kc; k += 2) {
-    const __m256 a0 = _mm256_broadcast_ss(A + k), a1 = _mm256_broadcast_ss(A + k + 1);
-#pragma GCC unroll 2
+  __m256 acc[P][2];
+  for (int p = 0; p < P; ++p) acc[p][0] = acc[p][1] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m256 av = _mm256_broadcast_ss(A + k);
+#pragma GCC unroll 4
     for (int p = 0; p < P; ++p) {
-      const float* bp = B[p] + k * kNR;
-      acc[0][p][0] = _mm256_fmadd_ps(a0, _mm256_load_ps(bp), acc[0][p][0]);
-      acc[0][p][1] = _mm256_fmadd_ps(a0, _mm256_load_ps(bp + 8), acc[0][p][1]);
-      acc[1][p][0] = _mm256_fmadd_ps(a1, _mm256_load_ps(bp + kNR), acc[1][p][0]);
-      acc[1][p][1] = _mm256_fmadd_ps(a1, _mm256_load_ps(bp + kNR + 8), acc[1][p][1]);
-    }
-  }
-  if (k < kc) {
-    const __m256 a0 = _mm256_broadcast_ss(A + k);
-    for (int p = 0; p < P; ++p) {
-      acc[0][p][0] = _mm256_fmadd_ps(a0, _mm256_load_ps(B[p] + k * kNR), acc[0][p][0]);
-      acc[0][p][1] = _mm256_fmadd_ps(a0, _mm256_load_ps(B[p] + k * kNR + 8), acc[0][p][1]);
+      acc[p][0] = _mm256_fmadd_ps(av, _mm256_load_ps(B[p] + k * kNR), acc[p][0]);
+      acc[p][1] = _mm256_fmadd_ps(av, _mm256_load_ps(B[p] + k * kNR + 8), acc[p][1]);
     }
   }
   float* C = static_cast<float*>(c);
   for (int p = 0; p < P; ++p) {
-    __m256 s0 = _mm256_add_ps(acc[0][p][0], acc[1][p][0]);
-    __m256 s1 = _mm256_add_ps(acc[0][p][1], acc[1][p][1]);
     float* row = C + p * kNR;
     if (accumulate) {
-      s0 = _mm256_add_ps(s0, _mm256_loadu_ps(row));
-      s1 = _mm256_add_ps(s1, _mm256_loadu_ps(row + 8));
+      acc[p][0] = _mm256_add_ps(acc[p][0], _mm256_loadu_ps(row));
+      acc[p][1] = _mm256_add_ps(acc[p][1], _mm256_loadu_ps(row + 8));
     }
-    _mm256_storeu_ps(row, s0);
-    _mm256_storeu_ps(row + 8, s1);
+    _mm256_storeu_ps(row, acc[p][0]);
+    _mm256_storeu_ps(row + 8, acc[p][1]);
   }
 }
 
@@ -275,7 +260,7 @@ int q46_shift(const FormatParams& p) { return (p.weight_levels - 1) / 2; }
 #define LB_F32_FN(MR, FN, PAIR)                                                              \
   const KernelDesc kF32_##MR = {"f32_gemm_" #MR "x16__avx2", Format::kFp32, "avx2", MR, kNR, 1,   \
                                 1, Elem::kF32, Elem::kF32, nullptr, nullptr, 32, 1, false, false,  \
-                                96, 256, 3072, FN, nullptr, nullptr, nullptr, 0, PAIR};
+                                96, 256, 3072, FN, nullptr, nullptr, nullptr, 0, PAIR, PAIR ? 4 : 0};
 #define LB_F32(MR) LB_F32_FN(MR, f32_x16<MR>, nullptr)
 // Each int8 tile carries its 7-bit companion (KernelDesc::narrow), same mr.
 #define LB_INT8(MR)                                                                         \
@@ -301,7 +286,7 @@ int q46_shift(const FormatParams& p) { return (p.weight_levels - 1) / 2; }
 // the low-bit kernels need two more registers (nibble mask, raw bytes), so 5x16.
 // Small-M companions (same packed B, fewer rows) for GEMV-like calls: the driver picks the
 // smallest mr >= M (pick_for_m in driver.cpp).
-LB_F32(6) LB_F32_FN(1, f32_1x16, f32_row_x16<2>) LB_F32(2) LB_F32(4)
+LB_F32(6) LB_F32_FN(1, f32_1x16, f32_row_x16<4>) LB_F32(2) LB_F32(4)
 LB_INT8(6) LB_INT8(1) LB_INT8(2) LB_INT8(4)
 LB_INT4(5) LB_INT4(1) LB_INT4(2) LB_INT4(4)
 LB_Q46(5) LB_Q46(1) LB_Q46(2) LB_Q46(4)
