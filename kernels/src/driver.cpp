@@ -391,7 +391,7 @@ void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t 
                 d.ukernel(kc, ap, bp, cp, cl.ldc, accumulate);
                 continue;
               }
-              d.ukernel(kc, ap, bp, tile_f, nr, 0);
+              (nv < nr && d.ukernel_edge ? d.ukernel_edge : d.ukernel)(kc, ap, bp, tile_f, nr, 0);
               for (int64_t r = 0; r < mv; ++r)
                 for (int64_t v = 0; v < nv; ++v)
                   cp[r * cl.ldc + v] = accumulate ? cp[r * cl.ldc + v] + tile_f[r * nr + v]

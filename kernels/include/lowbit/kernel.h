@@ -97,6 +97,9 @@ struct KernelDesc {
   // result however its panels are split.
   UPanelsFn ukernel_wide = nullptr;
   int wide_panels = 0;
+  // When set, the kernel for an edge tile (a B panel with fewer than nr real columns): such a
+  // panel is never part of a wide call, so its summation order is free.
+  UKernelFn ukernel_edge = nullptr;
 };
 
 // The registry: every compiled variant, in preference order (best first) within a format.

@@ -107,6 +107,40 @@ void f32_1x16(int64_t kc, const void* a, const void* b, void* c, int64_t, int ac
   f32_row_x16<1>(kc, a, b, 0, c, accumulate);
 }
 
+// The edge panel of a one-row call (fewer than 16 real columns, never in a wide call: any
+// summation order): k split into four phases with their own accumulators, so the loop does
+// not wait on the FMA latency (two accumulators per k would).
+void f32_1x16_edge(int64_t kc, const void* a, const void* b, void* c, int64_t, int accumulate) {
+  const float* A = static_cast<const float*>(a);
+  const float* B = static_cast<const float*>(b);
+  __m256 acc[4][2];
+  for (auto& p : acc) p[0] = p[1] = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 4 <= kc; k += 4)
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; ++p) {
+      const __m256 av = _mm256_broadcast_ss(A + k + p);
+      acc[p][0] = _mm256_fmadd_ps(av, _mm256_load_ps(B + (k + p) * kNR), acc[p][0]);
+      acc[p][1] = _mm256_fmadd_ps(av, _mm256_load_ps(B + (k + p) * kNR + 8), acc[p][1]);
+    }
+  for (; k < kc; ++k) {
+    const __m256 av = _mm256_broadcast_ss(A + k);
+    acc[0][0] = _mm256_fmadd_ps(av, _mm256_load_ps(B + k * kNR), acc[0][0]);
+    acc[0][1] = _mm256_fmadd_ps(av, _mm256_load_ps(B + k * kNR + 8), acc[0][1]);
+  }
+  __m256 s0 = _mm256_add_ps(_mm256_add_ps(acc[0][0], acc[1][0]),
+                            _mm256_add_ps(acc[2][0], acc[3][0]));
+  __m256 s1 = _mm256_add_ps(_mm256_add_ps(acc[0][1], acc[1][1]),
+                            _mm256_add_ps(acc[2][1], acc[3][1]));
+  float* C = static_cast<float*>(c);
+  if (accumulate) {
+    s0 = _mm256_add_ps(s0, _mm256_loadu_ps(C));
+    s1 = _mm256_add_ps(s1, _mm256_loadu_ps(C + 8));
+  }
+  _mm256_storeu_ps(C, s0);
+  _mm256_storeu_ps(C + 8, s1);
+}
+
 inline void store_i32(int32_t* row, __m256i v0, __m256i v1, int accumulate) {
   if (accumulate) {
     v0 = _mm256_add_epi32(v0, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row)));
@@ -257,11 +291,12 @@ void lowbit_x16c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc
 int q46_centre(const FormatParams& p) { return -(p.act_levels - 1) / 2; }
 int q46_shift(const FormatParams& p) { return (p.weight_levels - 1) / 2; }
 
-#define LB_F32_FN(MR, FN, PAIR)                                                              \
+#define LB_F32_FN(MR, FN, WIDE, EDGE)                                                            \
   const KernelDesc kF32_##MR = {"f32_gemm_" #MR "x16__avx2", Format::kFp32, "avx2", MR, kNR, 1,   \
                                 1, Elem::kF32, Elem::kF32, nullptr, nullptr, 32, 1, false, false,  \
-                                96, 256, 3072, FN, nullptr, nullptr, nullptr, 0, PAIR, PAIR ? 4 : 0};
-#define LB_F32(MR) LB_F32_FN(MR, f32_x16<MR>, nullptr)
+                                96, 256, 3072, FN, nullptr, nullptr, nullptr, 0, WIDE,             \
+                                WIDE ? 4 : 0, EDGE};
+#define LB_F32(MR) LB_F32_FN(MR, f32_x16<MR>, nullptr, nullptr)
 // Each int8 tile carries its 7-bit companion (KernelDesc::narrow), same mr.
 #define LB_INT8(MR)                                                                         \
   const KernelDesc kInt8n_##MR = {"qu7s8_gemm_" #MR "x16c4__avx2", Format::kInt8, "avx2", MR,     \
@@ -286,7 +321,7 @@ int q46_shift(const FormatParams& p) { return (p.weight_levels - 1) / 2; }
 // the low-bit kernels need two more registers (nibble mask, raw bytes), so 5x16.
 // Small-M companions (same packed B, fewer rows) for GEMV-like calls: the driver picks the
 // smallest mr >= M (pick_for_m in driver.cpp).
-LB_F32(6) LB_F32_FN(1, f32_1x16, f32_row_x16<4>) LB_F32(2) LB_F32(4)
+LB_F32(6) LB_F32_FN(1, f32_1x16, f32_row_x16<4>, f32_1x16_edge) LB_F32(2) LB_F32(4)
 LB_INT8(6) LB_INT8(1) LB_INT8(2) LB_INT8(4)
 LB_INT4(5) LB_INT4(1) LB_INT4(2) LB_INT4(4)
 LB_Q46(5) LB_Q46(1) LB_Q46(2) LB_Q46(4)
