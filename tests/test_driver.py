@@ -119,6 +119,27 @@ def test_seven_bit_path_small_m_and_gemv():
             np.testing.assert_array_equal(lowbit.matmul(x, p, zero_point=3), reference(x, w, 3))
 
 
+@pytest.mark.parametrize("tier", lowbit.tiers("fp32"))
+@pytest.mark.parametrize("K", [1, 2, 7, 300, 2001])
+def test_fp32_gemv_wide_path_same_bits_as_one_panel(tier, K):
+    """M = 1 fp32 runs a several-panel tile (several B streams) on runs of full panels and the
+    one-panel tile on the rest: within the bound of the reference, and every column with the
+    bits it gets when computed alone (a one-panel pack of just that panel), for every
+    thread count (each split of N groups the panels differently)."""
+    rng = np.random.default_rng(K)
+    N = 16 * 51 + 5  # 51 full panels (groups + leftovers) and an edge panel
+    x = rng.standard_normal((1, K), dtype=np.float32)
+    w = rng.standard_normal((K, N), dtype=np.float32)
+    p = lowbit.pack_weights(w, "fp32", tier=tier)
+    alone = np.concatenate([lowbit.matmul(x, lowbit.pack_weights(
+        np.ascontiguousarray(w[:, j:j + 16]), "fp32", tier=tier)) for j in range(0, N, 16)],
+        axis=1)
+    for threads in (1, 2, 3, 4, 5):
+        c = lowbit.matmul(x, p, threads=threads)
+        assert_matches_reference(c, x, w, "fp32")
+        np.testing.assert_array_equal(c, alone)
+
+
 @pytest.mark.parametrize("fmt,tier", format_tiers())
 def test_concurrent_callers_share_one_packed_weight(fmt, tier):
     """Python threads calling matmul at once (GIL released) on one PackedWeights, each with

@@ -374,17 +374,24 @@ void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t 
           const uint8_t* bp = b.data.get() + jr * b.panel_bytes + pc * nr * b_bits / 8;
           const int64_t n0 = jr * nr;
           const int64_t nv = std::min(nr, b.N - n0);
+          // Several full panels at once (one-row fp32 tiles: several memory streams); mr == 1.
+          const int64_t wide = d.wide_panels;
+          const bool multi = d.ukernel_wide && jr + wide <= jc_end && n0 + wide * nr <= b.N;
           for (int64_t q = ic; q < ic_end; ++q) {
             const uint8_t* ap = cl.abuf + q * cl.apanel_bytes + pc * mr * a_bits / 8;
             const int64_t i = (p0 + q) * mr;
             const int64_t mv = std::min(mr, cl.M - i);
             if (cl.is_float) {
               float* cp = static_cast<float*>(cl.c) + i * cl.ldc + n0;
+              if (multi) {
+                d.ukernel_wide(kc, ap, bp, b.panel_bytes, cp, accumulate);
+                continue;
+              }
               if (mv == mr && nv == nr) {
                 d.ukernel(kc, ap, bp, cp, cl.ldc, accumulate);
                 continue;
               }
-              d.ukernel(kc, ap, bp, tile_f, nr, 0);
+              (nv < nr && d.ukernel_edge ? d.ukernel_edge : d.ukernel)(kc, ap, bp, tile_f, nr, 0);
               for (int64_t r = 0; r < mv; ++r)
                 for (int64_t v = 0; v < nv; ++v)
                   cp[r * cl.ldc + v] = accumulate ? cp[r * cl.ldc + v] + tile_f[r * nr + v]
@@ -407,6 +414,7 @@ void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t 
             if (last && cl.correct)
               correct_rows(cl, cp, mv, nv, cl.rowterm + q * mr, b.colsum32.data() + n0);
           }
+          if (multi) jr += wide - 1;
         }
       }
     }

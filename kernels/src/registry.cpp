@@ -63,6 +63,8 @@ std::vector<const KernelDesc*> all_kernels() {
       for (size_t i = 0; i < l->count; ++i) {
         const KernelDesc* d = l->items[i];
         if (d->mr * d->nr > 64 * 64) throw std::logic_error("tile too large");
+        if (d->ukernel_wide && (d->mr != 1 || d->format != Format::kFp32 || d->wide_panels < 2))
+          throw std::logic_error(std::string(d->name) + ": ukernel_wide is for fp32 mr = 1");
         out.push_back(d);
       }
     return out;

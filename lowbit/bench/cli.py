@@ -1,4 +1,5 @@
-"""`lowbit-bench`: run suites, render reports, compare results, headline ratios, roofline."""
+"""`lowbit-bench`: run suites, render reports, compare results, headline ratios, peers,
+roofline."""
 
 from __future__ import annotations
 
@@ -103,6 +104,13 @@ def _cmd_headline(a) -> int:
     return headline(cls=a.cls, repeat=a.repeat, size=a.size)
 
 
+def _cmd_peers(a) -> int:
+    from .peers import main as peers
+
+    return peers(suite=a.suite, threads=a.threads, repeat=a.repeat, max_gop=a.max_gop,
+                 tier=a.tier, x127=a.x127, formats=_csv(a.formats), catalog=a.catalog)
+
+
 def _cmd_fingerprint(a) -> int:
     from .fingerprint import fingerprint
 
@@ -158,6 +166,20 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--size", type=_positive_int, help="M=N=K of the square comparisons "
                    "(default 1024; 256 under the scalar reference)")
     h.set_defaults(func=_cmd_headline)
+
+    pe = sub.add_parser("peers", help="lowbit int8/fp32 against onnxruntime/numpy on every "
+                        "shape of a suite, paired interleaved timing")
+    pe.add_argument("--suite", default="default", help="suite from bench/shapes.toml")
+    pe.add_argument("--threads", type=_threads, default=[1, 2], help="comma list (default 1,2)")
+    pe.add_argument("--repeat", type=_positive_int, default=5, help="rounds (default 5)")
+    pe.add_argument("--max-gop", type=float, default=20.0,
+                    help="skip shapes above this many giga-MACs (default 20)")
+    pe.add_argument("--tier", help="lowbit tier (default: the best runnable one per format)")
+    pe.add_argument("--x127", action="store_true", help="int8 activations in 0..127, where "
+                    "onnxruntime's AVX2 path is exact")
+    pe.add_argument("--formats", default="int8,fp32", help="comma list of int8, fp32")
+    pe.add_argument("--catalog", help="shape catalog (default bench/shapes.toml)")
+    pe.set_defaults(func=_cmd_peers)
 
     rf = sub.add_parser("roofline", help="run the roofline probes only (peaks, bandwidth)")
     rf.add_argument("--threads", type=_threads, default=[1])

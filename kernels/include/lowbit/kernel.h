@@ -45,6 +45,8 @@ struct FormatParams {
 using UKernelFn = void (*)(int64_t kc, const void* a, const void* b, void* c, int64_t ldc,
                            int accumulate);
 
+using UPanelsFn = void (*)(int64_t kc, const void* a, const void* b, int64_t b_stride,
+                          void* c, int accumulate);
 // Value -> stored transform of a packed operand: stored = value + offset(params).
 // (4.6bit re-centres activations this way; the driver folds the offset into the
 // row/column-sum corrections.)  nullptr means offset 0.
@@ -88,6 +90,16 @@ struct KernelDesc {
   // pass the narrower check.  Not in the registry's list (it is not exact on every input).
   const KernelDesc* narrow = nullptr;
   int narrow_x_max = 0;
+  // fp32 one-row variants (mr == 1, GEMV-like calls): the product of ukernel over
+  // `wide_panels` adjacent full B panels at once (b, b + b_stride bytes, ...) into
+  // c[0, wide_panels*nr): several memory streams in flight instead of one.  Each column's
+  // bits must equal what ukernel gives it (same summation order), so a call gets the same
+  // result however its panels are split.
+  UPanelsFn ukernel_wide = nullptr;
+  int wide_panels = 0;
+  // When set, the kernel for an edge tile (a B panel with fewer than nr real columns): such a
+  // panel is never part of a wide call, so its summation order is free.
+  UKernelFn ukernel_edge = nullptr;
 };
 
 // The registry: every compiled variant, in preference order (best first) within a format.

@@ -69,58 +69,76 @@ void f32_x16(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int
 #undef LB_STORE
 }
 
-// 1- and 2-row fp32 tiles (GEMV-like calls): with only 2*MR accumulators the loop would
-// wait on the FMA latency (4 cycles, 2 ports: 8 FMAs must be in flight).  Split k into
-// 8/(2*MR) phases with their own accumulators and add them at the end.  The summation
-// order differs from the 6-row tile's, which fp32's K-scaled tolerance covers.
-template <int MR>
-void f32_small_x16(int64_t kc, const void* a, const void* b, void* c, int64_t ldc,
-                   int accumulate) {
-  static_assert(MR == 1, "one-row tile only (two rows spill the phase accumulators)");
-  constexpr int kPhases = 4 / MR;
+// The 1-row fp32 tile (GEMV-like calls) over P adjacent B panels (b, b + b_stride bytes,
+// ...): a GEMV is bound by memory, and P = 4 keeps four streams in flight and eight
+// accumulators (eight FMAs, as the FMA latency needs).  Every column sums in k order
+// whatever P is (the driver mixes P = 1 and 4: same bits for any split of N).  The order
+// differs from the 6-row tile's, which fp32's K-scaled tolerance covers.
+template <int P>
+void f32_row_x16(int64_t kc, const void* a, const void* b, int64_t b_stride, void* c,
+                 int accumulate) {
   const float* A = static_cast<const float*>(a);
-  const float* B = static_cast<const float*>(b);
-  __m256 acc[kPhases][MR][2];
-  for (int p = 0; p < kPhases; ++p)
-    for (int r = 0; r < MR; ++r) acc[p][r][0] = acc[p][r][1] = _mm256_setzero_ps();
-  int64_t k = 0;
-  for (; k + kPhases <= kc; k += kPhases) {
+  const float* B[P];
+  for (int p = 0; p < P; ++p)
+    B[p] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(b) + p * b_stride);
+  __m256 acc[P][2];
+  for (int p = 0; p < P; ++p) acc[p][0] = acc[p][1] = _mm256_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m256 av = _mm256_broadcast_ss(A + k);
 #pragma GCC unroll 4
-    for (int p = 0; p < kPhases; ++p) {
-      const __m256 b0 = _mm256_load_ps(B + (k + p) * kNR);
-      const __m256 b1 = _mm256_load_ps(B + (k + p) * kNR + 8);
-#pragma GCC unroll 2
-      for (int r = 0; r < MR; ++r) {
-        const __m256 av = _mm256_broadcast_ss(A + (k + p) * MR + r);
-        acc[p][r][0] = _mm256_fmadd_ps(av, b0, acc[p][r][0]);
-        acc[p][r][1] = _mm256_fmadd_ps(av, b1, acc[p][r][1]);
-      }
-    }
-  }
-  for (; k < kc; ++k) {
-    const __m256 b0 = _mm256_load_ps(B + k * kNR);
-    const __m256 b1 = _mm256_load_ps(B + k * kNR + 8);
-    for (int r = 0; r < MR; ++r) {
-      const __m256 av = _mm256_broadcast_ss(A + k * MR + r);
-      acc[0][r][0] = _mm256_fmadd_ps(av, b0, acc[0][r][0]);
-      acc[0][r][1] = _mm256_fmadd_ps(av, b1, acc[0][r][1]);
+    for (int p = 0; p < P; ++p) {
+      acc[p][0] = _mm256_fmadd_ps(av, _mm256_load_ps(B[p] + k * kNR), acc[p][0]);
+      acc[p][1] = _mm256_fmadd_ps(av, _mm256_load_ps(B[p] + k * kNR + 8), acc[p][1]);
     }
   }
   float* C = static_cast<float*>(c);
-  for (int r = 0; r < MR; ++r) {
-    __m256 s0 = acc[0][r][0], s1 = acc[0][r][1];
-    for (int p = 1; p < kPhases; ++p) {
-      s0 = _mm256_add_ps(s0, acc[p][r][0]);
-      s1 = _mm256_add_ps(s1, acc[p][r][1]);
-    }
-    float* row = C + r * ldc;
+  for (int p = 0; p < P; ++p) {
+    float* row = C + p * kNR;
     if (accumulate) {
-      s0 = _mm256_add_ps(s0, _mm256_loadu_ps(row));
-      s1 = _mm256_add_ps(s1, _mm256_loadu_ps(row + 8));
+      acc[p][0] = _mm256_add_ps(acc[p][0], _mm256_loadu_ps(row));
+      acc[p][1] = _mm256_add_ps(acc[p][1], _mm256_loadu_ps(row + 8));
     }
-    _mm256_storeu_ps(row, s0);
-    _mm256_storeu_ps(row + 8, s1);
+    _mm256_storeu_ps(row, acc[p][0]);
+    _mm256_storeu_ps(row + 8, acc[p][1]);
   }
+}
+
+void f32_1x16(int64_t kc, const void* a, const void* b, void* c, int64_t, int accumulate) {
+  f32_row_x16<1>(kc, a, b, 0, c, accumulate);
+}
+
+// The edge panel of a one-row call (fewer than 16 real columns, never in a wide call: any
+// summation order): k split into four phases with their own accumulators, so the loop does
+// not wait on the FMA latency (two accumulators per k would).
+void f32_1x16_edge(int64_t kc, const void* a, const void* b, void* c, int64_t, int accumulate) {
+  const float* A = static_cast<const float*>(a);
+  const float* B = static_cast<const float*>(b);
+  __m256 acc[4][2];
+  for (auto& p : acc) p[0] = p[1] = _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 4 <= kc; k += 4)
+#pragma GCC unroll 4
+    for (int p = 0; p < 4; ++p) {
+      const __m256 av = _mm256_broadcast_ss(A + k + p);
+      acc[p][0] = _mm256_fmadd_ps(av, _mm256_load_ps(B + (k + p) * kNR), acc[p][0]);
+      acc[p][1] = _mm256_fmadd_ps(av, _mm256_load_ps(B + (k + p) * kNR + 8), acc[p][1]);
+    }
+  for (; k < kc; ++k) {
+    const __m256 av = _mm256_broadcast_ss(A + k);
+    acc[0][0] = _mm256_fmadd_ps(av, _mm256_load_ps(B + k * kNR), acc[0][0]);
+    acc[0][1] = _mm256_fmadd_ps(av, _mm256_load_ps(B + k * kNR + 8), acc[0][1]);
+  }
+  __m256 s0 = _mm256_add_ps(_mm256_add_ps(acc[0][0], acc[1][0]),
+                            _mm256_add_ps(acc[2][0], acc[3][0]));
+  __m256 s1 = _mm256_add_ps(_mm256_add_ps(acc[0][1], acc[1][1]),
+                            _mm256_add_ps(acc[2][1], acc[3][1]));
+  float* C = static_cast<float*>(c);
+  if (accumulate) {
+    s0 = _mm256_add_ps(s0, _mm256_loadu_ps(C));
+    s1 = _mm256_add_ps(s1, _mm256_loadu_ps(C + 8));
+  }
+  _mm256_storeu_ps(C, s0);
+  _mm256_storeu_ps(C + 8, s1);
 }
 
 inline void store_i32(int32_t* row, __m256i v0, __m256i v1, int accumulate) {
@@ -273,11 +291,12 @@ void lowbit_x16c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc
 int q46_centre(const FormatParams& p) { return -(p.act_levels - 1) / 2; }
 int q46_shift(const FormatParams& p) { return (p.weight_levels - 1) / 2; }
 
-#define LB_F32_FN(MR, FN)                                                                    \
+#define LB_F32_FN(MR, FN, WIDE, EDGE)                                                            \
   const KernelDesc kF32_##MR = {"f32_gemm_" #MR "x16__avx2", Format::kFp32, "avx2", MR, kNR, 1,   \
                                 1, Elem::kF32, Elem::kF32, nullptr, nullptr, 32, 1, false, false,  \
-                                96, 256, 3072, FN, nullptr, nullptr};
-#define LB_F32(MR) LB_F32_FN(MR, f32_x16<MR>)
+                                96, 256, 3072, FN, nullptr, nullptr, nullptr, 0, WIDE,             \
+                                WIDE ? 4 : 0, EDGE};
+#define LB_F32(MR) LB_F32_FN(MR, f32_x16<MR>, nullptr, nullptr)
 // Each int8 tile carries its 7-bit companion (KernelDesc::narrow), same mr.
 #define LB_INT8(MR)                                                                         \
   const KernelDesc kInt8n_##MR = {"qu7s8_gemm_" #MR "x16c4__avx2", Format::kInt8, "avx2", MR,     \
@@ -302,7 +321,7 @@ int q46_shift(const FormatParams& p) { return (p.weight_levels - 1) / 2; }
 // the low-bit kernels need two more registers (nibble mask, raw bytes), so 5x16.
 // Small-M companions (same packed B, fewer rows) for GEMV-like calls: the driver picks the
 // smallest mr >= M (pick_for_m in driver.cpp).
-LB_F32(6) LB_F32_FN(1, f32_small_x16<1>) LB_F32(2) LB_F32(4)
+LB_F32(6) LB_F32_FN(1, f32_1x16, f32_row_x16<4>, f32_1x16_edge) LB_F32(2) LB_F32(4)
 LB_INT8(6) LB_INT8(1) LB_INT8(2) LB_INT8(4)
 LB_INT4(5) LB_INT4(1) LB_INT4(2) LB_INT4(4)
 LB_Q46(5) LB_Q46(1) LB_Q46(2) LB_Q46(4)

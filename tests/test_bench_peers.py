@@ -1,0 +1,53 @@
+"""`lowbit-bench peers` (the driver against onnxruntime / numpy, paired interleaved timing),
+run on the quick suite with one round: every shape gets a row per format and thread count, the
+summary and per-call lines are printed, big shapes are skipped with a word, bad input is a
+clear error."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+CATALOG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench",
+                       "shapes.toml")
+
+
+def _peers(args, tmp_path):
+    return subprocess.run([sys.executable, "-c", "import sys; from lowbit.bench.cli import main; "
+                           f"sys.exit(main(['peers', '--catalog', {CATALOG!r}, *{args!r}]))"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=300)
+
+
+@pytest.mark.skipif(os.environ.get("LOWBIT_TEST_PROFILE") == "sanitize", reason="timing")
+def test_peers_quick_suite(tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("threadpoolctl")
+    from lowbit.bench.catalog import load_catalog
+
+    out = _peers(["--suite", "quick", "--repeat", "1", "--threads", "1,2", "--x127",
+                  "--max-gop", "0.05"], tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    shapes = load_catalog(CATALOG).suite("quick")
+    for s in shapes:
+        rows = [l for l in out.stdout.splitlines()
+                if l.startswith(f"| {s.name} | {s.M}x{s.N}x{s.K} | ")]
+        if s.M * s.N * s.K / 1e9 > 0.05:
+            assert len(rows) == 1 and "skipped" in rows[0]
+            continue
+        assert len(rows) == 4, rows  # int8, fp32 x threads 1, 2
+        for r in rows:
+            assert re.search(r"\| \d+\.\d\dx \|", r), r
+        assert sum("ort exact" in r for r in rows) == 2  # 0..127: onnxruntime is exact
+    for fmt in ("int8", "fp32"):
+        for t in (1, 2):
+            assert re.search(rf"^\| quick \| {fmt} \| {t} \| \d+\.\d\dx \|", out.stdout, re.M)
+        assert f"per-call cost {fmt} M=1 K=N=128" in out.stdout
+
+
+def test_peers_rejects_bad_input(tmp_path):
+    out = _peers(["--formats", "int4", "--suite", "quick"], tmp_path)
+    assert out.returncode == 2 and "int8 and fp32 only" in out.stderr
+    out = _peers(["--suite", "nope"], tmp_path)
+    assert out.returncode == 2 and "unknown suite" in out.stderr
