@@ -274,6 +274,9 @@ def record(allow_dirty: bool = False, bench: str | None = None, log=print,
         env = dict(env if env is not None else os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             [str(REPO / "ci")] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+        # asv drops PYTHONPATH from the benchmarks' processes unless ASV_PYTHONPATH is set,
+        # and the image's lowbit, peers and asv are on PYTHONPATH (no site-packages install).
+        env.setdefault("ASV_PYTHONPATH", env["PYTHONPATH"])
     else:
         commit = head_commit(allow_dirty, cwd=conf.parent)
     fp = fingerprint()
