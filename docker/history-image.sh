@@ -37,8 +37,15 @@ deps=(asv_runner==0.3.2 json5==0.17.3 build==1.6.1 tabulate==0.10.0 virtualenv==
 pyver=311
 t0=$SECONDS
 
-# 1. lowbit:ARCH from the current checkout (every step skipped when done).
+# 1. lowbit:ARCH from the current checkout (every step skipped when done).  The commit is
+# taken before the files are staged; if HEAD moves or the tree changes meanwhile, the
+# image's files are not that commit's and the commit file says dirty.
+head=$(git rev-parse HEAD)
+dirty=false
+[ -z "$(git status --porcelain --untracked-files=no)" ] || dirty=true
 "$here/image.sh" "$arch"
+[ "$(git rev-parse HEAD)" = "$head" ] && [ -z "$(git status --porcelain --untracked-files=no)" ] \
+  || dirty=true
 
 # 2. asv and its dependencies for the image's platform.
 dir=.cache/asv-$arch cache=.cache/wheels-asv-$arch
@@ -70,14 +77,12 @@ fi
 ctx=.cache/history-$arch
 rm -rf "$ctx.tmp" && mkdir -p "$ctx.tmp"
 cp -a "$dir" "$ctx.tmp/asv"
-dirty=false
-[ -z "$(git status --porcelain --untracked-files=no)" ] || dirty=true
 printf '{"commit": "%s", "date_ms": %s000, "dirty": %s}\n' \
-  "$(git rev-parse HEAD)" "$(git log -1 --format=%at HEAD)" "$dirty" >"$ctx.tmp/asv-commit.json"
+  "$head" "$(git log -1 --format=%at "$head")" "$dirty" >"$ctx.tmp/asv-commit.json"
 cp "$here/Dockerfile.history" "$ctx.tmp/Dockerfile"
 rm -rf "$ctx" && mv "$ctx.tmp" "$ctx"
-$dirty && log "warning: the checkout has uncommitted changes; lowbit-docker history refuses" \
-  "this image unless --allow-dirty"
+$dirty && log "warning: the checkout changed or has uncommitted changes; lowbit-docker" \
+  "history refuses this image unless --allow-dirty"
 
 # 4. The image.
 $lowbit_docker build --platform "linux/$arch" --context "$ctx" --image "lowbit-history:$arch" \
