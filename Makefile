@@ -194,3 +194,13 @@ arm-test: install arm-build
 docker: install arm-build
 	LOWBIT_PYBIND11_DIR="$$($(PY) -m pybind11 --cmakedir)" LOWBIT_DOCKER=$(LOWBIT_DOCKER) \
 	  bash -c 'trap "docker/dockerd.sh stop" EXIT; docker/image.sh amd64 && docker/image.sh arm64'
+
+# asv history of the arm64 image (docker/README.md): image lowbit-history:arm64, then
+# `lowbit-docker history` under QEMU into .asv/results-arm64 (machine ...-emulated), for
+# `make dashboard MERGE=.asv/results-arm64`.
+.PHONY: arm-history
+arm-history: export LOWBIT_PIP = $(abspath $(PY)) -m pip
+arm-history: install arm-build
+	LOWBIT_PYBIND11_DIR="$$($(PY) -m pybind11 --cmakedir)" LOWBIT_DOCKER=$(LOWBIT_DOCKER) \
+	  bash -c 'trap "docker/dockerd.sh stop" EXIT; docker/history-image.sh arm64 && \
+	  $(LOWBIT_DOCKER) history --platform linux/arm64 $(HISTORY_ARGS)'

@@ -3,6 +3,8 @@
 
   python ci/asv_history.py machine                     # this machine's asv name and info
   python ci/asv_history.py record [--allow-dirty] [--bench REGEX]   # `make history`
+  python ci/asv_history.py record --pinned COMMIT_JSON --results-dir DIR [--emulated]
+                                                       # in the image: lowbit-docker history
   python ci/asv_history.py dashboard [--merge DIR ...] # `make dashboard [MERGE="dir ..."]`
   python ci/asv_history.py compare OLD NEW [--machine NAME]         # asv compare
 
@@ -142,18 +144,149 @@ def conf_path(conf_doc: dict, key: str, conf: Path = CONF) -> Path:
     return (conf.parent / conf_doc[key]).resolve()
 
 
+# ---------------------------------------------------------------- a commit without git
+
+# The arm64 image has neither git nor .git (docker/history-image.sh): asv learns the commit
+# of the image's files from a small JSON file, {"commit", "date_ms", "dirty"}, through this
+# repository type. It knows that one commit and nothing else.
+PINNED_DVCS = "lowbit-pinned"
+EMULATED_SUFFIX = "-emulated"
+
+
+def read_pinned(path: Path) -> dict:
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise HistoryError(f"{path}: unreadable commit file ({exc})") from None
+    if not (isinstance(doc, dict) and re.fullmatch(r"[0-9a-f]{40}", str(doc.get("commit")))
+            and isinstance(doc.get("date_ms"), int) and isinstance(doc.get("dirty"), bool)):
+        raise HistoryError(f"{path}: not a commit file (want {{\"commit\": <40 hex digits>, "
+                           f"\"date_ms\": <int>, \"dirty\": <bool>}}, got {doc!r})")
+    return doc
+
+
+try:
+    from asv.repo import NoSuchNameError as _NoSuchName, Repo as _AsvRepo
+except ImportError:  # a machine without asv: only the helpers above are used
+    _AsvRepo = None
+
+if _AsvRepo is not None:
+
+    class PinnedRepo(_AsvRepo):
+        """asv repository of the one commit named in a commit file (asv.conf.json "repo")."""
+
+        dvcs = PINNED_DVCS
+        _default_branch = "HEAD"
+
+        def __init__(self, url, mirror_path):
+            self.url, self.path = url, None
+            self._pin = read_pinned(Path(url))
+
+        @classmethod
+        def url_match(cls, url):
+            return False
+
+        def _commit(self, name):
+            h = self._pin["commit"]
+            if name in (None, "HEAD", "master", "main") or (len(str(name)) >= 4
+                                                              and h.startswith(str(name))):
+                return h
+            raise _NoSuchName(name)
+
+        def pull(self):
+            pass
+
+        def checkout(self, path, commit_hash):
+            self._commit(commit_hash)
+
+        def get_hash_from_name(self, name):
+            return self._commit(name)
+
+        def get_date(self, hash):
+            self._commit(hash)
+            return self._pin["date_ms"]
+
+        def get_date_from_name(self, name):
+            return self.get_date(self._commit(name))
+
+        def get_decorated_hash(self, commit_hash, hash_length=8):
+            return commit_hash[:hash_length]
+
+        def get_name_from_hash(self, commit):
+            return None
+
+        def get_tags(self):
+            return {}
+
+        def get_branch_name(self, branch=None):
+            return "HEAD"
+
+        def get_branch_commits(self, branch):
+            return [self._commit(branch)]
+
+        def get_new_branch_commits(self, branches, existing):
+            new = [self._pin["commit"]]
+            return [h for h in new if h not in set(existing)]
+
+        def get_hashes_from_range(self, range_spec):
+            return [self._pin["commit"]]
+
+        def get_hash_from_parent(self, name):
+            raise _NoSuchName(f"{name}^ (a pinned commit has no history)")
+
+
+def pinned_conf(commit_file: Path, results_dir: Path, work: Path, conf: Path = CONF) -> Path:
+    """An asv.conf.json in `work` for recording the pinned commit into `results_dir`."""
+    doc = load_conf(conf)
+    doc.update(repo=str(Path(commit_file).resolve()), dvcs=PINNED_DVCS,
+               plugins=[".asv_history"], results_dir=str(Path(results_dir).resolve()),
+               benchmark_dir=str(conf_path(doc, "benchmark_dir", conf)),
+               env_dir=str(work / "env"), html_dir=str(work / "html"))
+    work.mkdir(parents=True, exist_ok=True)
+    out = work / "asv.conf.json"
+    out.write_text(json.dumps(doc, indent=1))
+    return out
+
+
 # ---------------------------------------------------------------- record
 
 
 def record(allow_dirty: bool = False, bench: str | None = None, log=print,
-           conf: Path = CONF, machine: str | None = None, env: dict | None = None) -> Path:
+           conf: Path = CONF, machine: str | None = None, env: dict | None = None,
+           pinned: Path | None = None, results_dir: Path | None = None,
+           emulated: bool = False) -> Path:
     """`make history`: run the suite in this environment, filed under HEAD and this machine
-    (`machine` overrides the name; `env` is the benchmarks' environment)."""
-    commit = head_commit(allow_dirty, cwd=conf.parent)
+    (`machine` overrides the name; `env` is the benchmarks' environment).
+
+    `pinned` (a commit file, see read_pinned) records that commit without git, into
+    `results_dir`: `lowbit-docker history` in the image. `emulated` (a run under QEMU) puts
+    EMULATED_SUFFIX on the machine name and says so in its cpu field: its timings are not
+    that CPU's, and it never shares a graph with the real board."""
+    if pinned is not None:
+        pin = read_pinned(pinned)
+        if pin["dirty"] and not allow_dirty:
+            raise HistoryError(f"{pinned}: the image was built from a checkout with "
+                               "uncommitted changes; rebuild it from a clean one, or pass "
+                               "--allow-dirty to file the results under its HEAD anyway")
+        commit = pin["commit"]
+        work = Path(results_dir or ".").resolve().parent / ".asv-pinned"
+        conf = pinned_conf(pinned, results_dir or REPO / ".asv" / "results", work, conf)
+        env = dict(env if env is not None else os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(REPO / "ci")] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+        # asv drops PYTHONPATH from the benchmarks' processes unless ASV_PYTHONPATH is set,
+        # and the image's lowbit, peers and asv are on PYTHONPATH (no site-packages install).
+        env.setdefault("ASV_PYTHONPATH", env["PYTHONPATH"])
+    else:
+        commit = head_commit(allow_dirty, cwd=conf.parent)
     fp = fingerprint()
     info = machine_info(fp)
     if machine:
         info["machine"] = machine
+    if emulated:
+        if not info["machine"].endswith(EMULATED_SUFFIX):
+            info["machine"] = info["machine"][:80 - len(EMULATED_SUFFIX)] + EMULATED_SUFFIX
+        info["cpu"] += ", emulated by QEMU: timings are not this CPU's"
     name = info["machine"]
     log(f"history: machine {name} ({info['cpu']}, {info['num_cpu']} cores), commit "
         f"{commit[:10]}")
@@ -394,6 +527,11 @@ def main(argv=None) -> int:
     p.add_argument("--allow-dirty", action="store_true",
                    help="record even with uncommitted changes (filed under HEAD)")
     p.add_argument("--bench", help="only benchmarks matching this regex")
+    p.add_argument("--pinned", type=Path, metavar="COMMIT_JSON",
+                   help="record the commit of this file, without git (the arm64 image)")
+    p.add_argument("--results-dir", type=Path, help="asv results folder (with --pinned)")
+    p.add_argument("--emulated", action="store_true",
+                   help="a run under QEMU: tag the machine name and cpu as emulated")
     p = sub.add_parser("dashboard", help="merge and publish the HTML dashboard")
     p.add_argument("--merge", nargs="*", default=[], help="results folders of other machines")
     p = sub.add_parser("compare", help="asv compare between two commits on one machine")
@@ -407,7 +545,8 @@ def main(argv=None) -> int:
         if args.cmd == "machine":
             print(json.dumps(machine_info(), indent=1))
         elif args.cmd == "record":
-            record(args.allow_dirty, args.bench, log=_log)
+            record(args.allow_dirty, args.bench, log=_log, pinned=args.pinned,
+                   results_dir=args.results_dir, emulated=args.emulated)
         elif args.cmd == "dashboard":
             dashboard(args.merge, log=_log)
         else:

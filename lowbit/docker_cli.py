@@ -3,9 +3,14 @@
     lowbit-docker build --platform linux/arm64
     lowbit-docker test  --platform linux/arm64 [--qemu-cpu cortex-a72] [-- PYTEST ARGS]
     lowbit-docker bench [--platform linux/arm64] [-- LOWBIT-BENCH ARGS]
+    lowbit-docker history [--platform linux/arm64] [--out .asv/results-arm64]
 
 `bench` with no arguments is `make bench` in the image: the default suite, then its report
 (reports/results/default.json and .md, copied here as default.linux-<arch>.{json,md}).
+
+`history` records asv results for the image's commit in the image lowbit-history:<arch>
+(docker/history-image.sh) and copies the asv results folder out, ready for
+`make dashboard MERGE="<out> ..."` (ci/README.md, "History").
 
 The build context is made by `docker/build-stage.sh` (`make arm-build`): the extension is
 compiled on the host, so images need no compiler.  A foreign platform runs under QEMU
@@ -37,6 +42,16 @@ PROFILES = ("full", "sanitize", "emulated")
 FINGERPRINT_KEYS = ("fingerprint", "machine_info")
 # `lowbit-docker bench` without arguments: what `make bench` runs (Makefile SUITE ?= default).
 DEFAULT_BENCH_ARGS = ("run", "--suite", "default")
+# `lowbit-docker history`: the image made by docker/history-image.sh, the asv results folder
+# inside it, and what it records by default. Under QEMU (~30x slower) the selection is tiny:
+# the GOP/s benchmarks of two small shapes of the quick suite, no peers; the parameter grid
+# is the full suite's, so the folder merges with every other machine's.
+HISTORY_REPO = "lowbit-history"
+CONTAINER_ASV = "/tmp/lowbit-asv/results"
+COMMIT_FILE = f"{APP_DIR}/asv-commit.json"
+HISTORY_BENCH = {"emulated": r"gemm\.(Throughput|TimePerOp)", "native": None}
+HISTORY_SHAPES = {"emulated": "square.256,cifar_cnn.conv2", "native": ""}
+ASV_EMULATED_SUFFIX = "-emulated"  # = ci/asv_history.py EMULATED_SUFFIX
 
 
 # ---------------------------------------------------------------- pure logic (unit-tested)
@@ -167,6 +182,80 @@ def extract_results(
     return written
 
 
+def history_out(arch: str, out: Path | None = None) -> Path:
+    """Where `lowbit-docker history` puts the asv results folder (--out, else
+    .asv/results-<arch>, next to this machine's .asv/results)."""
+    return out if out is not None else Path(".asv") / f"results-{arch}"
+
+
+def history_command(*, emulated: bool, bench: str | None, allow_dirty: bool,
+                    results_dir: str = CONTAINER_ASV) -> list[str]:
+    """ci/asv_history.py record in the image: the pinned commit, no git."""
+    cmd = ["python3", "ci/asv_history.py", "record", "--pinned", COMMIT_FILE,
+           "--results-dir", results_dir]
+    if emulated:
+        cmd.append("--emulated")
+    if bench:
+        cmd += ["--bench", bench]
+    if allow_dirty:
+        cmd.append("--allow-dirty")
+    return cmd
+
+
+def history_env(emulated: bool, shapes: str | None, qemu_cpu: str | None) -> dict[str, str]:
+    run = "emulated" if emulated else "native"
+    env = container_env("full", qemu_cpu)
+    env["LOWBIT_ASV_SHAPES"] = HISTORY_SHAPES[run] if shapes is None else shapes
+    if emulated:
+        env["LOWBIT_ASV_PEERS"] = "0"
+    return env
+
+
+def extract_asv_results(tar_chunks: Iterable[bytes], dest: Path, *, emulated: bool) -> list[Path]:
+    """Copy an asv results folder out of a `docker cp`-style tar stream into dest.
+
+    The stream holds one folder (its name is dropped): benchmarks.json and
+    <machine>/{machine.json, <commit>-<env>.json}. Everything is checked before anything is
+    written: every JSON file parses, each machine folder has a machine.json naming it and at
+    least one results file with a commit hash, and a run under QEMU carries the emulated
+    machine name (its timings must never pass for the board's). Files are written atomically;
+    other machines' folders already in dest are left alone."""
+    files: dict[tuple[str, ...], dict] = {}
+    with tarfile.open(fileobj=io.BytesIO(b"".join(tar_chunks))) as tar:
+        for member in tar.getmembers():
+            parts = Path(member.name).parts[1:]
+            if not (member.isfile() and member.name.endswith(".json") and parts):
+                continue
+            if len(parts) > 2 or ".." in parts:
+                raise ValueError(f"{member.name}: not where asv puts results")
+            try:
+                files[parts] = json.load(tar.extractfile(member))
+            except ValueError as exc:
+                raise ValueError(f"{member.name}: unreadable JSON ({exc})") from None
+    machines = sorted({p[0] for p in files if len(p) == 2})
+    if not machines:
+        raise ValueError("no asv machine folder (<machine>/machine.json) in the results")
+    for m in machines:
+        info = files.get((m, "machine.json"))
+        if not isinstance(info, dict) or info.get("machine") != m:
+            raise ValueError(f"{m}/machine.json: missing or not naming machine {m!r}")
+        results = [k for k in files if len(k) == 2 and k[0] == m and k[1] != "machine.json"]
+        if not results:
+            raise ValueError(f"{m}: no results file")
+        for k in results:
+            if not (isinstance(files[k], dict) and files[k].get("commit_hash")):
+                raise ValueError(f"{'/'.join(k)}: not an asv results file (no commit_hash)")
+        if emulated and not m.endswith(ASV_EMULATED_SUFFIX):
+            raise ValueError(f"machine {m!r} ran under QEMU but is not named "
+                             f"...{ASV_EMULATED_SUFFIX}")
+    written = []
+    for parts, doc in sorted(files.items()):
+        path = dest.joinpath(*parts)
+        write_json_atomic(path, doc)
+        written.append(path)
+    return written
+
+
 def pytest_command(pytest_args: list[str]) -> list[str]:
     """pytest in the image's /opt/lowbit; the whole suite unless paths or options are given."""
     return ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", *(pytest_args or ["tests"])]
@@ -229,6 +318,19 @@ def build_parser() -> argparse.ArgumentParser:
         nargs=argparse.REMAINDER,
         help="after --: arguments for lowbit-bench (default: run --suite default, then its report)",
     )
+
+    h = sub.add_parser("history", help="record asv results in the image and copy them out")
+    common(h)
+    h.add_argument("--qemu-cpu", help="QEMU_CPU model for an emulated run")
+    h.add_argument("--out", type=Path,
+                   help="asv results folder here (default: .asv/results-<arch>)")
+    h.add_argument("--bench", help="asv --bench regex (default under QEMU: "
+                   f"{HISTORY_BENCH['emulated']}; natively: the whole suite)")
+    h.add_argument("--shapes", help="LOWBIT_ASV_SHAPES, comma-separated shape names of the "
+                   f"quick suite (default under QEMU: {HISTORY_SHAPES['emulated']}; "
+                   "natively: all); '' for all")
+    h.add_argument("--allow-dirty", action="store_true",
+                   help="record even if the image was built from uncommitted changes")
     return p
 
 
@@ -363,7 +465,37 @@ def cmd_bench(client, args) -> int:
     return 0
 
 
-COMMANDS = {"build": cmd_build, "test": cmd_test, "bench": cmd_bench}
+def cmd_history(client, args) -> int:
+    arch = args.platform
+    image = args.image or f"{HISTORY_REPO}:{arch}"
+    emulated = is_emulated(arch)
+    run = "emulated" if emulated else "native"
+    bench = args.bench if args.bench is not None else HISTORY_BENCH[run]
+    env = history_env(emulated, args.shapes, args.qemu_cpu)
+    command = history_command(emulated=emulated, bench=bench, allow_dirty=args.allow_dirty)
+    out = history_out(arch, args.out)
+    if emulated:
+        log("running under QEMU: the machine is named ...-emulated; its timings are "
+            "emulation artefacts, not ARM performance")
+    log(f"{image}: {' '.join(command)}  env={env}")
+    start = time.monotonic()
+    code, container = run_streamed(client, image, arch, command, env)
+    try:
+        if code != 0:
+            log(f"asv history exited {code} after {time.monotonic() - start:.0f} s")
+            return code
+        chunks, _ = container.get_archive(CONTAINER_ASV)
+        written = extract_asv_results(chunks, out, emulated=emulated)
+    finally:
+        container.remove()
+    for path in written:
+        log(f"asv results -> {path}")
+    log(f"recorded in {time.monotonic() - start:.0f} s; merge it with "
+        f"`make dashboard MERGE=\"{out}\"`")
+    return 0
+
+
+COMMANDS = {"build": cmd_build, "test": cmd_test, "bench": cmd_bench, "history": cmd_history}
 
 
 def main(argv: list[str] | None = None) -> int:

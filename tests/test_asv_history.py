@@ -7,11 +7,13 @@ discovery, without measuring."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -258,3 +260,63 @@ def test_the_real_suite_is_discovered_with_the_registry_and_catalog(tmp_path):
         "'square'", "'cnn'", "'llm'", "'deepbench'"]
     assert found["gate_checks.Instructions.track_instructions"]["params"][0] == fmts
     assert "'4.6bit/int4'" in found["gate_checks.InRunRatios.track_ratio"]["params"][0]
+
+
+def _commit_file(path: Path, commit: str, dirty=False) -> Path:
+    date = int(subprocess.run(["git", "log", "-1", "--format=%at", commit], cwd=path.parent,
+                              capture_output=True, text=True, check=True).stdout)
+    f = path.parent / "asv-commit.json"
+    f.write_text(json.dumps({"commit": commit, "date_ms": date * 1000, "dirty": dirty}))
+    return f
+
+
+def test_pinned_commit_records_without_git_and_merges_with_the_fleet(fleet, tmp_path):
+    """The arm64 image's path (lowbit-docker history): no git on PATH, the commit from a
+    commit file; the folder comes out as docker streams it and merges into one dashboard
+    with the two machines recorded from git."""
+    from lowbit import docker_cli
+
+    commit = fleet["commits"][2]
+    pin = _commit_file(fleet["repo"] / "x", commit)
+    machine = "fleet-aarch64-neon"
+    no_git = tmp_path / "bin"  # only the interpreter: asv must not need git
+    no_git.mkdir()
+    (no_git / "python3").symlink_to(sys.executable)
+    env = dict(os.environ, HOME=str(tmp_path), PATH=str(no_git))
+    env.pop("LOWBIT_ASV_MACHINE", None)
+    out = tmp_path / "container" / "results"
+    asv_history.record(conf=fleet["conf"], machine=machine, pinned=pin, results_dir=out,
+                       emulated=True, env=env, log=lambda *a, **k: None)
+    name = machine + asv_history.EMULATED_SUFFIX
+    assert docker_cli.ASV_EMULATED_SUFFIX == asv_history.EMULATED_SUFFIX
+    files = sorted(p.name for p in (out / name).iterdir())
+    assert files == [f"{commit[:8]}-{asv_history.ENV_NAME}.json", "machine.json"]
+    info = json.loads((out / name / "machine.json").read_text())
+    assert info["machine"] == name and "emulated by QEMU" in info["cpu"]
+    # `docker cp` of the folder, then lowbit-docker's copy-out into the host's folder.
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        tar.add(out, arcname="results")
+    board = tmp_path / "results-arm64"
+    docker_cli.extract_asv_results([buf.getvalue()], board, emulated=True)
+    msgs = []
+    html = asv_history.dashboard([*fleet["folders"], board], conf=fleet["conf"],
+                                 log=lambda m, **k: msgs.append(m))
+    index = json.loads((html / "index.json").read_text())
+    assert set(index["params"]["machine"]) == {*MACHINES, name}
+    assert _graph_points(html, name, "beta") == [1000.0]
+    assert not [m for m in msgs if "error" in m]
+
+
+def test_pinned_commit_file_is_checked(fleet, tmp_path):
+    bad = tmp_path / "c.json"
+    bad.write_text(json.dumps({"commit": "abc", "date_ms": 1, "dirty": False}))
+    with pytest.raises(asv_history.HistoryError, match="not a commit file"):
+        asv_history.read_pinned(bad)
+    bad.write_text("{")
+    with pytest.raises(asv_history.HistoryError, match="unreadable commit file"):
+        asv_history.read_pinned(bad)
+    dirty = _commit_file(fleet["repo"] / "x", fleet["commits"][0], dirty=True)
+    with pytest.raises(asv_history.HistoryError, match="uncommitted changes"):
+        asv_history.record(conf=fleet["conf"], pinned=dirty, results_dir=tmp_path / "r",
+                           log=lambda *a, **k: None)

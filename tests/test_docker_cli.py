@@ -232,3 +232,84 @@ def test_extract_results_rejects_non_object(tmp_path):
     stream = _tar_stream({"results/x.json": "[1, 2]"})
     with pytest.raises(ValueError, match="not an object"):
         dc.extract_results(stream, tmp_path, arch="arm64", emulated=True, image="i")
+
+
+# ---------------------------------------------------------------- lowbit-docker history
+
+EMU = "aarch64-cortex-a72-0f1e2d-neon-emulated"
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _asv_tree(machine=EMU, results=None):
+    """A results folder as `docker cp` of /tmp/lowbit-asv/results streams it."""
+    files = {"results/benchmarks.json": json.dumps({"version": 2}),
+             f"results/{machine}/machine.json": json.dumps({"machine": machine, "version": 1})}
+    for name, doc in (results or {f"{COMMIT[:8]}-existing-venv.json":
+                                  {"commit_hash": COMMIT, "results": {}}}).items():
+        files[f"results/{machine}/{name}"] = doc if isinstance(doc, str) else json.dumps(doc)
+    return files
+
+
+def test_history_args_and_defaults():
+    a = dc.build_parser().parse_args(["history", "--platform", "linux/arm64"])
+    assert (a.platform, a.out, a.bench, a.shapes, a.allow_dirty) == ("arm64", None, None,
+                                                                     None, False)
+    assert dc.history_out("arm64") == dc.Path(".asv/results-arm64")
+    assert dc.history_out("arm64", dc.Path("/x/y")) == dc.Path("/x/y")
+    a = dc.build_parser().parse_args(["history", "--out", "o", "--bench", "gemm", "--shapes",
+                                      "", "--allow-dirty"])
+    assert (a.out, a.bench, a.shapes, a.allow_dirty) == (dc.Path("o"), "gemm", "", True)
+
+
+def test_history_command_records_the_pinned_commit_tagged_when_emulated():
+    cmd = dc.history_command(emulated=True, bench="gemm", allow_dirty=False)
+    assert cmd[:3] == ["python3", "ci/asv_history.py", "record"]
+    assert cmd[cmd.index("--pinned") + 1] == dc.COMMIT_FILE
+    assert cmd[cmd.index("--results-dir") + 1] == dc.CONTAINER_ASV
+    assert "--emulated" in cmd and cmd[cmd.index("--bench") + 1] == "gemm"
+    assert "--allow-dirty" not in cmd
+    native = dc.history_command(emulated=False, bench=None, allow_dirty=True)
+    assert "--emulated" not in native and "--bench" not in native and "--allow-dirty" in native
+
+
+def test_history_env_is_tiny_under_qemu_and_whole_natively():
+    emu = dc.history_env(True, None, "cortex-a72")
+    assert emu["LOWBIT_ASV_SHAPES"] == dc.HISTORY_SHAPES["emulated"] != ""
+    assert emu["LOWBIT_ASV_PEERS"] == "0" and emu["QEMU_CPU"] == "cortex-a72"
+    native = dc.history_env(False, None, None)
+    assert native["LOWBIT_ASV_SHAPES"] == "" and "LOWBIT_ASV_PEERS" not in native
+    assert dc.history_env(True, "square.256", None)["LOWBIT_ASV_SHAPES"] == "square.256"
+
+
+def test_extract_asv_results_copies_the_tree_without_its_top_folder(tmp_path):
+    (tmp_path / "other-machine").mkdir()
+    (tmp_path / "other-machine" / "machine.json").write_text("{}")
+    written = dc.extract_asv_results(_tar_stream(_asv_tree()), tmp_path, emulated=True)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in written) == [
+        f"{EMU}/{COMMIT[:8]}-existing-venv.json", f"{EMU}/machine.json", "benchmarks.json"]
+    assert json.loads((tmp_path / EMU / "machine.json").read_text())["machine"] == EMU
+    assert (tmp_path / "other-machine" / "machine.json").read_text() == "{}"  # left alone
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_extract_asv_results_refuses_an_emulated_run_named_as_the_board(tmp_path):
+    board = EMU[: -len("-emulated")]
+    with pytest.raises(ValueError, match="ran under QEMU"):
+        dc.extract_asv_results(_tar_stream(_asv_tree(board)), tmp_path, emulated=True)
+    assert not list(tmp_path.iterdir())  # nothing written
+    dc.extract_asv_results(_tar_stream(_asv_tree(board)), tmp_path, emulated=False)
+    assert (tmp_path / board / "machine.json").is_file()
+
+
+@pytest.mark.parametrize("files, match", [
+    ({"results/benchmarks.json": "{}"}, "no asv machine folder"),
+    ({**_asv_tree(), f"results/{EMU}/machine.json": json.dumps({"machine": "x"})},
+     "not naming machine"),
+    (_asv_tree(results={"a.json": "{not json"}), "unreadable JSON"),
+    (_asv_tree(results={"a.json": {"results": {}}}), "no commit_hash"),
+    ({f"results/{EMU}/machine.json": json.dumps({"machine": EMU})}, "no results file"),
+])
+def test_extract_asv_results_rejects_a_broken_folder_before_writing(tmp_path, files, match):
+    with pytest.raises(ValueError, match=match):
+        dc.extract_asv_results(_tar_stream(files), tmp_path, emulated=True)
+    assert not list(tmp_path.iterdir())

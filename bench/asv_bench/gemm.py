@@ -9,6 +9,8 @@ shapes. Timing, operands and peers are `make bench`'s own (lowbit.bench.timing, 
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import math
 import os
 import statistics
@@ -22,22 +24,34 @@ from lowbit.bench.cases import PEERS
 from lowbit.bench.catalog import load_catalog
 
 SUITE = os.environ.get("LOWBIT_ASV_SUITE", "quick")
-# Interleaved rounds per shape (every implementation once per round, order rotated), and the
-# sampling budget of one timing (lowbit.bench.timing.measure, which warms up first).
+# A subset of the suite's shapes to time (comma-separated names; `lowbit-docker history`
+# under QEMU times one or two): the parameter grid stays the suite's, so the results merge
+# with every other machine's, and a group with no timed shape is n/a. LOWBIT_ASV_PEERS=0
+# skips timing the peers (their ratios are then n/a).
+ONLY_SHAPES = [n for n in os.environ.get("LOWBIT_ASV_SHAPES", "").split(",") if n]
+TIME_PEERS = os.environ.get("LOWBIT_ASV_PEERS", "1") != "0"
+# Interleaved rounds per shape (every implementation once per round, order rotated; each
+# round keeps the fastest of lowbit.bench.timing's sub-samples) after a few warm-up rounds.
 ROUNDS = 3
-BUDGET_S = 0.05
+WARMUP_ROUNDS = 2
 # The in-process peers (the torch peers run in a worker process of their own per tier cap,
 # which `make bench` covers).
 IN_PROCESS_PEERS = [p for p in PEERS if not p.startswith("torch-")]
 
 
-def _shapes():
+def _shapes(only=()):
     catalog = load_catalog(CATALOG)
     seen, out = set(), []
     for s in catalog.suite(SUITE):
         if s.dims not in seen:
             seen.add(s.dims)
             out.append((s, catalog.groups(s)))
+    if only:
+        unknown = sorted(set(only) - {s.name for s, _ in out})
+        if unknown:
+            raise ValueError(f"LOWBIT_ASV_SHAPES: {', '.join(unknown)} not in suite {SUITE!r} "
+                             f"({', '.join(s.name for s, _ in out)})")
+        out = [(s, g) for s, g in out if s.name in only]
     return out
 
 
@@ -59,40 +73,40 @@ def _prepare_peer(peer, M, N, K):
     return fn(M, N, K, 1)
 
 
-def measure(rounds: int = ROUNDS, budget_s: float = BUDGET_S, log=sys.stderr) -> dict:
+def measure(rounds: int = ROUNDS, log=sys.stderr) -> dict:
     """{"gops": {"fmt/group": GOP/s}, "peer": {"peer/group": lowbit time / peer time},
     "tiers": {fmt: tier}}. Per shape, lowbit's formats and the peers are timed in interleaved
-    rounds; a peer ratio is the median of its per-round ratios (both saw the same load)."""
+    rounds (lowbit.bench.timing.interleaved, the gate's paired timing); a peer ratio is the
+    median of its per-round ratios (both saw the same load)."""
     from lowbit.bench import impls
-    from lowbit.bench.runner import peer_status
-    from lowbit.bench.timing import measure as timed
+    from lowbit.bench.timing import interleaved, paired_ratios
 
     tiers = {f: lowbit.tiers(f)[0] for f in lowbit.FORMATS}
-    status = peer_status(IN_PROCESS_PEERS)
-    peers = [p for p in IN_PROCESS_PEERS if status[p]["available"]]
+    peers = []
     for p in IN_PROCESS_PEERS:
-        if p not in peers:
-            print(f"asv gemm: peer {p} skipped: {status[p]['reason']}", file=log)
+        missing = [d for d in impls.PEER_DISTS[p] if importlib.util.find_spec(d) is None]
+        why = ("LOWBIT_ASV_PEERS=0" if not TIME_PEERS else
+               f"{', '.join(missing)} not installed" if missing else None)
+        if why:
+            print(f"asv gemm: peer {p} skipped: {why}", file=log)
+        else:
+            peers.append(p)
     gops, ratio = defaultdict(list), defaultdict(list)
-    for shape, groups in _shapes():
+    for shape, groups in _shapes(ONLY_SHAPES):
         M, N, K = shape.dims
-        calls = {f: impls.prepare_lowbit(f, tiers[f], M, N, K, 1) for f in lowbit.FORMATS}
-        calls.update({p: _prepare_peer(p, M, N, K) for p in peers})
-        order = list(calls)
-        times = defaultdict(list)
-        for r in range(rounds):
-            for name in order[r % len(order):] + order[:r % len(order)]:
-                prep = calls[name]
-                with prep.context:
-                    times[name].append(timed(prep.fn, budget_s=budget_s, min_samples=3,
-                                             max_samples=50).median_s)
+        prepared = {f: impls.prepare_lowbit(f, tiers[f], M, N, K, 1) for f in lowbit.FORMATS}
+        prepared.update({p: _prepare_peer(p, M, N, K) for p in peers})
+        with contextlib.ExitStack() as stack:
+            for prep in prepared.values():
+                stack.enter_context(prep.context)
+            times = interleaved({shape.name: {n: p.fn for n, p in prepared.items()}}, rounds,
+                                warmup_rounds=WARMUP_ROUNDS)[shape.name]
         for g in groups:
             for f in lowbit.FORMATS:
                 gops[f"{f}/{g}"].append(shape.ops / statistics.median(times[f]) / 1e9)
             for p in peers:
-                own = PEERS[p][0]
                 ratio[f"{p}/{g}"].append(statistics.median(
-                    a / b for a, b in zip(times[own], times[p])))
+                    paired_ratios(times, PEERS[p][0], p)))
         print(f"asv gemm: {shape.name} {M}x{N}x{K} done", file=log)
     return {"gops": {k: geomean(v) for k, v in gops.items()},
             "peer": {k: geomean(v) for k, v in ratio.items()}, "tiers": tiers}
