@@ -20,7 +20,12 @@ struct Probe {
 };
 
 // A streaming read of `bytes` bytes (a multiple of 256) at `p` (64-byte aligned); returns a
-// value derived from every byte so the loads cannot be removed.
+// value derived from every byte so the loads cannot be removed.  The SIMD readers interleave
+// RL_STREAMS equal segments, one cache line of each per step: one sequential stream leaves
+// DRAM bandwidth unused (Zen 3 VM, 64 MiB, one thread: 6-9 GB/s with one stream, 12-18 GB/s
+// with eight), while the GEMV kernels (and OpenBLAS's) stream several panels at once, so a
+// one-stream probe put single-thread GEMVs at 130-190% of their memory bound.
+#define RL_STREAMS 8
 struct Reader {
   const char* name;
   const char* tier;

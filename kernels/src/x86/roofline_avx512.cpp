@@ -30,14 +30,19 @@ void maddubsw_zmm(int64_t n) {
 }
 
 uint64_t read_zmm(const void* p, size_t bytes) {
-  const __m512i* v = static_cast<const __m512i*>(p);
-  __m512i s[4] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(),
-                  _mm512_setzero_si512()};
-  for (size_t i = 0; i < bytes / 64; i += 4)
-    for (int j = 0; j < 4; ++j) s[j] = _mm512_add_epi64(s[j], _mm512_load_si512(v + i + j));
-  const __m512i t = _mm512_add_epi64(_mm512_add_epi64(s[0], s[1]), _mm512_add_epi64(s[2], s[3]));
+  // RL_STREAMS interleaved streams, one 64-byte line of each per step (roofline.h says why).
+  const size_t seg = bytes / RL_STREAMS / 64 * 64;
+  const char* b = static_cast<const char*>(p);
+  __m512i s[RL_STREAMS];
+  for (__m512i& x : s) x = _mm512_setzero_si512();
+  for (size_t off = 0; off < seg; off += 64)
+    for (int j = 0; j < RL_STREAMS; ++j)
+      s[j] = _mm512_add_epi64(s[j], _mm512_load_si512(b + j * seg + off));
+  for (size_t i = RL_STREAMS * seg; i < bytes; i += 64)  // the tail (bytes is a multiple of 256)
+    s[0] = _mm512_add_epi64(s[0], _mm512_load_si512(b + i));
+  for (int j = 1; j < RL_STREAMS; ++j) s[0] = _mm512_add_epi64(s[0], s[j]);
   alignas(64) uint64_t out[8];  // (GCC 12's _mm512_reduce_add_epi64 trips -Wuninitialized)
-  _mm512_store_si512(out, t);
+  _mm512_store_si512(out, s[0]);
   uint64_t sum = 0;
   for (uint64_t x : out) sum += x;
   return sum;
