@@ -60,16 +60,17 @@ def per_call(fn, n: int = 20000, rounds: int = 5) -> float:
 def main(suite: str = "default", threads=(1, 2), repeat: int = 5, max_gop: float = 20.0,
          tier: str | None = None, x127: bool = False, formats=("int8", "fp32"),
          catalog: str | None = None, out=sys.stdout) -> int:
+    formats = list(formats)
+    for f in formats:  # before the imports: bad input is a clear error even without the extra
+        if f not in PEER:
+            raise ValueError(f"peers compares int8 and fp32 only, got format {f!r}")
+    from .catalog import load_catalog
+
+    shapes = load_catalog(catalog).suite(suite)
     from threadpoolctl import threadpool_limits
 
     import lowbit
-    from .catalog import load_catalog
 
-    formats = list(formats)
-    for f in formats:
-        if f not in PEER:
-            raise ValueError(f"peers compares int8 and fp32 only, got format {f!r}")
-    shapes = load_catalog(catalog).suite(suite)
     rng = np.random.default_rng(0)
     tiers = {f: tier or lowbit.tiers(f)[0] for f in formats}
     print(f"CPU: {lowbit.cpu_info()['model']}; load {os.getloadavg()}; suite {suite}; "
