@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # osaca_model, x86
 import osaca_model  # noqa: E402
 import x86  # noqa: E402
+from lowbit.bench.atomic import write_text  # noqa: E402  (run with the venv's python)
 TIERS = ("neon", "dotprod", "i8mm")
 FORMATS = ("fp32", "int8", "int4", "4.6bit")
 FORMAT_ENUM = {"kFp32": "fp32", "kInt8": "int8", "kInt4": "int4", "kQ46": "4.6bit"}
@@ -77,10 +78,12 @@ OSACA_PAPER_CPU = "a72"
 OSACA_CACHE = ROOT / ".cache/armmodel/osaca.json"
 # Where the models' MACs/cycle differ by more than this, the report names the cause.
 DISAGREE = 0.15
-# x86 check on this machine: tier -> (llvm-mca -mcpu, OSACA model) pairs.
+# x86 check: tier -> (llvm-mca -mcpu, OSACA model) pairs, every core either tool models
+# from measurements, whatever this machine is (the committed JSON is host-independent);
+# the error bar compares a measurement with the pair of the core it ran on (x86.host_core).
 X86_MODELS = {
-    "avx2": (("znver3", "zen3"), ("znver4", "zen4")),
-    "avx512": (("znver4", "zen4"), ("icelake-server", "icx"), ("sapphirerapids", "spr")),
+    "avx2": tuple((c, a) for a, c in x86.CORES.items()),
+    "avx512": tuple((c, a) for a, c in x86.CORES.items() if a != "zen3"),
 }
 # The papers' ARMv8 measurements (shared/papers.md): the 2024 paper's machine is stated only
 # as "ARMv8"; the group's related paper measured on a Cortex-A73, so that is the main column.
@@ -454,10 +457,32 @@ def build(
                      for arch, cpu in OSACA_CPUS.items()},
             "paper_cpu": OSACA_PAPER_CPU,
             "speedups": speedups(kernels, "osaca", list(OSACA_CPUS)),
+            "overlays": overlays(),
         },
         "comparisons": comparisons,
         "x86": x86_part,
     }
+
+
+def overlays() -> dict:
+    """The forms ci/armmodel/osaca_overlay/ adds to OSACA's tables, for the report."""
+    out = {}
+    for arch in list(OSACA_CPUS) + list(x86.CORES):
+        doc = osaca_model.overlay(arch)
+        if doc:
+            out[arch] = {
+                "status": doc["status"],
+                "source": doc["source"],
+                "forms": [
+                    {"names": f["name"] if isinstance(f["name"], list) else [f["name"]],
+                     "operands": osaca_model.operand_text(f["operands"]),
+                     "group": f.get("group"), "latency": f["latency"],
+                     "throughput": f["throughput"],
+                     "ports": " + ".join(f"{c}x[{p}]" for c, p in f["port_pressure"])}
+                    for f in doc["instruction_forms"]
+                ],
+            }
+    return out
 
 
 def osaca_figures(entry: dict, loop: dict, epi: dict | None = None) -> dict:
@@ -621,6 +646,12 @@ def identical_models(kernels: list[dict]) -> list[list[str]]:
 # ---- report ----------------------------------------------------------------------------
 
 
+NOT_RUNNABLE = (
+    "n/a: the kernel cannot run on that core, which lacks the tier's instructions (the "
+    "Cortex-A53/A72/A73 and A64FX are ARMv8.0-8.2 without the dot product: no `sdot`/`udot`; "
+    "only the Neoverse-N2/V2 have `smmla`/`ummla`/`usmmla`), so there is nothing to predict."
+)
+
 RATIOS = {
     "int4/int8": ("int4", "int8"),
     "int4/fp32": ("int4", "fp32"),
@@ -647,12 +678,16 @@ def complete_formats(m: dict, arch: str, tier: str = "neon") -> dict[str, bool]:
 
 
 def x86_rows(m: dict, measured: dict | None) -> tuple[list[list], dict[str, list[float]]]:
-    """Rows of the x86 check and each model's errors against the measurement."""
+    """Rows of the x86 check and each model's errors against the measurement: the models of
+    the core the measurement ran on (x86.host_core), no other core's."""
     rows, errors = [], {}
     got = (measured or {}).get("results", {})
+    core = (measured or {}).get("core")
     for k in m["x86"]["kernels"]:
         meas = got.get(f"{k['tier']}/{k['format']}")
         for cpu, arch in X86_MODELS[k["tier"]]:
+            if arch != core:
+                continue
             for model, name, pred in (
                 ("llvm-mca", cpu, k["cpus"][cpu]["macs_per_cycle"]),
                 ("OSACA", arch, k["osaca"][arch]["macs_per_cycle"]),
@@ -670,6 +705,14 @@ def x86_rows(m: dict, measured: dict | None) -> tuple[list[list], dict[str, list
                     "-" if err is None else f"{err:+.0f}%",
                 ])
     return rows, errors
+
+
+def load_pair(measured: dict) -> list:
+    """(before, after) 1-minute load average of a measurement (older files: one number)."""
+    after = measured.get("load_average")
+    after = after[0] if isinstance(after, list) else after
+    before = measured.get("load_average_before")
+    return [before[0] if before else "?", after]
 
 
 def markdown(m: dict, measured: dict | None = None) -> str:
@@ -717,8 +760,11 @@ def markdown(m: dict, measured: dict | None = None) -> str:
             "bound on MACs/cycle) and its ratios are not predictions. OSACA 0.7.1's AArch64 "
             "tables lack most integer SIMD forms these kernels use (pairwise accumulate "
             "`uadalp`/`sadalp`, widening `smull`/`smlal`, `dup` by element, the dot products "
-            "and matrix multiplies); its x86 tables lack `vpmaddwd` and `vpmaddubsw`. The "
-            "mnemonics missing in each block are listed below."
+            "and matrix multiplies); its x86 tables lack `vpmaddwd` and `vpmaddubsw`. Where "
+            "ci/armmodel/osaca_overlay/ has a file for a model, the missing forms are added to "
+            "a copy of OSACA's table (OSACA's own entries unchanged), each labelled with its "
+            "source (listed at the end); the mnemonics still missing in each block are listed "
+            "below."
         ),
         "",
     ]
@@ -801,7 +847,7 @@ def markdown(m: dict, measured: dict | None = None) -> str:
         "",
         tab(rows, ["kernel", "format", "tier", "flush", "call_k", *head]),
         "",
-        "n/a: the core lacks the tier's instructions.",
+        NOT_RUNNABLE,
         "",
     ]
 
@@ -823,7 +869,8 @@ def markdown(m: dict, measured: dict | None = None) -> str:
             + (" (A57 fallback)" if m["osaca"]["cpus"][a]["llvm_mca_cpu"] in fb else "")
             for a in archs]),
         "",
-        "`*`: OSACA lacks some of the loop's instructions (a lower bound on cycles).",
+        "`*`: OSACA lacks some of the loop's instructions (a lower bound on cycles). "
+        + NOT_RUNNABLE,
         "",
         "Instructions of each loop missing from OSACA's models (count per iteration):",
         "",
@@ -907,24 +954,34 @@ def markdown(m: dict, measured: dict | None = None) -> str:
     # ---- x86 check
     if m.get("x86"):
         rows, errors = x86_rows(m, measured)
+        core = (measured or {}).get("core")
+        mcpu = x86.CORES.get(core)
         lines += [
             "## The error bar: both models against a measurement on this machine (x86)",
             "",
             (
-                "The same two models on this machine's own kernels (the avx2 tier's main tiles; "
-                "the avx512 tier too, modelled only: this CPU has no AVX-512). The k loop is "
-                "taken from the tier's object code (ci/armmodel/x86.py), loop only, no "
-                "epilogue. Measured: `lowbit.matmul`, one thread, "
+                "The same two models on x86 kernels of this library, against a measurement of "
+                "them: the main tiles of the avx2 and avx512 tiers. The k loop is taken from "
+                "the tier's object code (ci/armmodel/x86.py), loop only, no epilogue. Both "
+                "models of every core in ci/armmodel/x86.py's CORES are in "
+                "reports/arm-model.json; the core the measurement ran on is found from "
+                "/proc/cpuinfo's vendor and feature flags (x86.host_core) and only its two "
+                "models are compared with it"
+                + (f": **{measured.get('cpu')}, OSACA `{core}` / llvm-mca `{mcpu}`**. "
+                   if core else ": the measurement's core is none of those, so no error bar. ")
+                + "Measured (`make arm-model-report`): `lowbit.matmul`, one thread, "
                 + (
                     f"M, N, K = {measured['shape']['M']}, {measured['shape']['N']}, "
                     f"{measured['shape']['K']} (cache-resident), best of {measured['repeats']} "
                     f"interleaved repeats of {measured['calls_per_repeat']} calls; cycles from "
                     f"a {measured['clock_ghz']} GHz clock measured by a chain of dependent adds "
-                    "in the same run. The measurement includes what the models leave out "
+                    "in the same run; load average "
+                    f"{' / '.join(map(str, load_pair(measured)))} (1 min, before / after). "
+                    "The measurement includes what the models leave out "
                     "(driver, packing of A, epilogue, C stores), so a model that predicts the "
                     "loop exactly still comes out a little optimistic."
                     if measured
-                    else "no measurement (run `make arm-model` on an x86 machine)."
+                    else "no measurement (run `make arm-model-report` on an x86 machine)."
                 )
             ),
             "",
@@ -944,9 +1001,8 @@ def markdown(m: dict, measured: dict | None = None) -> str:
                     f"- {name}: {len(errs)} kernel(s), median {sorted(errs)[len(errs) // 2]:.0f}%"
                     f", max {max(errs):.0f}%"
                 )
-            missing = [n for n in (f"OSACA {a}" for _, a in X86_MODELS.get("avx2", ()))
-                       if n not in errors]
-            for n in missing:
+            for n in [f"{t} {c}" for t, c in (("llvm-mca", mcpu), ("OSACA", core))
+                      if core and f"{t} {c}" not in errors]:
                 lines.append(f"- {n}: no complete kernel (its table lacks the integer multiplies)")
             if measured.get("skipped"):
                 lines.append(
@@ -961,6 +1017,20 @@ def markdown(m: dict, measured: dict | None = None) -> str:
                 ),
                 "",
             ]
+
+    # ---- overlays
+    for arch, ov in m["osaca"].get("overlays", {}).items():
+        lines += [
+            f"## OSACA `{arch}`: forms added by ci/armmodel/osaca_overlay/{arch}.yml "
+            f"({ov['status']})",
+            "",
+            f"Source: {ov['source']}.",
+            "",
+            tab([[", ".join(f"`{n}`" for n in f["names"]), f["operands"], f["latency"],
+                  f["throughput"], f["ports"], f["group"] or ""] for f in ov["forms"]],
+                ["instructions", "operands", "latency", "cycles/instr", "ports", "source row"]),
+            "",
+        ]
 
     # ---- loop detail (llvm-mca)
     rows = [
@@ -983,13 +1053,6 @@ def markdown(m: dict, measured: dict | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", default=str(ROOT / "reports/arm-model.json"))
@@ -1008,8 +1071,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--measure",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="time this machine's x86 kernels (needs the installed lowbit); else reuse --measured",
+        default=False,
+        help="time this machine's x86 kernels and rewrite --measured (`make arm-model-report`); "
+        "by default the committed measurement is reused, so a CI run changes no report",
     )
     ap.add_argument(
         "--jobs", type=int, default=os.cpu_count() or 1, help="processes for the OSACA analyses"
@@ -1029,16 +1093,16 @@ def main(argv: list[str] | None = None) -> int:
     if not set(x86_tiers) <= set(X86_MODELS):
         ap.error(f"--x86-tiers: choose from {', '.join(X86_MODELS)}")
     model = build(mca, tiers, x86_tiers, max(1, args.jobs))
-    write_atomic(Path(args.json), json.dumps(model, indent=1, sort_keys=True) + "\n")
+    write_text(args.json, json.dumps(model, indent=1, sort_keys=True) + "\n")
     measured = None
     if x86_tiers and args.measure:
         print("measuring the x86 kernels (one thread, cache-resident shape)", file=sys.stderr)
         measured = x86.measure(model["x86"]["kernels"])
-        write_atomic(Path(args.measured), json.dumps(measured, indent=1, sort_keys=True) + "\n")
+        write_text(args.measured, json.dumps(measured, indent=1, sort_keys=True) + "\n")
     elif Path(args.measured).is_file():
         measured = json.loads(Path(args.measured).read_text())
     if args.md:
-        write_atomic(Path(args.md), markdown(model, measured))
+        write_text(args.md, markdown(model, measured))
     print(f"wrote {args.json}" + (f" and {args.md}" if args.md else ""))
     return 0
 

@@ -9,7 +9,10 @@ blocks (epilogues) get the throughput bound only.
 
 An instruction form missing from a machine model costs nothing there (OSACA's
 ``--ignore-unknown``): such a prediction is a lower bound on cycles.  Every result lists
-the missing mnemonics so the report can say so.
+the missing mnemonics so the report can say so.  Where ci/armmodel/osaca_overlay/<arch>.yml
+exists, its forms (values from the vendor's optimization guide or measured on this machine,
+as the file says) are appended to a copy of OSACA's table for that model, so those forms
+are known; OSACA's own entries are never changed.
 
 The OSACA API is used directly (not the command line): the assembly of a block is parsed
 once and shared by every machine model of its ISA, and a parsed line is reused wherever
@@ -20,10 +23,12 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import io
 import json
-import os
 from collections import Counter
 from pathlib import Path
+
+from lowbit.bench.atomic import write_text
 
 # OSACA machine model -> the ISA of its assembly.
 ARCH_ISA = {
@@ -31,6 +36,66 @@ ARCH_ISA = {
     "a64fx": "aarch64", "zen3": "x86", "zen4": "x86", "icx": "x86", "spr": "x86",
 }
 LCD_TIMEOUT_S = -1  # no timeout: a timed-out search would make the result depend on load
+OVERLAY_DIR = Path(__file__).resolve().parent / "osaca_overlay"
+# Copies of OSACA's tables with an overlay appended (and OSACA's pickles of them).
+MODEL_DIR = Path(__file__).resolve().parents[2] / ".cache/armmodel/osaca-models"
+DOC_KEYS = ("group", "note")  # an overlay form's documentation, not OSACA's
+
+
+def overlay(arch: str) -> dict | None:
+    """ci/armmodel/osaca_overlay/<arch>.yml as a dict, or None."""
+    path = OVERLAY_DIR / f"{arch}.yml"
+    if not path.is_file():
+        return None
+    from ruamel.yaml import YAML
+
+    doc = YAML(typ="safe").load(path.read_text())
+    if doc.get("arch") != arch or not doc.get("instruction_forms") or not doc.get("status"):
+        raise SystemExit(f"{path}: needs arch: {arch}, status and instruction_forms")
+    return doc
+
+
+def operand_text(operands: list[dict]) -> str:
+    """An overlay form's operands as assembly-like text: v.h, v.b, #imm."""
+    out = []
+    for o in operands:
+        if o["class"] == "register":
+            out.append(o.get("prefix", o.get("name", "?")) + (f".{o['shape']}" if "shape" in o else ""))
+        elif o["class"] == "immediate":
+            out.append("#imm")
+        else:
+            out.append("mem")
+    return ", ".join(out)
+
+
+def overlay_digest(arch: str) -> str:
+    """Hash of arch's overlay file ('' without one): part of the result cache's key, so
+    editing one model's overlay re-runs that model's analyses only."""
+    path = OVERLAY_DIR / f"{arch}.yml"
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+
+
+def model_file(arch: str) -> Path | None:
+    """OSACA's table of arch with its overlay's forms appended (instruction_forms is the
+    last key of every OSACA table), written once per content; None without an overlay."""
+    doc = overlay(arch)
+    if doc is None:
+        return None
+    from osaca import utils
+    from ruamel.yaml import YAML
+
+    base = Path(utils.find_datafile(arch + ".yml")).read_text()
+    if not base.rstrip().splitlines()[-1].startswith(" ") or "\ninstruction_forms:" not in base:
+        raise SystemExit(f"OSACA's {arch}.yml does not end with its instruction_forms list")
+    forms = [{k: v for k, v in f.items() if k not in DOC_KEYS} for f in doc["instruction_forms"]]
+    out = io.StringIO()
+    YAML(typ="safe", pure=True).dump(forms, out)
+    text = (base.rstrip("\n") + f"\n# ---- ci/armmodel/osaca_overlay/{arch}.yml "
+            f"({doc['status']})\n" + out.getvalue())
+    path = MODEL_DIR / hashlib.sha256(text.encode()).hexdigest()[:16] / f"{arch}.yml"
+    if not path.is_file():
+        write_text(path, text)
+    return path
 
 
 def version() -> str:
@@ -56,7 +121,9 @@ class Osaca:
         from osaca.semantics import MachineModel
 
         if arch not in self._models:
-            self._models[arch] = MachineModel(arch=arch)
+            path = model_file(arch)
+            self._models[arch] = (MachineModel(path_to_yaml=str(path)) if path
+                                  else MachineModel(arch=arch))
         return self._models[arch]
 
     def parse(self, block: list[str], isa: str) -> list:
@@ -159,8 +226,10 @@ def analyse_all(
     JSON file of earlier results keyed by OSACA's version and the exact job (a result is
     a pure function of those), so an unchanged kernel costs nothing the next time."""
     ver = version()
+    digests = {arch: overlay_digest(arch) for _, arch, _ in jobs}
     keys = [
-        hashlib.sha256(json.dumps([ver, arch, loop, block]).encode()).hexdigest()
+        hashlib.sha256(json.dumps([ver, arch, loop, block] + ([digests[arch]] if digests[arch]
+                                  else [])).encode()).hexdigest()
         for block, arch, loop in jobs
     ]
     known: dict = {}
@@ -184,8 +253,5 @@ def analyse_all(
                 fresh = list(pool.map(_job, [j for _, j in todo], chunksize=chunk))
         known.update({k: r for (k, _), r in zip(todo, fresh)})
         if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_name(cache.name + ".tmp")
-            tmp.write_text(json.dumps({k: known[k] for k in keys}, sort_keys=True))
-            os.replace(tmp, cache)
+            write_text(cache, json.dumps({k: known[k] for k in keys}, sort_keys=True))
     return [known[k] for k in keys]

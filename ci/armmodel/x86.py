@@ -47,6 +47,32 @@ MAC_RULES = (
 LINE_RE = re.compile(r"^\s*([0-9a-f]+):\s+(\S.*)$")
 FUNC_RE = re.compile(r"^[0-9a-f]+ <(.*)>:$")
 JUMP_RE = re.compile(r"^(j\w+)\s+([0-9a-f]+) <")
+# The x86 cores both tools model from measurements: OSACA machine model -> llvm-mca -mcpu.
+CORES = {"zen3": "znver3", "zen4": "znver4", "icx": "icelake-server", "spr": "sapphirerapids"}
+
+
+def host_core(cpuinfo: str | None = None) -> str | None:
+    """OSACA's name (a key of CORES) for this machine's core, or None: from the vendor, the
+    family and the feature flags of /proc/cpuinfo, not the model number (a VM often shows a
+    synthetic one).  Intel: AMX -> Sapphire Rapids; AVX-512 VNNI and VBMI2 without AMX ->
+    Ice Lake server.  AMD family 19h: AVX-512 -> Zen 4, else Zen 3."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return None
+    field = lambda name: (re.search(rf"^{name}\s*:\s*(.*)$", cpuinfo, re.MULTILINE) or [None, ""])[1]
+    vendor, flags = field("vendor_id").strip(), set(field("flags").split())
+    if vendor == "GenuineIntel":
+        if "amx_tile" in flags:
+            return "spr"
+        if {"avx512_vnni", "avx512_vbmi2"} <= flags:
+            return "icx"
+    elif vendor == "AuthenticAMD" and field("cpu family").strip() == "25":
+        return "zen4" if "avx512f" in flags else "zen3"
+    return None
+
+
 # Cache-resident shape of the measurement: B (<= 256 KiB as fp32), A and C fit the L2 of
 # any core this runs on; K within every kernel's kc and flush period (one call deep).
 SHAPE = (240, 256, 256)
@@ -134,35 +160,59 @@ CLOCK_C = r"""
 #include <stdio.h>
 #include <stdint.h>
 #include <time.h>
+static double now(void) {
+  struct timespec a;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  return a.tv_sec + 1e-9 * a.tv_nsec;
+}
 int main(void) {
-  const uint64_t n = 2000000;  /* 8M cycles, a few ms: short enough to run unpreempted */
-  double best = 0;
+  /* 8M cycles, a few ms a run: short enough to run unpreempted.  Two chains: register
+     adds (1 cycle each) and imuls (3 cycles each).  Not adds of an immediate: Golden Cove
+     (Sapphire Rapids) folds those at rename, several per cycle. */
+  const uint64_t n = 2000000;
+  double best_add = 0, best_mul = 0;
   for (int rep = 0; rep < 300; ++rep) {
-    uint64_t x = 0;
-    struct timespec a, b;
-    clock_gettime(CLOCK_MONOTONIC, &a);
+    uint64_t x = 0, one = 1;
+    double t = now();
     for (uint64_t i = 0; i < n; ++i)
-      __asm__ volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0" : "+r"(x));
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    double s = (b.tv_sec - a.tv_sec) + 1e-9 * (b.tv_nsec - a.tv_nsec);
-    double ghz = 4.0 * n / s / 1e9;
-    if (ghz > best) best = ghz;
+      __asm__ volatile("add %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0" : "+r"(x) : "r"(one));
+    double ghz = 4.0 * n / (now() - t) / 1e9;
+    if (ghz > best_add) best_add = ghz;
+    x = 3;
+    t = now();
+    for (uint64_t i = 0; i < n / 3; ++i)
+      __asm__ volatile("imul %0, %0\n\timul %0, %0\n\timul %0, %0\n\timul %0, %0" : "+r"(x));
+    ghz = 3.0 * 4.0 * (n / 3) / (now() - t) / 1e9;
+    if (ghz > best_mul) best_mul = ghz;
   }
-  printf("%.4f\n", best);
+  printf("%.4f %.4f\n", best_add, best_mul);
   return 0;
 }
 """
 
 
+def cpu_name() -> str | None:
+    try:
+        m = re.search(r"^model name\s*:\s*(.*)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
+    except OSError:
+        return None
+    return m.group(1).strip() if m else None
+
+
 def clock_ghz(cc: str = "gcc") -> float:
-    """Core clock from a chain of dependent adds (1 cycle each): the best of 300 short
-    runs, so that a busy machine's preemptions fall outside at least one of them."""
+    """Core clock from chains of dependent register adds (1 cycle each on every x86 core)
+    and of dependent imuls (3 cycles each): the best of 300 short runs each, so that a busy
+    machine's preemptions fall outside at least one.  The two must agree."""
     with tempfile.TemporaryDirectory(prefix="armmodel-clock-") as tmp:
         src, exe = Path(tmp) / "clock.c", Path(tmp) / "clock"
         src.write_text(CLOCK_C)
         subprocess.run([cc, "-O1", str(src), "-o", str(exe)], check=True)
-        return float(subprocess.run([str(exe)], check=True, capture_output=True,
-                                    text=True).stdout)
+        out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
+    add, mul = map(float, out.split())
+    if abs(add / mul - 1.0) > 0.05:
+        raise SystemExit(f"x86 clock: add chain {add:.3f} GHz, imul chain {mul:.3f} GHz "
+                         "disagree by more than 5%")
+    return add
 
 
 def measure(entries: list[dict], repeats: int = 60, calls: int = 1) -> dict:
@@ -172,6 +222,7 @@ def measure(entries: list[dict], repeats: int = 60, calls: int = 1) -> dict:
     import lowbit
     from lowbit.bench.operands import make_operands
 
+    load_before = [round(x, 2) for x in os.getloadavg()]
     M, N, K = SHAPE
     calls_by_key = {}
     skipped = {}
@@ -209,6 +260,8 @@ def measure(entries: list[dict], repeats: int = 60, calls: int = 1) -> dict:
             "macs_per_cycle": round(gops / 2.0 / ghz, 3),
         }
     return {"shape": {"M": M, "N": N, "K": K}, "threads": 1, "repeats": repeats,
-            "load_average": round(os.getloadavg()[0], 2),
+            "core": host_core(), "cpu": cpu_name(),
+            "load_average": [round(x, 2) for x in os.getloadavg()],
+            "load_average_before": load_before,
             "calls_per_repeat": calls, "clock_ghz": round(ghz, 3), "results": results,
             "skipped": skipped}
