@@ -15,6 +15,7 @@ arm64 (compiling under QEMU is ~30x slower).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,17 @@ import sys
 from {module} import {func}
 sys.exit({func}())
 """
+
+
+def atomic():
+    """lowbit/bench/atomic.py (the project's one atomic writer), loaded from its file:
+    stage.py runs with the host's python3, outside the venv, where the lowbit package is not
+    installed (and importing it from the checkout would need its compiled extension).
+    atomic.py uses the standard library only, so loading it by path is enough."""
+    spec = importlib.util.spec_from_file_location("lowbit_atomic", REPO / "lowbit/bench/atomic.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def elf_machine(path: Path) -> int:
@@ -76,10 +88,10 @@ def stage(ext: Path, ext_suffix: str, machine: str, out: Path, peers: Path | Non
             shutil.copy2(REPO / rel, dest)
     bindir = tmp / "bin"
     bindir.mkdir()
+    write_text = atomic().write_text
     for name, target in console_scripts(REPO / "pyproject.toml").items():
         module, func = target.split(":")
-        script = bindir / name
-        script.write_text(WRAPPER.format(module=module, func=func))
+        script = write_text(bindir / name, WRAPPER.format(module=module, func=func))
         script.chmod(0o755)
     # The peers' site tree (docker/peers.sh), or an empty one: the image always has the
     # folder, and its stamp file tells the tests whether the peers must be there.
@@ -88,7 +100,8 @@ def stage(ext: Path, ext_suffix: str, machine: str, out: Path, peers: Path | Non
     else:
         (tmp / "peers").mkdir()
     shutil.copy2(REPO / "docker" / "Dockerfile", tmp / "Dockerfile")
-    # Swap in the finished context in one step so a failed run never leaves half a context.
+    # The context is a directory, which atomic.py does not write: it is built whole in tmp
+    # and swapped in by rename, so a failed run never leaves half a context at `out`.
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
 

@@ -215,7 +215,7 @@ def clock_ghz(cc: str = "gcc") -> float:
     return add
 
 
-def measure(entries: list[dict], repeats: int = 60, calls: int = 1) -> dict:
+def measure(entries: list[dict], repeats: int = 200, calls: int = 1) -> dict:
     """Single-thread GOP/s of each (tier, format) of entries that this CPU runs, at SHAPE;
     repeats interleaved across kernels, the best kept (on a shared machine the fastest of
     many short timings is the one least disturbed)."""
