@@ -21,6 +21,7 @@ the issue-6 regression gate compares reports/arm-model.json exactly.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -29,7 +30,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,8 +75,11 @@ OSACA_CPUS = {
     "a64fx": "a64fx",
 }
 OSACA_PAPER_CPU = "a72"
-# OSACA results of unchanged blocks are reused from here (not part of the results).
+# OSACA results, llvm-mca results and compiled blocks of unchanged inputs are reused from
+# here (keyed by the content of everything they depend on; not part of the results).
 OSACA_CACHE = ROOT / ".cache/armmodel/osaca.json"
+MCA_CACHE = ROOT / ".cache/armmodel/llvm-mca.json"
+COMPILE_CACHE = ROOT / ".cache/armmodel/compiled"
 # Where the models' MACs/cycle differ by more than this, the report names the cause.
 DISAGREE = 0.15
 # x86 check: tier -> (llvm-mca -mcpu, OSACA model) pairs, every core either tool models
@@ -318,6 +322,69 @@ def run_mca(
     }
 
 
+class Mca:
+    """llvm-mca runs, in `workers` threads, each result cached by the tool's version, the
+    core, the triple and the exact block: an unchanged kernel costs no run the next time."""
+
+    def __init__(self, mca: str, workdir: Path, workers: int, cache: Path | None = MCA_CACHE):
+        self.mca, self.work, self.cache_path = mca, workdir, cache
+        self.version = mca_version(mca)
+        self.known: dict = {}
+        if cache is not None and cache.is_file():
+            try:
+                self.known = json.loads(cache.read_text())
+            except ValueError:
+                self.known = {}
+        self.used: set[str] = set()
+        self.pool = ThreadPoolExecutor(max_workers=workers)
+
+    def submit(self, cpu: str, block: list[str], triple: str = "aarch64") -> Future:
+        key = hashlib.sha256(
+            json.dumps([self.version, cpu, triple, ITERATIONS, block]).encode()).hexdigest()
+        self.used.add(key)
+        if key in self.known:
+            done: Future = Future()
+            done.set_result(self.known[key])
+            return done
+        return self.pool.submit(self._run, key, cpu, block, triple)
+
+    def _run(self, key: str, cpu: str, block: list[str], triple: str) -> dict:
+        r = run_mca(self.mca, cpu, block, self.work, key[:24], triple)
+        self.known[key] = r
+        return r
+
+    def close(self) -> None:
+        self.pool.shutdown()
+        if self.cache_path is not None:
+            write_text(self.cache_path, json.dumps(
+                {k: self.known[k] for k in sorted(self.used) if k in self.known}, sort_keys=True))
+
+
+def sources_digest(flags: dict[str, str], versions: list[str]) -> str:
+    """Hash of what a compiled block depends on: every kernel source and header, the
+    flags and the compilers' versions."""
+    h = hashlib.sha256(json.dumps([sorted(flags.items()), versions]).encode())
+    for path in sorted((ROOT / "kernels").rglob("*")):
+        if path.is_file() and path.suffix in (".cpp", ".h", ".hpp", ".inc"):
+            h.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:20]
+
+
+def cached_compile(kind: str, tier: str, digest: str, fn, *args):
+    """fn(*args) (a tier's compiled blocks or disassembly, JSON data) once per digest."""
+    path = COMPILE_CACHE / f"{kind}-{tier}-{digest}.json"
+    if path.is_file():
+        try:
+            return json.loads(path.read_text())
+        except ValueError:
+            pass
+    out = fn(*args)
+    for old in COMPILE_CACHE.glob(f"{kind}-{tier}-*.json"):  # other sources' blocks
+        old.unlink()
+    write_text(path, json.dumps(out))
+    return out
+
+
 # ---- the model -------------------------------------------------------------------------
 
 
@@ -335,18 +402,23 @@ def build(
     jobs: list[tuple] = []  # OSACA analyses, run together at the end (in parallel)
     job_keys: list[tuple] = []
     mca_rt: dict[tuple, dict] = {}  # (kernel, cpu) -> llvm-mca rthroughput per mnemonic
-    cxx_version = subprocess.run(
-        [flags["ARM_CXX"], "-dumpfullversion"], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    cxx_version, x86_cxx_version = (subprocess.run(
+        [flags[key], "-dumpfullversion"], capture_output=True, text=True, check=True
+    ).stdout.strip() for key in ("ARM_CXX", "X86_CXX"))
+    digest = sources_digest(flags, [cxx_version, x86_cxx_version])
     kernels = []
     with tempfile.TemporaryDirectory(prefix="armmodel-") as tmp:
         work = Path(tmp)
-        # The compiles are most of the run time outside OSACA: all at once.
+        # The compiles are most of the run time outside the models: all at once, and
+        # not at all when no source, flag or compiler changed.
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            arm_f = {t: pool.submit(compile_regions, t, flags, work) for t in tiers}
-            x86_f = {t: pool.submit(x86.disassemble, t, flags, work) for t in x86_tiers}
+            arm_f = {t: pool.submit(cached_compile, "arm", t, digest, compile_regions, t, flags,
+                                    work) for t in tiers}
+            x86_f = {t: pool.submit(cached_compile, "x86", t, digest, x86.disassemble, t, flags,
+                                    work) for t in x86_tiers}
             compiled = {t: f.result() for t, f in arm_f.items()}
             disassembled = {t: f.result() for t, f in x86_f.items()}
+        mcas = Mca(mca, work, workers)
         for tier in tiers:
             regions = compiled[tier]
             for d in main_descs(tier):
@@ -380,11 +452,10 @@ def build(
                     "iterations_per_call": call_k // k_iter,
                     "cpus": {},
                 }
-                for cpu, feats in CPUS.items():
-                    if tier not in feats:
-                        continue
-                    lp = run_mca(mca, cpu, loop, work, f"{tier}-{cpu}-loop")
-                    ep = run_mca(mca, cpu, epi, work, f"{tier}-{cpu}-epi")
+                runs = {cpu: (mcas.submit(cpu, loop), mcas.submit(cpu, epi))
+                        for cpu, feats in CPUS.items() if tier in feats}
+                for cpu, (lf, ef) in runs.items():
+                    lp, ep = lf.result(), ef.result()
                     mca_rt[(d.name, cpu)] = lp["rthroughput"]
                     loop_cyc = lp["total_cycles"] / lp["iterations"]
                     epi_cyc = ep["total_cycles"] / ep["iterations"]
@@ -404,15 +475,14 @@ def build(
                         jobs += [(loop, arch, True), (epi, arch, False)]
                         job_keys += [(entry, arch, "loop"), (entry, arch, "epilogue")]
                 if tier == "neon":
-                    refs = {
-                        cpu: run_mca(mca, cpu, loop, work, f"{tier}-{cpu}-ref")
-                        for cpu in REFERENCE_CPUS
-                    }
+                    refs = {cpu: mcas.submit(cpu, loop).result() for cpu in REFERENCE_CPUS}
                     entry["reference_loop_cycles"] = {
                         cpu: r3(r["total_cycles"] / r["iterations"]) for cpu, r in refs.items()
                     }
                 kernels.append(entry)
-        x86_part = build_x86(mca, x86_tiers, flags, work, jobs, job_keys, mca_rt, disassembled) if x86_tiers else None
+        x86_part = (build_x86(mcas, x86_tiers, flags, x86_cxx_version, jobs, job_keys,
+                              mca_rt, disassembled) if x86_tiers else None)
+        mcas.close()
     results = osaca_model.analyse_all(jobs, workers, OSACA_CACHE)
     pending: dict[tuple, dict] = {}
     osaca_rt: dict[tuple, dict] = {}
@@ -560,20 +630,19 @@ def compare_models(pairs: list[tuple], mca_rt: dict, osaca_rt: dict) -> list[dic
     return out
 
 
-def build_x86(mca: str, tiers: tuple[str, ...], flags: dict, work: Path, jobs: list,
+def build_x86(mcas: Mca, tiers: tuple[str, ...], flags: dict, cxx: str, jobs: list,
               job_keys: list, mca_rt: dict, disassembled: dict) -> dict:
-    """This machine's x86 k loops through both models (ci/armmodel/x86.py); OSACA's runs
-    are queued on jobs/job_keys like the ARM ones."""
-    cxx = subprocess.run([flags["X86_CXX"], "-dumpfullversion"], capture_output=True,
-                         text=True, check=True).stdout.strip()
+    """The x86 k loops through both models (ci/armmodel/x86.py); OSACA's runs are queued
+    on jobs/job_keys like the ARM ones."""
     kernels = []
     for e in x86.extract(tiers, flags, disassembled):
         block = e.pop("block")
         e["kernel"] = f"{e['function']} ({e['tier']})"
         e["iterations_per_call"] = 1
         e["cpus"], e["osaca"] = {}, {}
+        runs = {cpu: mcas.submit(cpu, block, "x86_64") for cpu, _ in X86_MODELS[e["tier"]]}
         for cpu, arch in X86_MODELS[e["tier"]]:
-            r = run_mca(mca, cpu, block, work, f"x86-{e['tier']}-{e['format']}-{cpu}", "x86_64")
+            r = runs[cpu].result()
             cyc = r["total_cycles"] / r["iterations"]
             mca_rt[(e["kernel"], cpu)] = r["rthroughput"]
             e["cpus"][cpu] = {
