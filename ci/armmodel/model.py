@@ -1099,9 +1099,13 @@ def markdown(m: dict, measured: dict | None = None) -> str:
                 + (
                     f"M, N, K = {measured['shape']['M']}, {measured['shape']['N']}, "
                     f"{measured['shape']['K']} (cache-resident), best of {measured['repeats']} "
-                    f"interleaved repeats of {measured['calls_per_repeat']} calls; cycles from "
-                    f"a {measured['clock_ghz']} GHz clock measured by a chain of dependent adds "
-                    "in the same run; load average "
+                    f"interleaved repeats of {measured['calls_per_repeat']} calls"
+                    + (f" in each of {measured['rounds']} rounds, the best round kept (spread "
+                       "between rounds, the noise of this measurement: up to "
+                       f"{max(r['spread_pct'] for r in measured['results'].values()):.0f}%)"
+                       if measured.get("rounds") and measured["results"] else "")
+                    + f"; cycles from a {measured['clock_ghz']} GHz clock measured by chains "
+                    "of dependent register adds and imuls in the same run; load average "
                     f"{' / '.join(map(str, load_pair(measured)))} (1 min, before / after). "
                     "The measurement includes what the models leave out "
                     "(driver, packing of A, epilogue, C stores), so a model that predicts the "

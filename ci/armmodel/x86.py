@@ -215,10 +215,10 @@ def clock_ghz(cc: str = "gcc") -> float:
     return add
 
 
-def measure(entries: list[dict], repeats: int = 200, calls: int = 1) -> dict:
+def measure(entries: list[dict], repeats: int = 200, calls: int = 1, rounds: int = 3) -> dict:
     """Single-thread GOP/s of each (tier, format) of entries that this CPU runs, at SHAPE;
     repeats interleaved across kernels, the best kept (on a shared machine the fastest of
-    many short timings is the one least disturbed)."""
+    many short timings is the one least disturbed), in `rounds` rounds."""
     import lowbit
     from lowbit.bench.operands import make_operands
 
@@ -242,26 +242,37 @@ def measure(entries: list[dict], repeats: int = 200, calls: int = 1) -> dict:
         fn = (lambda x=x, p=packed, zx=zx: lowbit.matmul(x, p, zero_point=zx, threads=1))
         fn()
         calls_by_key[key] = (fn, getattr(packed, "kernel", None))
-    best = {k: float("inf") for k in calls_by_key}
-    for _ in range(repeats):
-        for key, (fn, _) in calls_by_key.items():
-            t0 = time.perf_counter()
-            for _ in range(calls):
-                fn()
-            best[key] = min(best[key], (time.perf_counter() - t0) / calls)
-    ghz = clock_ghz()
+    # Rounds of `repeats` interleaved calls, each with its own clock reading: the best round
+    # is kept, the spread between rounds is reported (the noise of this measurement).
+    per_round = {k: [] for k in calls_by_key}
+    clocks = []
+    for _ in range(rounds):
+        best = {k: float("inf") for k in calls_by_key}
+        for _ in range(repeats):
+            for key, (fn, _) in calls_by_key.items():
+                t0 = time.perf_counter()
+                for _ in range(calls):
+                    fn()
+                best[key] = min(best[key], (time.perf_counter() - t0) / calls)
+        clocks.append(clock_ghz())
+        for key, t in best.items():
+            per_round[key].append((M * N * K / t / 1e9 / clocks[-1], t))
     results = {}
-    for (tier, fmt), t in best.items():
-        gops = 2.0 * M * N * K / t / 1e9
+    for (tier, fmt), rs in per_round.items():
+        mpc = [m for m, _ in rs]
+        i = mpc.index(max(mpc))
         results[f"{tier}/{fmt}"] = {
             "kernel": calls_by_key[(tier, fmt)][1],
-            "seconds_per_call": t,
-            "gops": round(gops, 2),
-            "macs_per_cycle": round(gops / 2.0 / ghz, 3),
+            "seconds_per_call": rs[i][1],
+            "gops": round(2.0 * M * N * K / rs[i][1] / 1e9, 2),
+            "macs_per_cycle": round(mpc[i], 3),
+            "macs_per_cycle_rounds": [round(m, 3) for m in mpc],
+            "spread_pct": round(100.0 * (max(mpc) / min(mpc) - 1.0), 1),
         }
     return {"shape": {"M": M, "N": N, "K": K}, "threads": 1, "repeats": repeats,
-            "core": host_core(), "cpu": cpu_name(),
+            "rounds": rounds, "core": host_core(), "cpu": cpu_name(),
             "load_average": [round(x, 2) for x in os.getloadavg()],
             "load_average_before": load_before,
-            "calls_per_repeat": calls, "clock_ghz": round(ghz, 3), "results": results,
+            "calls_per_repeat": calls, "clock_ghz": round(max(clocks), 3),
+            "clock_ghz_rounds": [round(c, 3) for c in clocks], "results": results,
             "skipped": skipped}
