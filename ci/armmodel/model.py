@@ -619,7 +619,15 @@ def compare_models(pairs: list[tuple], mca_rt: dict, osaca_rt: dict) -> list[dic
                 mn = max(sorted(set(ort) | set(mrt)),
                          key=lambda x: sign * (mrt.get(x, 0.0) - ort.get(x, 0.0)))
                 lacks = mn in o["unknown"]
+                gap = abs(m["loop_cycles_per_iteration"] - o["loop_cycles_per_iteration"])
+                diff = abs(mrt.get(mn, 0.0) - ort.get(mn, 0.0))
                 row["cause"] = (
+                    f"no single instruction: the largest difference the disagreement's way is "
+                    f"`{mn}`, {r3(ort.get(mn, 0.0))} cycles per iteration in OSACA and "
+                    f"{r3(mrt.get(mn, 0.0))} in llvm-mca, {r3(diff)} of the {r3(gap)}-cycle gap "
+                    "between their loop predictions (the rest: how each schedules the whole loop)"
+                    if not lacks and diff < 0.25 * gap else None
+                ) or (
                     f"`{mn}` (x{o['unknown'][mn]}): not in OSACA's {arch} model, counted 0 "
                     f"cycles; llvm-mca charges {r3(mrt.get(mn, 0.0))}"
                     if lacks
