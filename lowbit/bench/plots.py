@@ -48,28 +48,38 @@ def gops_plot(view: View, cls: str, threads: int, path: Path) -> Path:
     return _save(fig, plt, path)
 
 
+def speedup_bars(view: View, threads: int) -> tuple[list[str], list[tuple[str, list]]]:
+    """(classes, [(label, geomean speedup per class or None)]) of the speedup plot: the CPU
+    classes best first, the scalar reference last."""
+    classes = [c["name"] for c in view.classes] + ([view.reference["name"]]
+                                                    if view.reference else [])
+    series = [(f"{num} / {den}", [view.geomean_speedups(c, threads)[(num, den)][0]
+                                  for c in classes]) for num, den in OVER_FP32]
+    return classes, series
+
+
 def speedup_plot(view: View, threads: int, path: Path) -> Path:
     """Geometric-mean speedup of each format over fp32, bars grouped by CPU class (the scalar
     reference last, hatched). A ratio that could not be formed is labelled n/a, not drawn."""
     plt = _pyplot()
-    classes = [c["name"] for c in view.classes] + ([view.reference["name"]]
-                                                    if view.reference else [])
+    classes, series = speedup_bars(view, threads)
     fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(classes) + 2), 4.2))
-    n = len(OVER_FP32)
+    n = len(series)
     width = 0.8 / n
-    for i, (num, den) in enumerate(OVER_FP32):
-        vals = [view.geomean_speedups(c, threads)[(num, den)][0] for c in classes]
+    for i, (label, vals) in enumerate(series):
         pos = [j + (i - (n - 1) / 2) * width for j in range(len(classes))]
-        bars = ax.bar(pos, [v if v else float("nan") for v in vals], width,
-                      label=f"{num} / {den}", color=f"C{i}")
+        bars = ax.bar(pos, [v if v else float("nan") for v in vals], width, label=label,
+                      color=f"C{i}")
         for b, c in zip(bars, classes):
-            if c == "scalar":
+            if view.reference and c == view.reference["name"]:
                 b.set_hatch("//")
         ax.bar_label(bars, labels=[f"{v:.2f}" if v else "n/a" for v in vals], fontsize=7)
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(classes)))
-    ax.set_xticklabels([c + (" (this CPU)" if c == view.this_cpu else "") +
-                        (" (reference)" if c == "scalar" else "") for c in classes])
+    short = {"this CPU": "this CPU", "papers' situation": "papers",
+             "reference, not a CPU": "reference"}
+    ax.set_xticklabels([c + "".join(f"\n({short.get(t, t)})" for t in view.class_tags(c))
+                        for c in classes], fontsize=8)
     ax.set_ylabel("speedup over fp32 (geomean over shapes)")
     ax.set_title(f"Speedup over fp32 per CPU class, {threads} thread(s)")
     ax.legend(fontsize=7)

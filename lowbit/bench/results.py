@@ -62,6 +62,9 @@ def validate(doc, where: str = "results") -> dict:
                      ("roofline", dict)):
         _need(isinstance(lb.get(key), typ), where,
               f"lowbit.{key} must be {typ.__name__}, got {type(lb.get(key)).__name__}")
+    during = lb["roofline"].get("during", [])
+    _need(isinstance(during, list) and all(isinstance(m, dict) for m in during), where,
+          "lowbit.roofline.during must be a list of measurements")
     for i, c in enumerate(lb["plan"]):
         _need(isinstance(c, dict) and isinstance(c.get("id"), str), where,
               f"lowbit.plan[{i}] must be a case object with an 'id'")
