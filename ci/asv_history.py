@@ -55,8 +55,12 @@ class HistoryError(RuntimeError):
 
 
 def machine_class(fp: dict) -> str:
-    """The LOWBIT_MAX_TIER class a process runs in: the cap when one is set, else the best tier
-    any format runs here (in the registry's preference order)."""
+    """The LOWBIT_MAX_TIER class a process runs in: the best class of the fingerprint's class
+    table (lowbit.bench.classes: the cap, or the CPU's own class when the cap is above it);
+    without a table, the cap when one is set, else the best tier any format runs here."""
+    table = fp.get("classes")
+    if isinstance(table, dict) and table.get("top"):
+        return str(table["top"])
     if fp.get("max_tier"):
         return str(fp["max_tier"])
     tiers = fp.get("tiers") or {}

@@ -221,6 +221,10 @@ def test_machine_names_separate_cpus_and_capped_classes(monkeypatch):
     arm = asv_history.machine_name(dict(fp, arch="aarch64", cpu_model="Neoverse-N1",
                                         tiers={"int8": ["dotprod", "neon", "scalar"]}))
     assert arm.startswith("aarch64-neoverse-n1-")
+    # A cap above what the CPU runs (LOWBIT_MAX_TIER=amx on an AVX2 CPU) is not its class: the
+    # class table's best class is.
+    table = {"top": "avx2", "this_cpu": "avx2", "cap": "amx", "classes": []}
+    assert asv_history.machine_name(dict(fp, max_tier="amx", classes=table)) == native
     monkeypatch.setenv("LOWBIT_ASV_MACHINE", "My Board")
     assert asv_history.machine_name(fp) == "my-board"
 

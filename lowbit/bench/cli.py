@@ -48,6 +48,26 @@ def _seconds(s: str) -> float:
     return v
 
 
+def _probability(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
+    if not 0 < v < 1:
+        raise argparse.ArgumentTypeError(f"expected a significance level in (0, 1), got {s}")
+    return v
+
+
+def _fraction(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
+    if not (math.isfinite(v) and v >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite fraction >= 0, got {s}")
+    return v
+
+
 def _cmd_run(a) -> int:
     from .catalog import load_catalog
     from .runner import run_suite
@@ -150,8 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="per-case ratios B/A with Mann-Whitney U")
     c.add_argument("a")
     c.add_argument("b")
-    c.add_argument("--alpha", type=float, default=0.05)
-    c.add_argument("--threshold", type=float, default=0.05,
+    c.add_argument("--alpha", type=_probability, default=0.05,
+                   help="significance level of Mann-Whitney U (default 0.05)")
+    c.add_argument("--threshold", type=_fraction, default=0.05,
                    help="smallest relative change flagged (0.05 = 5%%)")
     c.add_argument("--out", help="also write the markdown here")
     c.add_argument("--fail-on-regression", action="store_true",
