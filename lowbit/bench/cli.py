@@ -38,34 +38,26 @@ def _positive_int(s: str) -> int:
     return v
 
 
-def _seconds(s: str) -> float:
+def _number(s: str, accept, what: str) -> float:
     try:
         v = float(s)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {s!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive, finite number of seconds, got {s}")
+        v = math.nan
+    if not (math.isfinite(v) and accept(v)):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {s!r}")
     return v
+
+
+def _seconds(s: str) -> float:
+    return _number(s, lambda v: v > 0, "a positive, finite number of seconds")
 
 
 def _probability(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
-    if not 0 < v < 1:
-        raise argparse.ArgumentTypeError(f"expected a significance level in (0, 1), got {s}")
-    return v
+    return _number(s, lambda v: 0 < v < 1, "a significance level in (0, 1)")
 
 
 def _fraction(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {s!r}") from None
-    if not (math.isfinite(v) and v >= 0):
-        raise argparse.ArgumentTypeError(f"expected a finite fraction >= 0, got {s}")
-    return v
+    return _number(s, lambda v: v >= 0, "a finite fraction >= 0")
 
 
 def _cmd_run(a) -> int:
