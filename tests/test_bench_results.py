@@ -255,3 +255,45 @@ def test_a_second_run_on_the_same_file_is_refused(tiny, tmp_path):
         with pytest.raises(R.ResultsError, match="another lowbit-bench run"):
             _run(tiny, out)
     assert not out.exists()
+
+
+def test_roofline_is_measured_before_during_and_after_the_cases(tiny, tmp_path):
+    """A shared machine's bandwidth moves with the neighbours' load: the probes run between
+    cases too (here after every case), and the report's bound takes each figure's best."""
+    from lowbit.bench import roofline as RL
+    from lowbit.bench.tables import View
+
+    out = tmp_path / "out.json"
+    d = _run(tiny, out, formats=["int8"], roofline=True, roofline_every_s=1e-9)
+    rf = d["lowbit"]["roofline"]
+    assert rf["start"]["peaks"] and rf["end"]["peaks"] and len(rf["during"]) == 2
+    assert len(RL.measurements(rf)) == 4
+    best = max(m["bandwidth"]["1"][0][1] for m in RL.measurements(rf))
+    assert View(R.load(out)).roof["bandwidth"]["1"][0][1] == best
+
+
+def test_commit_is_dirty_for_code_changes_not_for_rewritten_results(tmp_path):
+    """A rerun rewrites the committed reports/results/default.json before the fingerprint of
+    its cases is taken: that must not mark the measured code "-dirty"; a code change must."""
+    import subprocess
+
+    from lowbit.bench.fingerprint import git_commit
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.invalid")
+    git("config", "user.name", "t")
+    (tmp_path / "reports" / "results").mkdir(parents=True)
+    (tmp_path / "reports" / "results" / "default.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "sub").mkdir()
+    git("add", "-A")
+    git("commit", "-qm", "c")
+    head = git_commit(str(tmp_path))
+    assert head and not head.endswith("-dirty")
+    (tmp_path / "reports" / "results" / "default.json").write_text('{"new": 1}')
+    assert git_commit(str(tmp_path / "sub")) == head  # from a subfolder too
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_commit(str(tmp_path / "sub")) == head + "-dirty"

@@ -19,7 +19,7 @@ import sys
 import time
 
 ENV_OUT, ENV_PROCESS, ENV_PROGRESS = "LOWBIT_BENCH_OUT", "LOWBIT_BENCH_PROCESS", "LOWBIT_BENCH_PROGRESS"
-ENV_ROOFLINE = "LOWBIT_BENCH_ROOFLINE"  # "0": no roofline probes during the cases
+ENV_ROOFLINE = "LOWBIT_BENCH_ROOFLINE_EVERY_S"  # "0": no roofline probes during the cases
 ROOFLINE_EVERY_S = 60.0  # one measurement takes ~2 s here: ~3% of the run
 
 
@@ -53,7 +53,7 @@ class Recorder:
         self.total = 0
         self.t0 = time.perf_counter()
         self.last_probe = time.perf_counter()
-        self.probe = os.environ.get(ENV_ROOFLINE, "1") != "0"
+        self.probe_every_s = float(os.environ.get(ENV_ROOFLINE, ROOFLINE_EVERY_S))
         self.tty = sys.__stderr__.isatty() and os.environ.get(ENV_PROGRESS, "1") != "0"
 
     # ------------------------------------------------------------------ selection
@@ -149,7 +149,7 @@ class Recorder:
         results.write(self.path, self.doc)
 
     def _probe_roofline(self, lb: dict) -> None:
-        if not self.probe or time.perf_counter() - self.last_probe < ROOFLINE_EVERY_S:
+        if self.probe_every_s <= 0 or time.perf_counter() - self.last_probe < self.probe_every_s:
             return
         from . import roofline
 

@@ -191,9 +191,12 @@ def run_suite(catalog, suite: str, out_path, **kw) -> dict:
 
 def _run_suite(catalog, suite: str, out_path, *, formats=None, tiers=None, threads=(1,),
               peers=None, budget_s=None, repeat=None, resume=True, progress=True,
-              roofline=True, log=None) -> dict:
+              roofline=True, roofline_every_s=None, log=None) -> dict:
     from .fingerprint import fingerprint
     from . import roofline as RL
+    from .plugin import ROOFLINE_EVERY_S
+
+    roofline_every_s = ROOFLINE_EVERY_S if roofline_every_s is None else roofline_every_s
 
     check_timing(budget_s, repeat)
     log = log or sys.stderr
@@ -227,7 +230,7 @@ def _run_suite(catalog, suite: str, out_path, *, formats=None, tiers=None, threa
     done = R.done_ids(doc)
     base_env = dict(os.environ, LOWBIT_BENCH_OUT=str(out.resolve()),
                     LOWBIT_BENCH_PROGRESS="1" if progress else "0", PYTHONUNBUFFERED="1",
-                    LOWBIT_BENCH_ROOFLINE="1" if roofline else "0")
+                    LOWBIT_BENCH_ROOFLINE_EVERY_S=str(roofline_every_s if roofline else 0))
     base_env.pop("ONEDNN_MAX_CPU_ISA", None)
     for p in processes:
         todo = [c for c in lb["plan"] if c["process"] == p and c["id"] not in done]
