@@ -144,4 +144,4 @@ def what_this_means(v: View) -> str:
     for (impl, fmt, tier), n in sorted(v.check_failures().items()):
         lines.append(f"Note: {impl} ({fmt}, {tier}) returned inexact integer results on {n} "
                      "shape(s), so its speed is not for the same exact answer.")
-    return " ".join(lines)
+    return "\n\n".join(lines)  # a paragraph each: per class, the papers, peers, roofline

@@ -105,10 +105,12 @@ def roofline_plot(view: View, cls: str, threads: int, path: Path) -> Path:
     par = min(threads, view.cores or threads)
     for i, p in enumerate(sorted(probes, key=lambda p: view.roof["peaks"][p])):
         peak = view.roof["peaks"][p] * par / 1e9
-        ax.hlines(peak, lo, hi, colors=f"C{i}", linestyles="-", linewidth=1)
+        # Grey roofs: the colours are the points' (one per implementation).
+        ax.hlines(peak, lo, hi, colors="dimgray", linestyles=("-", "--", ":", "-.")[i % 4],
+                  linewidth=1)
         # Staggered along x: close peaks would print over each other.
         ax.text(hi / 4 ** i, peak, f"{p}: {peak:.0f}", fontsize=7, va="bottom", ha="right",
-                color=f"C{i}")
+                color="dimgray")
     rows = view.roof.get("bandwidth", {}).get(str(threads), [])
     for size, bps in (rows[:1] + rows[-1:]) if rows else []:
         ax.plot([lo, hi], [lo * bps / 1e9, hi * bps / 1e9], "k--", linewidth=0.7)
