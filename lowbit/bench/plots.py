@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .cases import NATIVE
 from .tables import OVER_FP32, View
 
 
@@ -36,7 +37,9 @@ def gops_plot(view: View, cls: str, threads: int, path: Path) -> Path:
                 label=f"lowbit {fmt} ({view.kernel_tier(fmt, cls)})")
     for peer in view.peers:
         ys = [(r["gops"] if (r := view.peer(sk, peer, cls)) else float("nan")) for sk in shapes]
-        ax.plot(xs, ys, marker="x", linestyle="--", linewidth=0.9, label=peer)
+        capped = any(r and r["tier"] == cls for sk in shapes if (r := view.peer(sk, peer, cls)))
+        ax.plot(xs, ys, marker="x", linestyle="--", linewidth=0.9,
+                label=f"{peer} ({'capped to ' + cls if capped else NATIVE})")
     ax.set_yscale("log")
     ax.set_xticks(list(xs))
     ax.set_xticklabels([view.display_name(sk) for sk in shapes], rotation=75, ha="right",
