@@ -31,6 +31,22 @@ CONF = REPO / "asv.conf.json"
 ENV_NAME = "existing-venv"  # asv environment name of every recording (stable_env)
 
 
+def _atomic():
+    """lowbit's one atomic writer (lowbit/bench/atomic.py). `make dashboard` runs where lowbit
+    is not built (a merge-only machine: importing the package needs its C++ extension), so
+    there the module, standard library only, is loaded from this checkout's file."""
+    try:
+        from lowbit.bench import atomic
+    except ImportError:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location(
+            "lowbit_atomic", REPO / "lowbit" / "bench" / "atomic.py")
+        atomic = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(atomic)
+    return atomic
+
+
 class HistoryError(RuntimeError):
     """Something the user has to fix (a dirty tree, no results, asv failed)."""
 
@@ -39,8 +55,12 @@ class HistoryError(RuntimeError):
 
 
 def machine_class(fp: dict) -> str:
-    """The LOWBIT_MAX_TIER class a process runs in: the cap when one is set, else the best tier
-    any format runs here (in the registry's preference order)."""
+    """The LOWBIT_MAX_TIER class a process runs in: the best class of the fingerprint's class
+    table (lowbit.bench.classes: the cap, or the CPU's own class when the cap is above it);
+    without a table, the cap when one is set, else the best tier any format runs here."""
+    table = fp.get("classes")
+    if isinstance(table, dict) and table.get("top"):
+        return str(table["top"])
     if fp.get("max_tier"):
         return str(fp["max_tier"])
     tiers = fp.get("tiers") or {}
@@ -244,7 +264,7 @@ def pinned_conf(commit_file: Path, results_dir: Path, work: Path, conf: Path = C
                env_dir=str(work / "env"), html_dir=str(work / "html"))
     work.mkdir(parents=True, exist_ok=True)
     out = work / "asv.conf.json"
-    out.write_text(json.dumps(doc, indent=1))
+    _atomic().write_json(out, doc, indent=1)
     return out
 
 
@@ -301,13 +321,13 @@ def record(allow_dirty: bool = False, bench: str | None = None, log=print,
     version = "{}.{}".format(*sys.version_info[:2])
     for path in results.glob(f"{commit[:8]}-existing-py_*.json"):
         doc, fname = stable_env(json.loads(path.read_text()), python=version)
-        _write(results / fname, doc)
+        _atomic().write_json(results / fname, doc, sort_keys=True)
         path.unlink()
     # asv's machine.json keeps only the fields that differ from its own guesses; write all of
     # them, so a merged tree says what each machine is.
     mj = results / "machine.json"
     doc = json.loads(mj.read_text())
-    mj.write_text(json.dumps({**doc, **info}, indent=4, sort_keys=True) + "\n")
+    _atomic().write_json(mj, {**doc, **info}, indent=4, sort_keys=True)
     log(f"history: recorded {commit[:10]} on {name} in {time.monotonic() - t0:.0f} s "
         f"-> {results}")
     return results
@@ -382,12 +402,6 @@ def _started(doc) -> float:
         return -1
 
 
-def _write(path: Path, doc: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=None, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-
-
 def stable_env(doc: dict, python: str | None = None) -> tuple[dict, str]:
     """(document, file name) with one environment name for every checkout.
 
@@ -434,7 +448,7 @@ def merge(sources, results_dir: Path, log=print) -> tuple[int, list[str]]:
                     log(f"merge: kept {dest} (newer than {path})")
                     continue
                 log(f"merge: {dest} replaced by the newer run in {path}")
-            _write(dest, doc)
+            _atomic().write_json(dest, doc, sort_keys=True)
             copied += 1
         bench = next(iter(sorted(src.rglob("benchmarks.json"))), None)
         if bench is not None and not (results_dir / "benchmarks.json").exists():
@@ -474,7 +488,7 @@ def dashboard(merge_dirs=(), log=print, conf: Path = CONF) -> Path:
                   **{k: str(conf_path(doc, k, conf)) for k in ("repo", "env_dir",
                                                              "benchmark_dir")})
     staged_conf = stage.parent / "asv.conf.json"
-    staged_conf.write_text(json.dumps(staged, indent=1))
+    _atomic().write_json(staged_conf, staged, indent=1)
     if not bench.exists():  # only merged results, and none brought a benchmarks.json
         asv("run", "--python=same", "--bench=just-discover", conf=staged_conf)
     machines = sorted({m for _, m in good})

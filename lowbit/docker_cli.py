@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import platform as host_platform
 import subprocess
 import sys
@@ -131,15 +130,25 @@ def result_name(name: str, arch: str) -> str:
     return stem + path.suffix
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def _atomic():
+    """lowbit's one atomic writer (lowbit/bench/atomic.py). On a board this file runs on its
+    own (`python3 lowbit/docker_cli.py`, no lowbit built there: importing the package needs its
+    C++ extension), so the module, standard library only, is then loaded from its file."""
+    if __package__:
+        from .bench import atomic
+
+        return atomic
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "lowbit_atomic", Path(__file__).resolve().parent / "bench" / "atomic.py")
+    atomic = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(atomic)
+    return atomic
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    _atomic().write_json(path, data, indent=2, sort_keys=True)
 
 
 def report_tag(arch: str, emulated: bool, image: str, qemu_cpu: str | None) -> str:
@@ -166,7 +175,7 @@ def extract_results(
             if member.isfile() and member.name.endswith(".md"):
                 path = dest / result_name(Path(member.name).name, arch)
                 text = tar.extractfile(member).read().decode()
-                write_text_atomic(path, report_tag(arch, emulated, image, qemu_cpu) + text)
+                _atomic().write_text(path, report_tag(arch, emulated, image, qemu_cpu) + text)
                 written.append(path)
                 continue
             if not (member.isfile() and member.name.endswith(".json")):

@@ -221,6 +221,10 @@ def test_machine_names_separate_cpus_and_capped_classes(monkeypatch):
     arm = asv_history.machine_name(dict(fp, arch="aarch64", cpu_model="Neoverse-N1",
                                         tiers={"int8": ["dotprod", "neon", "scalar"]}))
     assert arm.startswith("aarch64-neoverse-n1-")
+    # A cap above what the CPU runs (LOWBIT_MAX_TIER=amx on an AVX2 CPU) is not its class: the
+    # class table's best class is.
+    table = {"top": "avx2", "this_cpu": "avx2", "cap": "amx", "classes": []}
+    assert asv_history.machine_name(dict(fp, max_tier="amx", classes=table)) == native
     monkeypatch.setenv("LOWBIT_ASV_MACHINE", "My Board")
     assert asv_history.machine_name(fp) == "my-board"
 
@@ -320,3 +324,25 @@ def test_pinned_commit_file_is_checked(fleet, tmp_path):
     with pytest.raises(asv_history.HistoryError, match="uncommitted changes"):
         asv_history.record(conf=fleet["conf"], pinned=dirty, results_dir=tmp_path / "r",
                            log=lambda *a, **k: None)
+
+
+def test_merge_writes_through_lowbit_atomic_writer_without_lowbit(fleet, tmp_path):
+    """`make dashboard` on a merge-only machine has no built lowbit: the merge still writes
+    through lowbit/bench/atomic.py (loaded from the checkout's file). sys.modules["lowbit"] =
+    None makes `import lowbit` fail the way an unbuilt one does (ImportError)."""
+    dest = tmp_path / "merged"
+    code = ("import sys; sys.modules['lowbit'] = None; sys.path.insert(0, sys.argv[1]); "
+            "import asv_history as h; "
+            "n, errors = h.merge(sys.argv[2:3], sys.argv[3]); assert not errors, errors; "
+            "print(n, h._atomic().__name__, 'lowbit' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code, str(REPO / "ci"),
+                        str(fleet["folders"][0]), str(dest)],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    n, mod, imported = r.stdout.split()
+    assert int(n) >= 1 and mod == "lowbit_atomic" and imported == "True"  # as None
+    written = [p for p in dest.rglob("*.json")
+               if p.name not in ("machine.json", "benchmarks.json")]
+    assert len(written) == int(n) and all(json.loads(p.read_text())["commit_hash"]
+                                          for p in written)
+    assert not list(dest.rglob("*.tmp"))

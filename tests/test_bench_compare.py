@@ -79,3 +79,13 @@ def test_compare_docs_matches_cases_and_cli_fails_on_regression(tmp_path, capsys
     assert "REGRESSION" in md and "1 significant regression" in md
     assert main(["compare", str(pa), str(pa), "--fail-on-regression"]) == 0
     assert main(["compare", str(pa), str(tmp_path / "missing.json")]) == 2
+
+
+@pytest.mark.parametrize("args", [["--alpha", "0"], ["--alpha", "1"], ["--alpha", "nan"],
+                                  ["--alpha", "-0.1"], ["--threshold", "-1"],
+                                  ["--threshold", "nan"], ["--threshold", "inf"]])
+def test_bad_compare_options_are_rejected(args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", "a.json", "b.json", *args])
+    assert exc.value.code == 2
+    assert "expected a" in capsys.readouterr().err

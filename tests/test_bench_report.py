@@ -104,7 +104,102 @@ def test_vnni_class_runs_fp32_on_its_avx512_kernel(tmp_path):
             if line.startswith("| `avx")}
     assert "4.00x" in rows["`avx512vnni` (this CPU)"]      # int8@vnni / fp32@avx512
     assert "2.00x" in rows["`avx512` (papers' situation)"]  # int8@avx512 / fp32@avx512
-    assert "class of this run in that situation is `avx512`" in md
+    assert "2.00x" in rows["`avx2` (papers' situation)"]    # int8@avx2 / fp32@avx2
+    assert "classes of this run in that situation are `avx512`, `avx2`" in md
+
+
+# A Sapphire Rapids-like CPU: every x86 class, int8 on AMX, int4/4.6-bit on avx512vnni, fp32 on
+# avx512 at the top. GOP/s differ per tier so that a number from the wrong tier shows.
+SPR_GOPS = {
+    ("fp32", "avx512"): 20.0, ("fp32", "avx2"): 12.0, ("fp32", "scalar"): 2.0,
+    ("int8", "amx"): 160.0, ("int8", "avx512vnni"): 80.0, ("int8", "avxvnni"): 48.0,
+    ("int8", "avx512"): 30.0, ("int8", "avx2"): 18.0, ("int8", "scalar"): 1.0,
+    ("int4", "avx512vnni"): 100.0, ("int4", "avxvnni"): 60.0, ("int4", "avx512"): 50.0,
+    ("int4", "avx2"): 30.0, ("int4", "scalar"): 3.0,
+    ("4.6bit", "avx512vnni"): 96.0, ("4.6bit", "avxvnni"): 57.0, ("4.6bit", "avx512"): 48.0,
+    ("4.6bit", "avx2"): 28.0, ("4.6bit", "scalar"): 3.0}
+
+
+def spr_table(cap=None):
+    from test_bench_classes import VNNI_TABLE
+
+    t = dict(VNNI_TABLE)
+    if cap:
+        names = [c["name"] for c in t["classes"]]
+        t["classes"] = t["classes"][names.index(cap):]
+        t.update(top=cap, cap=cap,
+                 papers_classes=[c for c in t["papers_classes"] if c in names[names.index(cap):]])
+        t["papers_class"] = (t["papers_classes"] or [None])[0]
+    return t
+
+
+def spr_doc(cap=None):
+    t = spr_table(cap)
+    tiers = {c["name"] for c in t["classes"]}
+    bs = [bench("lowbit", f, tier, 256, 256, 256, g, shape="square.256", group="square",
+                check={"exact": True}) for (f, tier), g in SPR_GOPS.items() if tier in tiers]
+    bs.append(bench("ort-matmulinteger", "int8", "native", 256, 256, 256, 80.0,
+                    shape="square.256", group="square", check={"exact": True}))
+    bs += [bench("torch-int-mm", "int8", c, 256, 256, 256, 40.0, shape="square.256",
+                 group="square", check={"exact": True}) for c in tiers]
+    return doc(bs, cls=t, max_tier=cap)
+
+
+def test_vnni_cpu_report_by_class(tmp_path):
+    """The VNNI-CPU defects of issue 11: fp32 '–' in vnni/amx rows, the narrative's tiers,
+    peers compared at the tier int8 really uses, the papers' classes, the reference."""
+    md = render(spr_doc(), tmp_path / "r.md", plots=False)
+    summary = md.split("## Summary by CPU class")[1].split("## Machine")[0]
+    rows = {line.split("|")[1].strip(): line.split("|")[2:7] for line in summary.splitlines()
+            if line.startswith("| `")}
+    assert list(rows) == ["`amx` (this CPU)", "`avx512vnni`", "`avxvnni`",
+                          "`avx512` (papers' situation)", "`avx2` (papers' situation)",
+                          "`scalar` (reference, not a CPU)"]
+    assert all(not cell.strip().startswith("–") for r in rows.values() for cell in r)
+    # int8/fp32, int4/fp32, int4/int8 under amx: 160/20, 100/20, 100/160.
+    assert [c.split()[0] for c in rows["`amx` (this CPU)"][:3]] == ["8.00x", "5.00x", "0.62x"]
+    assert rows["`avxvnni`"][0].split()[0] == "4.00x"  # int8 avxvnni / fp32 avx2
+    text = md.split("## What this means")[1].split("## Summary")[0]
+    assert ("Under the class `amx` (this CPU's class) (kernels: fp32 `avx512`, int8 `amx`, "
+            "int4 `avx512vnni`, 4.6bit `avx512vnni`") in text
+    assert "kernels: fp32 `avx2`, int8 `avxvnni`" in text
+    # Peers at the tier int8 really uses: int8 amx 160 vs onnxruntime 80, torch capped to amx.
+    assert "Against the peers under `amx`" in text
+    assert "lowbit int8 reaches 2.00x the throughput of ort-matmulinteger" in text
+    assert "lowbit int8 reaches 4.00x the throughput of torch-int-mm" in text
+    assert "classes of this run in that situation are `avx512`, `avx2`" in text
+    assert "Under `avx512`: int4/fp32 2.50x (paper: 2.9x)" in text
+    assert "scalar tier is the portable C++ reference, not a CPU" in text
+    assert "## Class `amx` (this CPU), 1 thread(s)" in md
+    assert "## Scalar reference (portable C++, not a CPU)" in md
+    sec = md.split("### square: class `avx512vnni`")[1].split("###")[0]
+    assert "| fp32 (avx512) " in sec and "| int8 (avx512vnni) " in sec
+    assert "ort-matmulinteger (native)" in sec
+
+
+def test_capped_run_is_labelled_by_its_cap_not_as_this_cpu(tmp_path):
+    md = render(spr_doc(cap="avx2"), tmp_path / "r.md", plots=False)
+    assert "`avx2` (LOWBIT_MAX_TIER=avx2, papers' situation)" in md
+    assert "this CPU" not in md.split("## Machine")[0]
+    assert "Under the class `avx2` (the cap LOWBIT_MAX_TIER=avx2)" in md
+
+
+def test_speedup_plot_has_no_zero_bars():
+    """A ratio that cannot be formed is None (drawn as n/a), never 0."""
+    from lowbit.bench.plots import speedup_bars
+    from lowbit.bench.tables import View
+
+    v = View(spr_doc())
+    classes_, series = speedup_bars(v, 1)
+    assert classes_ == ["amx", "avx512vnni", "avxvnni", "avx512", "avx2", "scalar"]
+    assert dict(series)["int8 / fp32"][:3] == pytest.approx([8.0, 4.0, 4.0])
+    assert all(x is not None and x > 0 for _, vals in series for x in vals)
+    # Without fp32 under a class the bar is None, not 0.
+    d = spr_doc()
+    d["benchmarks"] = [b for b in d["benchmarks"] if b["extra_info"]["tier"] != "avx2"]
+    _, series = speedup_bars(View(d), 1)
+    assert dict(series)["int8 / fp32"][2] is None
+    assert dict(series)["int8 / fp32"][0] == pytest.approx(8.0)
 
 
 def test_accuracy_section_included_or_noted(tmp_path):

@@ -41,11 +41,19 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
 @pytest.mark.parametrize("mutate, match", [
     (lambda d: d.update(benchmarks=[1]), r"benchmarks\[0\] must be an object"),
     (lambda d: d.update(machine_info=None), "'machine_info' must be an object"),
-    (lambda d: d["lowbit"].update(plan=None), "lowbit.plan must be list"),
-    (lambda d: d["lowbit"].update(complete="yes"), "lowbit.complete must be bool"),
-    (lambda d: d["benchmarks"][0]["stats"].update(data=[]), "stats.data must be a non-empty"),
-    (lambda d: d["benchmarks"][0]["stats"].update(data=[-1.0]), "positive times"),
-    (lambda d: d["benchmarks"][0]["extra_info"].update(M="2"), "M must be a positive integer"),
+    (lambda d: d["lowbit"].update(plan=None), "lowbit.plan must be a list, got null"),
+    (lambda d: d["lowbit"].update(complete="yes"),
+     "lowbit.complete must be true or false, got \"yes\""),
+    (lambda d: d["benchmarks"][0]["stats"].update(data=[]),
+     r"benchmarks\[0\].stats.data must be a non-empty"),
+    (lambda d: d["benchmarks"][0]["stats"].update(data=[-1.0]),
+     r"stats.data\[0\] must be a positive, finite number, got -1.0"),
+    (lambda d: d["benchmarks"][0]["extra_info"].update(M="2"),
+     r"extra_info.M must be a positive integer, got \"2\""),
+    (lambda d: d["machine_info"].update(classes={"classes": [{}]}),
+     r"machine_info.classes.classes\[0\].name is missing"),
+    (lambda d: d["lowbit"].update(roofline={"start": {"bandwidth": {"1": [[1]]}}}),
+     r"lowbit.roofline.start.bandwidth.1\[0\] must be \[bytes, bytes per second\]"),
     (lambda d: d.pop("lowbit"), "not a lowbit-bench/2 results file"),
 ])
 def test_wrong_types_are_clear_errors_and_exit_2(tmp_path, capsys, mutate, match):
@@ -58,6 +66,46 @@ def test_wrong_types_are_clear_errors_and_exit_2(tmp_path, capsys, mutate, match
     assert main(["report", str(p), "--out", str(tmp_path / "r.md")]) == 2
     err = capsys.readouterr().err
     assert "lowbit-bench: error:" in err and "Traceback" not in err
+
+
+def _paths(o, pre=()):
+    """Every field of a document (lists: their first element)."""
+    items = o.items() if isinstance(o, dict) else enumerate(o[:1]) if isinstance(o, list) else ()
+    for k, v in items:
+        yield pre + (k,)
+        yield from _paths(v, pre + (k,))
+
+
+def test_any_field_of_the_wrong_type_is_a_clear_error_never_a_traceback(tmp_path, capsys):
+    """Each field of a full document (machine_info with a class table, a benchmark, the
+    lowbit section with a roofline measurement) set to null, [1], "x", 1 and {} in turn:
+    `lowbit-bench report` renders it or exits 2 naming the field; it never raises."""
+    pytest.importorskip("tabulate")
+    roof = {"peaks": {"fma.ymm": 2e10}, "probes": {"fma.ymm": {"tier": "avx2", "what": "f"}},
+            "bandwidth": {"1": [[16384, 1e12]]}, "reader": "read.ymm"}
+    base = doc([bench("lowbit", "int8", "avx2", 2, 3, 4, 1.0, check={"exact": True}),
+                bench("numpy", "fp32", "native", 2, 3, 4, 1.0)], roofline=roof)
+    src, out = tmp_path / "bad.json", tmp_path / "r.md"
+    refused = 0
+    for path in _paths(base):
+        if path[:2] == ("lowbit", "plan") and len(path) > 3:
+            continue  # the plan's case lists are only read by the runner
+        for value in (None, [1], "x", 1, {}):
+            d = json.loads(json.dumps(base))
+            parent = d
+            for k in path[:-1]:
+                parent = parent[k]
+            parent[path[-1]] = value
+            src.write_text(json.dumps(d))
+            rc = main(["report", str(src), "--out", str(out), "--no-plots"])
+            err = capsys.readouterr().err
+            assert rc in (0, 2), (path, value)
+            if rc == 2:
+                refused += 1
+                assert err.startswith("lowbit-bench: error: ") and "Traceback" not in err
+                named = str(path[-1]) if isinstance(path[-1], str) else f"[{path[-1]}]"
+                assert named in err, (path, value, err)
+    assert refused > 200  # most wrong types are refused, not rendered
 
 
 def test_not_json_and_missing_are_clear_errors(tmp_path):
@@ -174,6 +222,24 @@ def test_other_options_refuse_an_unfinished_file_or_set_it_aside(tiny, tmp_path,
     assert d["lowbit"]["complete"] and len(d["benchmarks"][0]["stats"]["data"]) == 3
 
 
+@pytest.mark.parametrize("content", [
+    {"records": [1], "fingerprint": None},  # the issue's examples
+    {"schema": "lowbit-bench/2"},
+    "not a results file",
+])
+def test_run_refuses_a_bad_results_file_with_exit_2_and_keeps_it(tiny, tmp_path, capsys,
+                                                                  content):
+    out = tmp_path / "out.json"
+    out.write_text(json.dumps(content))
+    before = out.read_text()
+    rc = main(["run", "--suite", "tiny", "--catalog", str(tiny.path), "--out", str(out),
+               "--formats", "int8", "--tiers", "scalar", "--peers", "none", "--repeat", "1"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "lowbit-bench: error:" in err and "Traceback" not in err
+    assert "Nothing was measured" in err and "--no-resume" in err
+    assert out.read_text() == before and not out.with_name("out.prev.json").exists()
+
+
 def test_unknown_names_are_clear_errors(tiny, tmp_path):
     with pytest.raises(ValueError, match="unknown formats"):
         _run(tiny, tmp_path / "o.json", formats=["int3"])
@@ -189,3 +255,45 @@ def test_a_second_run_on_the_same_file_is_refused(tiny, tmp_path):
         with pytest.raises(R.ResultsError, match="another lowbit-bench run"):
             _run(tiny, out)
     assert not out.exists()
+
+
+def test_roofline_is_measured_before_during_and_after_the_cases(tiny, tmp_path):
+    """A shared machine's bandwidth moves with the neighbours' load: the probes run between
+    cases too (here after every case), and the report's bound takes each figure's best."""
+    from lowbit.bench import roofline as RL
+    from lowbit.bench.tables import View
+
+    out = tmp_path / "out.json"
+    d = _run(tiny, out, formats=["int8"], roofline=True, roofline_every_s=1e-9)
+    rf = d["lowbit"]["roofline"]
+    assert rf["start"]["peaks"] and rf["end"]["peaks"] and len(rf["during"]) == 2
+    assert len(RL.measurements(rf)) == 4
+    best = max(m["bandwidth"]["1"][0][1] for m in RL.measurements(rf))
+    assert View(R.load(out)).roof["bandwidth"]["1"][0][1] == best
+
+
+def test_commit_is_dirty_for_code_changes_not_for_rewritten_results(tmp_path):
+    """A rerun rewrites the committed reports/results/default.json before the fingerprint of
+    its cases is taken: that must not mark the measured code "-dirty"; a code change must."""
+    import subprocess
+
+    from lowbit.bench.fingerprint import git_commit
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.invalid")
+    git("config", "user.name", "t")
+    (tmp_path / "reports" / "results").mkdir(parents=True)
+    (tmp_path / "reports" / "results" / "default.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    (tmp_path / "sub").mkdir()
+    git("add", "-A")
+    git("commit", "-qm", "c")
+    head = git_commit(str(tmp_path))
+    assert head and not head.endswith("-dirty")
+    (tmp_path / "reports" / "results" / "default.json").write_text('{"new": 1}')
+    assert git_commit(str(tmp_path / "sub")) == head  # from a subfolder too
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_commit(str(tmp_path / "sub")) == head + "-dirty"

@@ -78,11 +78,16 @@ def test_bound_is_compute_or_memory_whichever_is_lower():
     assert RL.bound(_rec(tier="scalar"), ROOF) is None
 
 
-def test_merge_keeps_the_best_of_start_and_end():
+def test_merge_keeps_the_best_of_start_during_and_end():
     a = {"peaks": {"p": 1.0}, "bandwidth": {"1": [[1, 5.0], [2, 1.0]]}, "probes": {}}
     b = {"peaks": {"p": 2.0}, "bandwidth": {"1": [[1, 4.0], [2, 3.0]]}, "probes": {}}
+    c = {"peaks": {"p": 1.5}, "bandwidth": {"1": [[1, 4.5], [2, 7.0]]}, "probes": {}}
     m = RL.merge(a, b)
     assert m["peaks"]["p"] == 2.0 and m["bandwidth"]["1"] == [[1, 5.0], [2, 3.0]]
+    stored = {"start": a, "during": [c], "end": b}
+    assert RL.measurements(stored) == [a, c, b]
+    assert RL.merge(*RL.measurements(stored))["bandwidth"]["1"] == [[1, 5.0], [2, 7.0]]
+    assert RL.measurements({}) == [] and RL.merge() == {}
 
 
 def test_no_case_of_a_real_run_exceeds_its_roofline_bound(name="default.json"):

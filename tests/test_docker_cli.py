@@ -313,3 +313,28 @@ def test_extract_asv_results_rejects_a_broken_folder_before_writing(tmp_path, fi
     with pytest.raises(ValueError, match=match):
         dc.extract_asv_results(_tar_stream(files), tmp_path, emulated=True)
     assert not list(tmp_path.iterdir())
+
+
+def test_results_are_written_by_lowbit_atomic_writer_also_as_a_bare_file(tmp_path):
+    """On a board the file runs on its own (`python3 lowbit/docker_cli.py`), without a built
+    lowbit: it still writes through lowbit/bench/atomic.py, loaded from its path. `-S` leaves
+    out site-packages, so neither lowbit nor numpy can be imported there."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = Path(dc.__file__).resolve().parents[1] / "lowbit" / "docker_cli.py"
+    if not src.is_file():  # installed copy: the checkout's file next to the tests
+        src = Path(__file__).resolve().parents[1] / "lowbit" / "docker_cli.py"
+    out = tmp_path / "r" / "x.json"
+    code = ("import runpy, sys; from pathlib import Path; m = runpy.run_path(sys.argv[1]); "
+            "m['write_json_atomic'](Path(sys.argv[2]), {'b': 1, 'a': [2]}); "
+            "print(m['_atomic']().__name__, 'lowbit' in sys.modules, 'numpy' in sys.modules)")
+    r = subprocess.run([sys.executable, "-S", "-c", code, str(src), str(out)],
+                       capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["lowbit_atomic", "False", "False"]
+    assert out.read_text() == '{\n  "a": [\n    2\n  ],\n  "b": 1\n}\n'
+    assert [p.name for p in out.parent.iterdir()] == ["x.json"]  # no temporary left
+    # Imported as the package's module it uses the package's writer.
+    assert dc._atomic().__name__ == "lowbit.bench.atomic"

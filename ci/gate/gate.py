@@ -4,11 +4,11 @@ same measurements across commits and machines is asv's (ci/asv_history.py, `make
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from lowbit.bench import atomic
 
 from . import callgrind, checks, ratios
 from .armmodel import load_current
@@ -37,19 +37,9 @@ def baseline_paths(base: Path) -> dict:
             "arm-model": base / "arm-model.json"}
 
 
-def write_json(path: Path, doc) -> None:
-    """Write so that a reader, or a crash, never sees a half-written baseline."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f, indent=1, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+def _write_baseline(path: Path, doc) -> None:
+    """A baseline, atomically (lowbit's one writer): a reader, or a crash, never sees half."""
+    atomic.write_json(path, doc, indent=1, sort_keys=True)
 
 
 def _load(path: Path):
@@ -103,8 +93,7 @@ def run(opts: Options, log=print) -> tuple[str, list]:
     md = render_summary(verdict, found, fp)
     if opts.summary:
         md += "\n" + history_section(fp, (_load(paths["callgrind"]) or {}).get("fingerprint", {}))
-        opts.summary.parent.mkdir(parents=True, exist_ok=True)
-        opts.summary.write_text(md)
+        atomic.write_text(opts.summary, md)
     return verdict, found
 
 
@@ -140,20 +129,14 @@ def refresh_baselines(opts: Options, log=print) -> list[Path]:
     got = measure(opts, log)
     paths = baseline_paths(opts.baselines)
     written = []
-    if "callgrind" in got:
-        write_json(paths["callgrind"], {"schema": "lowbit-regress-callgrind/1", "date": now_iso(),
-                                        "fingerprint": fp, **got["callgrind"]})
-        written.append(paths["callgrind"])
-    if "ratios" in got:
-        write_json(paths["ratios"], {"schema": "lowbit-regress-ratios/1", "date": now_iso(),
-                                     "fingerprint": fp, **got["ratios"]})
-        written.append(paths["ratios"])
-    if got.get("arm-model") is not None:
-        write_json(paths["arm-model"], {"schema": "lowbit-regress-arm-model/1",
-                                        "date": now_iso(), "fingerprint": fp,
-                                        "model": got["arm-model"]})
-        written.append(paths["arm-model"])
-    elif "arm-model" in opts.parts:
+    docs = {"callgrind": got.get("callgrind"), "ratios": got.get("ratios"),
+            "arm-model": None if got.get("arm-model") is None else {"model": got["arm-model"]}}
+    for part, body in docs.items():
+        if body is not None:
+            _write_baseline(paths[part], {"schema": f"lowbit-regress-{part}/1", "date": now_iso(),
+                                          "fingerprint": fp, **body})
+            written.append(paths[part])
+    if got.get("arm-model") is None and "arm-model" in opts.parts:
         log(f"arm-model: {opts.arm_model} not found; its baseline is left as it is")
     return written
 

@@ -3,6 +3,10 @@
 The text goes to a temporary file in the target's folder, is flushed to disk, and replaces the
 target with os.replace (atomic on POSIX and Windows). On any failure the old file is untouched
 and the temporary file is removed.
+
+Standard library only, and importing nothing of lowbit: scripts that run where lowbit is not
+built (ci/asv_history.py on a merge-only machine, lowbit/docker_cli.py run as a file on a
+board) load this file by its path with importlib.
 """
 
 from __future__ import annotations
@@ -37,7 +41,10 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return path
 
 
-def write_json(path: str | os.PathLike, obj, *, indent: int | None = None) -> Path:
+def write_json(path: str | os.PathLike, obj, *, indent: int | None = None,
+               sort_keys: bool = False) -> Path:
     """JSON (compact unless `indent`), newline-terminated, written atomically."""
     seps = (",", ":") if indent is None else (",", ": ")
-    return write_text(path, json.dumps(obj, indent=indent, separators=seps) + "\n")
+    return write_text(path, json.dumps(obj, indent=indent, separators=seps,
+                                       sort_keys=sort_keys) + "\n")
+

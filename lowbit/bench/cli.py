@@ -38,14 +38,26 @@ def _positive_int(s: str) -> int:
     return v
 
 
-def _seconds(s: str) -> float:
+def _number(s: str, accept, what: str) -> float:
     try:
         v = float(s)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected seconds, got {s!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive, finite number of seconds, got {s}")
+        v = math.nan
+    if not (math.isfinite(v) and accept(v)):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {s!r}")
     return v
+
+
+def _seconds(s: str) -> float:
+    return _number(s, lambda v: v > 0, "a positive, finite number of seconds")
+
+
+def _probability(s: str) -> float:
+    return _number(s, lambda v: 0 < v < 1, "a significance level in (0, 1)")
+
+
+def _fraction(s: str) -> float:
+    return _number(s, lambda v: v >= 0, "a finite fraction >= 0")
 
 
 def _cmd_run(a) -> int:
@@ -150,8 +162,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="per-case ratios B/A with Mann-Whitney U")
     c.add_argument("a")
     c.add_argument("b")
-    c.add_argument("--alpha", type=float, default=0.05)
-    c.add_argument("--threshold", type=float, default=0.05,
+    c.add_argument("--alpha", type=_probability, default=0.05,
+                   help="significance level of Mann-Whitney U (default 0.05)")
+    c.add_argument("--threshold", type=_fraction, default=0.05,
                    help="smallest relative change flagged (0.05 = 5%%)")
     c.add_argument("--out", help="also write the markdown here")
     c.add_argument("--fail-on-regression", action="store_true",

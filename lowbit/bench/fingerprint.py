@@ -45,7 +45,10 @@ def git_commit(cwd: str | None = None) -> str | None:
                              cwd=cwd, timeout=10)
         if out.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        # reports/ holds results, not code: a rerun rewriting the committed results file
+        # (reports/results/default.json) does not make the measured code dirty.
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                                ":(top)", ":(top,exclude)reports"],
                                capture_output=True, text=True, cwd=cwd, timeout=10).stdout
         return out.stdout.strip() + ("-dirty" if dirty.strip() else "")
     except (OSError, subprocess.SubprocessError):

@@ -34,7 +34,8 @@ def _class_sentence(v: View, cls: str, threads: int) -> str:
         if vs_int8 is not None:
             s += f" and {_x(vs_int8)} int8"
         parts.append(s)
-    tag = " (this CPU's class)" if cls == v.this_cpu else ""
+    tag = (" (this CPU's class)" if cls == v.this_cpu else
+           f" (the cap LOWBIT_MAX_TIER={v.cap})" if cls == v.top and v.cap else "")
     txt = (f"Under the class `{cls}`{tag} (kernels: {_kernels(v, cls)}; {threads} thread(s), "
            f"geometric mean over {len(shapes)} shapes), ")
     txt += ("; ".join(parts) + ".") if parts else "no format pair could be compared."
@@ -55,18 +56,26 @@ def _class_sentence(v: View, cls: str, threads: int) -> str:
 
 
 def _papers_sentence(v: View, threads: int) -> str:
-    pc = v.papers_class
-    if pc is None:
+    pcs = [c for c in v.papers_classes if any(x["name"] == c for x in v.classes)]
+    if not pcs:
         return ("No CPU class of this run lacks an int8 dot-product instruction, so none matches "
                 "the papers' situation (ARMv8 NEON without one).")
-    g = v.geomean_speedups(pc, threads)
-    got = "; ".join(f"{n}/{d} {_x(g[(n, d)][0])} (paper: {p})" for (n, d), p in PAPERS.items()
-                    if (n, d) in g)
-    dot = [c["name"] for c in v.classes if c["int8_dot_product"]]
+
+    def got(pc):
+        g = v.geomean_speedups(pc, threads)
+        return "; ".join(f"{n}/{d} {_x(g[(n, d)][0])} (paper: {p})"
+                         for (n, d), p in PAPERS.items() if (n, d) in g)
+
+    names = ", ".join(f"`{c}`" for c in pcs)
     txt = (f"The papers measured ARMv8 NEON CPUs without an int8 dot-product instruction; the "
-           f"class of this run in that situation is `{pc}` (int8 multiplies 16-bit pairs, the "
-           f"low-bit formats sum 8-bit products in 16 bits). There: {got}. The 4.6-bit vs int8 "
-           "figure of the paper is for whole networks, ours for single GEMMs.")
+           + (f"class of this run in that situation is {names}" if len(pcs) == 1 else
+              f"classes of this run in that situation are {names}")
+           + " (int8 multiplies 16-bit pairs, the low-bit formats sum 8-bit products in 16 "
+           f"bits). Under `{pcs[0]}`: {got(pcs[0])}.")
+    for pc in pcs[1:]:
+        txt += f" Under `{pc}`: {got(pc)}."
+    txt += " The 4.6-bit vs int8 figure of the paper is for whole networks, ours for single GEMMs."
+    dot = [c["name"] for c in v.classes if c["int8_dot_product"]]
     if dot:
         txt += (f" Classes with a dot-product instruction ({', '.join(f'`{d}`' for d in dot)}) "
                 "give int8 as many MACs per instruction as the low-bit formats, so there int4 "
@@ -135,4 +144,4 @@ def what_this_means(v: View) -> str:
     for (impl, fmt, tier), n in sorted(v.check_failures().items()):
         lines.append(f"Note: {impl} ({fmt}, {tier}) returned inexact integer results on {n} "
                      "shape(s), so its speed is not for the same exact answer.")
-    return " ".join(lines)
+    return "\n\n".join(lines)  # a paragraph each: per class, the papers, peers, roofline

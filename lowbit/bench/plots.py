@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .cases import NATIVE
 from .tables import OVER_FP32, View
 
 
@@ -36,7 +37,9 @@ def gops_plot(view: View, cls: str, threads: int, path: Path) -> Path:
                 label=f"lowbit {fmt} ({view.kernel_tier(fmt, cls)})")
     for peer in view.peers:
         ys = [(r["gops"] if (r := view.peer(sk, peer, cls)) else float("nan")) for sk in shapes]
-        ax.plot(xs, ys, marker="x", linestyle="--", linewidth=0.9, label=peer)
+        capped = any(r and r["tier"] == cls for sk in shapes if (r := view.peer(sk, peer, cls)))
+        ax.plot(xs, ys, marker="x", linestyle="--", linewidth=0.9,
+                label=f"{peer} ({'capped to ' + cls if capped else NATIVE})")
     ax.set_yscale("log")
     ax.set_xticks(list(xs))
     ax.set_xticklabels([view.display_name(sk) for sk in shapes], rotation=75, ha="right",
@@ -48,28 +51,38 @@ def gops_plot(view: View, cls: str, threads: int, path: Path) -> Path:
     return _save(fig, plt, path)
 
 
+def speedup_bars(view: View, threads: int) -> tuple[list[str], list[tuple[str, list]]]:
+    """(classes, [(label, geomean speedup per class or None)]) of the speedup plot: the CPU
+    classes best first, the scalar reference last."""
+    classes = [c["name"] for c in view.classes] + ([view.reference["name"]]
+                                                    if view.reference else [])
+    series = [(f"{num} / {den}", [view.geomean_speedups(c, threads)[(num, den)][0]
+                                  for c in classes]) for num, den in OVER_FP32]
+    return classes, series
+
+
 def speedup_plot(view: View, threads: int, path: Path) -> Path:
     """Geometric-mean speedup of each format over fp32, bars grouped by CPU class (the scalar
     reference last, hatched). A ratio that could not be formed is labelled n/a, not drawn."""
     plt = _pyplot()
-    classes = [c["name"] for c in view.classes] + ([view.reference["name"]]
-                                                    if view.reference else [])
+    classes, series = speedup_bars(view, threads)
     fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(classes) + 2), 4.2))
-    n = len(OVER_FP32)
+    n = len(series)
     width = 0.8 / n
-    for i, (num, den) in enumerate(OVER_FP32):
-        vals = [view.geomean_speedups(c, threads)[(num, den)][0] for c in classes]
+    for i, (label, vals) in enumerate(series):
         pos = [j + (i - (n - 1) / 2) * width for j in range(len(classes))]
-        bars = ax.bar(pos, [v if v else float("nan") for v in vals], width,
-                      label=f"{num} / {den}", color=f"C{i}")
+        bars = ax.bar(pos, [v if v else float("nan") for v in vals], width, label=label,
+                      color=f"C{i}")
         for b, c in zip(bars, classes):
-            if c == "scalar":
+            if view.reference and c == view.reference["name"]:
                 b.set_hatch("//")
         ax.bar_label(bars, labels=[f"{v:.2f}" if v else "n/a" for v in vals], fontsize=7)
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(classes)))
-    ax.set_xticklabels([c + (" (this CPU)" if c == view.this_cpu else "") +
-                        (" (reference)" if c == "scalar" else "") for c in classes])
+    short = {"this CPU": "this CPU", "papers' situation": "papers",
+             "reference, not a CPU": "reference"}
+    ax.set_xticklabels([c + "".join(f"\n({short.get(t, t)})" for t in view.class_tags(c))
+                        for c in classes], fontsize=8)
     ax.set_ylabel("speedup over fp32 (geomean over shapes)")
     ax.set_title(f"Speedup over fp32 per CPU class, {threads} thread(s)")
     ax.legend(fontsize=7)
@@ -95,10 +108,12 @@ def roofline_plot(view: View, cls: str, threads: int, path: Path) -> Path:
     par = min(threads, view.cores or threads)
     for i, p in enumerate(sorted(probes, key=lambda p: view.roof["peaks"][p])):
         peak = view.roof["peaks"][p] * par / 1e9
-        ax.hlines(peak, lo, hi, colors=f"C{i}", linestyles="-", linewidth=1)
+        # Grey roofs: the colours are the points' (one per implementation).
+        ax.hlines(peak, lo, hi, colors="dimgray", linestyles=("-", "--", ":", "-.")[i % 4],
+                  linewidth=1)
         # Staggered along x: close peaks would print over each other.
         ax.text(hi / 4 ** i, peak, f"{p}: {peak:.0f}", fontsize=7, va="bottom", ha="right",
-                color=f"C{i}")
+                color="dimgray")
     rows = view.roof.get("bandwidth", {}).get(str(threads), [])
     for size, bps in (rows[:1] + rows[-1:]) if rows else []:
         ax.plot([lo, hi], [lo * bps / 1e9, hi * bps / 1e9], "k--", linewidth=0.7)

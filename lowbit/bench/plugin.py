@@ -6,6 +6,9 @@
   ISA cap) and that are not in the file yet, and after every case writes the file again,
   atomically, with that case's benchmark as pytest-benchmark's own JSON generator makes it.
   An interrupted run therefore keeps every finished case, and a rerun completes the rest.
+* The roofline probes are measured again every ROOFLINE_EVERY_S between cases (the runner
+  measures them before and after): on a shared machine the figures move with the neighbours'
+  load, and the bound of a case is the machine's best, not its worst moment.
 * Progress: a bar on a terminal, one plain line per case otherwise (or with --no-progress).
 """
 
@@ -16,6 +19,8 @@ import sys
 import time
 
 ENV_OUT, ENV_PROCESS, ENV_PROGRESS = "LOWBIT_BENCH_OUT", "LOWBIT_BENCH_PROCESS", "LOWBIT_BENCH_PROGRESS"
+ENV_ROOFLINE = "LOWBIT_BENCH_ROOFLINE_EVERY_S"  # "0": no roofline probes during the cases
+ROOFLINE_EVERY_S = 60.0  # one measurement takes ~2 s here: ~3% of the run
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
@@ -47,6 +52,8 @@ class Recorder:
         self.done = 0
         self.total = 0
         self.t0 = time.perf_counter()
+        self.last_probe = time.perf_counter()
+        self.probe_every_s = float(os.environ.get(ENV_ROOFLINE, ROOFLINE_EVERY_S))
         self.tty = sys.__stderr__.isatty() and os.environ.get(ENV_PROGRESS, "1") != "0"
 
     # ------------------------------------------------------------------ selection
@@ -137,8 +144,18 @@ class Recorder:
         else:
             return
         lb["wall_s"] = lb.get("wall_s", 0.0) + (time.perf_counter() - self.t0)
+        self._probe_roofline(lb)
         self.t0 = time.perf_counter()
         results.write(self.path, self.doc)
+
+    def _probe_roofline(self, lb: dict) -> None:
+        if self.probe_every_s <= 0 or time.perf_counter() - self.last_probe < self.probe_every_s:
+            return
+        from . import roofline
+
+        threads = sorted(set(lb["options"].get("threads") or [1]))
+        lb["roofline"].setdefault("during", []).append(roofline.measure(threads))
+        self.last_probe = time.perf_counter()
 
     def pytest_sessionfinish(self, session, exitstatus):
         if self.bar is not None:

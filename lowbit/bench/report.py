@@ -76,8 +76,9 @@ def _method(v: View) -> str:
         "throughput of the kernel's instruction class (register-resident loop of independent "
         "operations, kernels/src/roofline.cpp; for a peer, the fastest class of its number "
         "type it may use); AI = 2MNK / bytes of A + packed B + C; bandwidth: streaming read at "
-        "the largest measured working set not above the case's. Probes run before and after "
-        "the cases; the better figure is used.",
+        "the largest measured working set not above the case's. Probes (best of many 1 ms "
+        "trials) run before, during (every ~60 s) and after the cases; each figure's best is "
+        "used.",
         "- **Exactness**: a corner of every integer result (8x64) is checked against numpy int64.",
     ])
 
@@ -105,13 +106,7 @@ def _summary_table(v: View, threads: int) -> str:
     for c in v.classes + ([v.reference] if v.reference else []):
         name = c["name"]
         g = v.geomean_speedups(name, threads)
-        tags = []
-        if name == v.this_cpu:
-            tags.append("this CPU")
-        if name == v.papers_class:
-            tags.append("papers' situation")
-        if name == "scalar":
-            tags.append("reference, not a CPU")
+        tags = v.class_tags(name)
         label = f"`{name}`" + (f" ({', '.join(tags)})" if tags else "")
         rows.append([label] + [_f(g[(n, d)][0], "{:.2f}x") + (
             f" ({g[(n, d)][1]:.2f}–{g[(n, d)][2]:.2f})" if g[(n, d)][1] else "")
@@ -189,8 +184,8 @@ def _img(p: Path, out_md: Path, alt: str) -> str:
 def _class_section(v: View, cls: str, threads: int, plots: bool, plot_dir: Path, out_md: Path,
                    suite: str, reference: bool) -> list[str]:
     title = (f"## Scalar reference (portable C++, not a CPU), {threads} thread(s)" if reference
-             else f"## Class `{cls}`" + (" (this CPU)" if cls == v.this_cpu else "")
-             + f", {threads} thread(s)")
+             else f"## Class `{cls}`" + (f" ({', '.join(tags)})" if (tags := v.class_tags(cls))
+                                          else "") + f", {threads} thread(s)")
     L = [title, ""]
     if not reference:
         L += [f"Kernels under this class: " + ", ".join(

@@ -49,39 +49,160 @@ def _need(cond: bool, where: str, what: str) -> None:
         raise ResultsError(f"{where}: {what}")
 
 
+# ---------------------------------------------------------------- schema of what readers use
+# A spec is a type name ("str", "bool", "int" (>= 0), "pos" (a positive integer), "real" (any
+# number), "num" (finite), "time" (finite, > 0)), or an Opt / ListOf / MapOf / Obj / Any of
+# specs. Keys no reader uses are not checked (pytest-benchmark adds its own).
+class _Spec:
+    def __init__(self, *specs):
+        self.specs = specs
+
+
+class Opt(_Spec):
+    """None, or the spec."""
+
+
+class ListOf(_Spec):
+    pass
+
+
+class MapOf(_Spec):
+    """An object with any keys, every value of the spec."""
+
+
+class Any(_Spec):
+    """One of several specs."""
+
+
+def Obj(_required=(), **fields):  # noqa: N802 - reads like the other spec constructors
+    """An object with these fields (each optional unless named in _required)."""
+    return {"__required__": tuple(_required), **fields}
+
+
+_BASE = {
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+            "a non-negative integer"),
+    "pos": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+            "a positive integer"),
+    "num": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+            and math.isfinite(v), "a finite number"),
+    "real": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
+    "pair": (lambda v: isinstance(v, list) and len(v) == 2 and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0
+        for x in v), "[bytes, bytes per second]"),
+    "time": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+             and math.isfinite(v) and v > 0, "a positive, finite number"),
+}
+
+
+def _describe(spec) -> str:
+    if isinstance(spec, str):
+        return _BASE[spec][1]
+    if isinstance(spec, Opt):
+        return f"null or {_describe(spec.specs[0])}"
+    if isinstance(spec, ListOf):
+        return "a list"
+    if isinstance(spec, Any):
+        return " or ".join(_describe(x) for x in spec.specs)
+    return "an object"
+
+
+def _ok(value, spec) -> bool:
+    """Whether `value` has the shape of `spec` at its top level (no recursion)."""
+    if isinstance(spec, str):
+        return _BASE[spec][0](value)
+    if isinstance(spec, Opt):
+        return value is None or _ok(value, spec.specs[0])
+    if isinstance(spec, ListOf):
+        return isinstance(value, list)
+    if isinstance(spec, Any):
+        return any(_ok(value, x) for x in spec.specs)
+    return isinstance(value, dict)  # MapOf, Obj
+
+
+def check(value, spec, where: str, path: str) -> None:
+    """ResultsError naming `path` where `value` does not follow `spec`."""
+    _need(_ok(value, spec), where, f"{path} must be {_describe(spec)}, got "
+          f"{json.dumps(value)[:60] if _jsonable(value) else type(value).__name__}")
+    if isinstance(spec, Opt) and value is not None:
+        check(value, spec.specs[0], where, path)
+    elif isinstance(spec, Any):
+        check(value, next(x for x in spec.specs if _ok(value, x)), where, path)
+    elif isinstance(spec, ListOf):
+        for i, v in enumerate(value):
+            check(v, spec.specs[0], where, f"{path}[{i}]")
+    elif isinstance(spec, MapOf):
+        for k, v in value.items():
+            check(v, spec.specs[0], where, f"{path}.{k}")
+    elif isinstance(spec, dict):
+        for k in spec["__required__"]:
+            _need(k in value, where, f"{path}.{k} is missing")
+        for k, sub in spec.items():
+            if k in value and k != "__required__":
+                check(value[k], sub, where, f"{path}.{k}")
+
+
+def _jsonable(v) -> bool:
+    try:
+        json.dumps(v)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+_CLASS = Obj(("name", "features", "kernels"), name="str", features=ListOf("str"),
+             int8_dot_product="bool", kernels=MapOf(Opt("str")))
+MACHINE = Obj(
+    cpu_model=Opt("str"), isa_flags=Opt(ListOf("str")), cores=Opt("pos"),
+    loadavg=Opt(ListOf("num")), affinity=Opt(ListOf("int")), max_tier=Opt("str"),
+    tiers=Opt(MapOf(Any(ListOf("str"), "str"))), versions=Opt(MapOf(Opt("str"))),
+    commit=Opt("str"), os=Opt("str"), date=Opt("str"),
+    classes=Opt(Any("str", Obj(classes=ListOf(_CLASS), this_cpu=Opt("str"), top=Opt("str"),
+                                cap=Opt("str"), reference=Opt("str"), papers_class=Opt("str"),
+                                papers_classes=ListOf("str")))))
+_ROOF = Obj(peaks=MapOf("time"), probes=MapOf(Obj(tier=Opt("str"), what=Opt("str"))),
+            bandwidth=MapOf(ListOf("pair")), reader=Opt("str"))
+_CASE = dict(impl="str", format="str", tier="str", M="pos", N="pos", K="pos", threads="pos",
+             shapes=Opt(ListOf("str")), groups=Opt(ListOf("str")))
+BENCHMARK = Obj(
+    ("extra_info", "stats"),
+    extra_info=Obj(("case", "M", "N", "K", "threads"), case="str", **_CASE,
+                   check=Opt(MapOf(Opt(Any("bool", "real")))), pack_s=Opt("num"),
+                   weight_bytes=Opt("int"), kernel=Opt("str")),
+    stats=Obj(("data",), data=ListOf("time"), median=Opt("time"), iqr=Opt("num"),
+              iterations=Opt("pos")))
+LOWBIT = Obj(
+    ("suite", "complete", "options", "setup", "plan", "errors", "skipped", "peers", "roofline"),
+    suite="str", complete="bool", setup=Obj(),
+    options=Obj(("threads", "min_rounds", "min_round_s", "warmup_iterations"),
+                formats=ListOf("str"), threads=ListOf("pos"), peers=ListOf("str"),
+                budget_s=Opt("time"), repeat=Opt("pos"), min_rounds="pos",
+                min_round_s="time", warmup_iterations="int"),
+    plan=ListOf(Obj(("id",), id="str", process=Opt("str"), **_CASE)),
+    errors=ListOf(Obj(("case",), case="str", error=Opt("str"))),
+    skipped=ListOf(Obj(("case",), case="str", reason=Opt("str"))),
+    peers=MapOf(Obj(available="bool", reason=Opt("str"))),
+    roofline=Obj(start=Opt(_ROOF), end=Opt(_ROOF), during=ListOf(_ROOF)),
+    wall_s=Opt("num"), roofline_s=Opt("num"))
+
+
 def validate(doc, where: str = "results") -> dict:
-    """Type-check a document; a clear ResultsError for anything a reader would trip on."""
+    """Type-check a document; a clear ResultsError naming the field for anything a reader
+    (the report, the runner, compare) would trip on."""
     _need(isinstance(doc, dict), where, f"expected a JSON object, got {type(doc).__name__}")
     lb = doc.get("lowbit")
     _need(isinstance(lb, dict) and lb.get("schema") == SCHEMA, where,
           f"not a {SCHEMA} results file (no 'lowbit' section with that schema)")
     _need(isinstance(doc.get("machine_info"), dict), where, "'machine_info' must be an object")
     _need(isinstance(doc.get("benchmarks"), list), where, "'benchmarks' must be a list")
-    for key, typ in (("suite", str), ("complete", bool), ("options", dict), ("setup", dict),
-                     ("plan", list), ("errors", list), ("skipped", list), ("peers", dict),
-                     ("roofline", dict)):
-        _need(isinstance(lb.get(key), typ), where,
-              f"lowbit.{key} must be {typ.__name__}, got {type(lb.get(key)).__name__}")
-    for i, c in enumerate(lb["plan"]):
-        _need(isinstance(c, dict) and isinstance(c.get("id"), str), where,
-              f"lowbit.plan[{i}] must be a case object with an 'id'")
-    for key in ("errors", "skipped"):
-        for i, e in enumerate(lb[key]):
-            _need(isinstance(e, dict) and isinstance(e.get("case"), str), where,
-                  f"lowbit.{key}[{i}] must be an object with a 'case' id")
+    check(lb, LOWBIT, where, "lowbit")
+    check(doc["machine_info"], MACHINE, where, "machine_info")
     for i, b in enumerate(doc["benchmarks"]):
-        w = f"benchmarks[{i}]"
-        _need(isinstance(b, dict), where, f"{w} must be an object")
-        ei, st = b.get("extra_info"), b.get("stats")
-        _need(isinstance(ei, dict) and isinstance(ei.get("case"), str), where,
-              f"{w}.extra_info must be an object with a 'case' id")
-        for k in ("M", "N", "K", "threads"):
-            _need(isinstance(ei.get(k), int) and ei[k] >= 1, where,
-                  f"{w}.extra_info.{k} must be a positive integer")
-        _need(isinstance(st, dict) and isinstance(st.get("data"), list) and st["data"], where,
-              f"{w}.stats.data must be a non-empty list of round times")
-        _need(all(isinstance(x, (int, float)) and x > 0 and math.isfinite(x)
-                  for x in st["data"]), where, f"{w}.stats.data must be positive times")
+        check(b, BENCHMARK, where, f"benchmarks[{i}]")
+        _need(b["stats"]["data"], where, f"benchmarks[{i}].stats.data must be a non-empty "
+              "list of round times")
     return doc
 
 

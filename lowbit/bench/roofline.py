@@ -2,7 +2,8 @@
 
 Peaks come from the C++ probes (kernels/src/roofline.cpp): one register-resident loop of
 independent operations per instruction class the kernels use, one thread, best of many short
-trials (on a shared machine the best trial is the one nobody interrupted). Operations are
+trials (on a shared machine the best trial is the one nobody interrupted); a run measures them
+before, during and after its cases and keeps each figure's best. Operations are
 counted like GOP/s everywhere: 2 per multiply-accumulate. Bandwidth is a streaming read over
 a ladder of working-set sizes (L1 .. DRAM), with the widest runnable loads, per thread count.
 
@@ -35,7 +36,19 @@ LADDER = (16 << 10, 128 << 10, 1 << 20, 8 << 20, 64 << 20, 256 << 20)
 ELEM_BYTES = {"fp32": 4, "int8": 1, "int4": 1, "4.6bit": 1}
 
 
-def measure(threads=(1,), *, min_time_s: float = 0.005, trials: int = 15) -> dict:
+# Trials of the probes: many short ones, the best kept. On a shared machine a neighbour's
+# burst slows a trial down, never up, and a short trial more often fits between bursts: with
+# 5 ms trials the streaming read measured 15-29 GB/s from one call to the next here (a Sapphire
+# Rapids VM with other jobs on the other core), and the GEMV kernels' ~2 ms benchmark rounds,
+# which catch the quiet moments, came out at up to 171% of that bound; with 1 ms trials, 40 of
+# them, it read 29.0-29.5 GB/s, and vpdpbusd.zmm 876-891 GOP/s instead of 556-867.
+TRIAL_S = 0.001
+TRIALS = 40
+# A working set this large or larger takes longer than TRIAL_S per pass: fewer trials.
+LONG_PASS_BYTES = 32 << 20
+
+
+def measure(threads=(1,), *, min_time_s: float = TRIAL_S, trials: int = TRIALS) -> dict:
     """Peaks (one thread) and the bandwidth ladder for each thread count."""
     from lowbit import _core
 
@@ -47,7 +60,8 @@ def measure(threads=(1,), *, min_time_s: float = 0.005, trials: int = 15) -> dic
     for t in threads:
         rows = []
         for size in LADDER:
-            r = _core.roofline_bandwidth(size, t, min_time_s, max(3, trials // 3))
+            n = trials if size < LONG_PASS_BYTES else max(5, trials * LONG_PASS_BYTES // size)
+            r = _core.roofline_bandwidth(size, t, min_time_s, n)
             rows.append([r["bytes"], r["bytes_per_s"]])
             reader = r["reader"]
         bw[str(t)] = rows
@@ -56,8 +70,17 @@ def measure(threads=(1,), *, min_time_s: float = 0.005, trials: int = 15) -> dic
             "bandwidth": bw, "reader": reader}
 
 
+def measurements(stored: dict) -> list[dict]:
+    """Every measurement of a results file's roofline section: before the cases, during them
+    (lowbit.bench.plugin re-measures every ROOFLINE_EVERY_S) and after."""
+    stored = stored or {}
+    return [m for m in [stored.get("start"), *stored.get("during", []), stored.get("end")]
+            if isinstance(m, dict) and m]
+
+
 def merge(*measurements) -> dict:
-    """The best of several measurements (start and end of a run): each figure's maximum."""
+    """The best of several measurements (before, during, after a run): each figure's maximum,
+    the machine's capacity when it was least disturbed."""
     ms = [m for m in measurements if m]
     if not ms:
         return {}

@@ -4,7 +4,7 @@ The results file is pytest-benchmark's JSON (lowbit.bench.results). This module 
 plan into it, then runs bench/test_gemm.py in one pytest process for the in-process cases
 (lowbit, numpy, onnxruntime) and one per torch ISA cap (oneDNN reads ONEDNN_MAX_CPU_ISA once,
 when it initialises), each completing only what the file does not hold yet. The roofline
-probes run before and after the cases.
+probes run before, during (lowbit.bench.plugin) and after the cases.
 
 What happens to an existing results file is never silent:
 * unfinished, same setup (suite, options, machine, commit, build): resumed;
@@ -191,9 +191,12 @@ def run_suite(catalog, suite: str, out_path, **kw) -> dict:
 
 def _run_suite(catalog, suite: str, out_path, *, formats=None, tiers=None, threads=(1,),
               peers=None, budget_s=None, repeat=None, resume=True, progress=True,
-              roofline=True, log=None) -> dict:
+              roofline=True, roofline_every_s=None, log=None) -> dict:
     from .fingerprint import fingerprint
     from . import roofline as RL
+    from .plugin import ROOFLINE_EVERY_S
+
+    roofline_every_s = ROOFLINE_EVERY_S if roofline_every_s is None else roofline_every_s
 
     check_timing(budget_s, repeat)
     log = log or sys.stderr
@@ -226,7 +229,8 @@ def _run_suite(catalog, suite: str, out_path, *, formats=None, tiers=None, threa
     processes.sort(key=lambda p: p != MAIN)
     done = R.done_ids(doc)
     base_env = dict(os.environ, LOWBIT_BENCH_OUT=str(out.resolve()),
-                    LOWBIT_BENCH_PROGRESS="1" if progress else "0", PYTHONUNBUFFERED="1")
+                    LOWBIT_BENCH_PROGRESS="1" if progress else "0", PYTHONUNBUFFERED="1",
+                    LOWBIT_BENCH_ROOFLINE_EVERY_S=str(roofline_every_s if roofline else 0))
     base_env.pop("ONEDNN_MAX_CPU_ISA", None)
     for p in processes:
         todo = [c for c in lb["plan"] if c["process"] == p and c["id"] not in done]

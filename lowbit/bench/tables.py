@@ -11,7 +11,7 @@ from collections import OrderedDict, defaultdict
 
 from . import roofline as RL
 from .cases import NATIVE
-from .classes import cpu_classes, reference_class
+from .classes import cpu_classes, papers_classes, reference_class, top_class
 from .results import records
 from .stats import geomean
 
@@ -56,7 +56,7 @@ class View:
         self.group_list = [g for g in GROUP_ORDER if g in groups] + sorted(
             groups - set(GROUP_ORDER))
         rf = self.lb.get("roofline", {})
-        self.roof = RL.merge(rf.get("start"), rf.get("end"))
+        self.roof = RL.merge(*RL.measurements(rf))
         self.cores = self.machine.get("cores")
 
     # ------------------------------------------------------------------ classes
@@ -76,11 +76,43 @@ class View:
 
     @property
     def this_cpu(self) -> str | None:
-        return self.class_table.get("this_cpu")
+        """The CPU's own class (not capped). A table written before `top` existed held the
+        cap there when LOWBIT_MAX_TIER was set: then it is unknown."""
+        t = self.class_table
+        if "top" not in t and self.machine.get("max_tier"):
+            return None
+        return t.get("this_cpu")
+
+    @property
+    def top(self) -> str | None:
+        """The best class of the run (the cap when LOWBIT_MAX_TIER was set)."""
+        return top_class(self.class_table)
+
+    @property
+    def cap(self) -> str | None:
+        return self.class_table.get("cap") or self.machine.get("max_tier") or None
 
     @property
     def papers_class(self) -> str | None:
         return self.class_table.get("papers_class")
+
+    @property
+    def papers_classes(self) -> list[str]:
+        return papers_classes(self.class_table)
+
+    def class_tags(self, name: str) -> list[str]:
+        """What a class is, in words, for labels: this CPU's, the cap, the papers' situation,
+        the reference."""
+        tags = []
+        if name == self.this_cpu:
+            tags.append("this CPU")
+        elif name == self.top and self.cap:
+            tags.append(f"LOWBIT_MAX_TIER={self.cap}")
+        if name in self.papers_classes:
+            tags.append("papers' situation")
+        if self.reference and name == self.reference["name"]:
+            tags.append("reference, not a CPU")
+        return tags
 
     # ------------------------------------------------------------------ cells
     def shapes(self, group: str | None = None, threads: int | None = None) -> list[tuple]:
