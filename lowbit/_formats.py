@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-FORMATS = ("fp32", "int8", "int4", "4.6bit")
+from . import _core
+
+# The kernels' list and rules (kernels/src/formats.cpp): Python keeps no copy of them.
+FORMATS = tuple(_core.formats())
 
 
 @dataclass(frozen=True)
@@ -32,40 +35,17 @@ class FormatSpec:
         return float(0.5 * np.log2(nx * nw))
 
 
-def q46_levels(weight_levels: int) -> int:
-    """Activation levels N_x allowed with N_w = 2b+1 weight levels: 2*floor(127/b)+1."""
-    b = (weight_levels - 1) // 2
-    return 2 * (127 // b) + 1
-
-
 def format_spec(fmt: str, **params) -> FormatSpec:
-    """The FormatSpec of `fmt`; validates 4.6bit's (act_levels, weight_levels) pair."""
-    if fmt == "fp32":
-        return FormatSpec("fp32", np.dtype(np.float32), np.dtype(np.float32), None, None,
-                          (0, 0), (0, 0))
-    if fmt == "int8":
-        return FormatSpec("int8", np.dtype(np.uint8), np.dtype(np.int8), (0, 255), (-128, 127),
-                          (0, 255), (-128, 127))
-    if fmt == "int4":
-        return FormatSpec("int4", np.dtype(np.uint8), np.dtype(np.uint8), (0, 15), (0, 15),
-                          (0, 15), (0, 15))
-    if fmt == "4.6bit":
-        nw = int(params.get("weight_levels", 21))
-        if not (3 <= nw <= 255 and nw % 2 == 1):
-            raise ValueError(f"4.6bit: weight_levels must be odd and in 3..255, got {nw}")
-        nx_rule = q46_levels(nw)
-        default_nx = 25 if "weight_levels" not in params else nx_rule
-        nx = int(params.get("act_levels", default_nx))
-        if nx != nx_rule:
-            raise ValueError(
-                f"4.6bit: (act_levels, weight_levels) = ({nx}, {nw}) breaks the rule "
-                f"N_x = 2*floor(127/b)+1 with N_w = 2b+1; for weight_levels={nw} use "
-                f"act_levels={nx_rule}"
-            )
-        a, b = (nx - 1) // 2, (nw - 1) // 2
-        return FormatSpec("4.6bit", np.dtype(np.uint8), np.dtype(np.int8), (0, 2 * a), (-b, b),
-                          (0, 2 * a), (0, 0), {"act_levels": nx, "weight_levels": nw})
-    raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
+    """The FormatSpec of `fmt`, from the kernels' rules; validates 4.6bit's
+    (act_levels, weight_levels) pair and fills in the defaults (25, 21) / the rule's N_x."""
+    unknown = set(params) - {"act_levels", "weight_levels"}
+    if unknown:
+        raise TypeError(f"unknown parameter(s) {sorted(unknown)}; formats take "
+                        "('act_levels', 'weight_levels')")
+    info = _core.format_info(fmt, **params)
+    return FormatSpec(info["name"], np.dtype(info["x_dtype"]), np.dtype(info["w_dtype"]),
+                      info["x_range"], info["w_range"], info["zx_range"], info["zw_range"],
+                      dict(info["params"]))
 
 
 def reference_matmul(x, w, fmt: str, *, zero_point_x: int = 0, zero_point_w: int = 0):

@@ -40,8 +40,6 @@ import x86  # noqa: E402
 TIERS = ("neon", "dotprod", "i8mm")
 FORMATS = ("fp32", "int8", "int4", "4.6bit")
 FORMAT_ENUM = {"kFp32": "fp32", "kInt8": "int8", "kInt4": "int4", "kQ46": "4.6bit"}
-# 4.6bit parameters the model's flush period is computed for (the library default).
-Q46_DEFAULT = (25, 21)
 ITERATIONS = 500  # llvm-mca iterations of each block (steady state)
 
 # Cores: the features each has (Arm TRMs).  Tiers are modelled only where the core has them.
@@ -189,15 +187,26 @@ def main_descs(tier: str) -> list[Desc]:
     return sorted(best.values(), key=lambda d: FORMATS.index(d.fmt))
 
 
+def q46_params() -> dict:
+    """4.6bit parameters the model's flush period is computed for: the library default."""
+    import lowbit
+
+    return lowbit.format_spec("4.6bit").params
+
+
 def flush_period(d: Desc) -> int:
-    """Same rule as the library (formats.cpp): deepest kc a 16-bit lane survives."""
+    """Same rule as the library (formats.cpp), over the library's value ranges: deepest kc a
+    16-bit lane survives."""
     if d.acc_bits != 16:
         return 0
-    if d.fmt == "int4":
-        amax = bmax = 15
-    else:  # 4.6bit, activations re-centred to [-a, a]
-        b = (Q46_DEFAULT[1] - 1) // 2
-        amax, bmax = 127 // b, b
+    import lowbit
+
+    spec = lowbit.format_spec(d.fmt)  # 4.6bit: the default pair, as q46_params()
+    x_lo, x_hi = spec.x_range
+    if d.a_offset != "nullptr":  # q46_centre: activations re-centred to [-a, a]
+        x_lo, x_hi = x_lo - x_hi // 2, x_hi - x_hi // 2
+    amax = max(abs(x_lo), abs(x_hi))
+    bmax = max(abs(v) for v in spec.w_range)
     step = d.terms_per_step * amax * bmax
     k = ((65535 if d.lane_unsigned else 32767) // step) * d.kb
     return k - k % d.kpad()
@@ -441,7 +450,7 @@ def build(
             "iterations": ITERATIONS,
             "flags": {t: f"{flags['ARM_CXXFLAGS']} {flags[f'ARM_MARCH_{t}']}" for t in tiers},
         },
-        "q46_params": {"act_levels": Q46_DEFAULT[0], "weight_levels": Q46_DEFAULT[1]},
+        "q46_params": q46_params(),
         "cpus": {cpu: list(feats) for cpu, feats in CPUS.items()},
         "kernels": kernels,
         "speedups": speedups(kernels),

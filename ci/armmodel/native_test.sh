@@ -39,7 +39,7 @@ for ((i = 0; i < ${#jobs[@]}; i += 2)); do
   wait
 done
 tiers="$out/neon.o $out/dotprod.o $out/i8mm.o $out/cpu_arm.o"
-$ARM_CXX -static $tiers "$out/test_kernels.o" -o "$out/test_arm_kernels"
+$ARM_CXX -static $tiers "$out/formats.o" "$out/test_kernels.o" -o "$out/test_arm_kernels"
 $ARM_CXX -static -pthread $tiers "$out"/{formats,pack,driver,registry,scalar}.o "$out/test_driver.o" \
   -o "$out/test_arm_driver"
 status=0

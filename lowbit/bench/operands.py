@@ -17,13 +17,11 @@ from functools import lru_cache
 
 import numpy as np
 
-# (x low, x high, w low, w high, x zero point, w zero point, params); inclusive ranges.
-RANGES = {
-    "fp32": None,
-    "int8": (0, 255, -128, 127, 128, 0, {}),
-    "int4": (0, 15, 0, 15, 8, 8, {}),
-    "4.6bit": (0, 24, -10, 10, 0, 0, {"act_levels": 25, "weight_levels": 21}),
-}
+import lowbit
+
+# The benchmark's zero points (x, w) per integer format: a choice of scheme, not a format
+# rule. The value ranges and parameters come from lowbit.format_spec (the kernels' rules).
+ZERO_POINTS = {"int8": (128, 0), "int4": (8, 8), "4.6bit": (0, 0)}
 _X_SEED, _W_SEED = 1, 2
 
 
@@ -45,26 +43,24 @@ def _random(fmt: str, shape: tuple, seed: int, low: int | None, high: int | None
 
 @lru_cache(maxsize=4)  # one per format: a shape's implementations share them
 def _weights(fmt: str, K: int, N: int) -> np.ndarray:
-    r = RANGES[fmt]
-    dtype = np.uint8 if fmt == "int4" else np.int8
-    w = _random(fmt, (K, N), _W_SEED, r and r[2], r and r[3], dtype)
+    spec = lowbit.format_spec(fmt)
+    w = _random(fmt, (K, N), _W_SEED, *(spec.w_range or (None, None)), spec.w_dtype)
     w.flags.writeable = False
     return w
 
 
 @lru_cache(maxsize=4)  # one per format: a shape's implementations share them
 def _activations(fmt: str, M: int, K: int) -> np.ndarray:
-    r = RANGES[fmt]
-    x = _random(fmt, (M, K), _X_SEED, r and r[0], r and r[1], np.uint8)
+    spec = lowbit.format_spec(fmt)
+    x = _random(fmt, (M, K), _X_SEED, *(spec.x_range or (None, None)), spec.x_dtype)
     x.flags.writeable = False
     return x
 
 
 def make_operands(fmt: str, M: int, N: int, K: int) -> Operands:
-    if fmt not in RANGES:
-        raise ValueError(f"unknown format {fmt!r}")
+    spec = lowbit.format_spec(fmt)  # ValueError for an unknown format
     x, w = _activations(fmt, M, K), _weights(fmt, K, N)
     if fmt == "fp32":
         return Operands(x, w)
-    _, _, _, _, zx, zw, params = RANGES[fmt]
-    return Operands(x, w, zx, zw, dict(params))
+    zx, zw = ZERO_POINTS[fmt]
+    return Operands(x, w, zx, zw, dict(spec.params))
