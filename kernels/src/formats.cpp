@@ -60,6 +60,9 @@ FormatParams normalize_params(Format f, FormatParams p) {
   return format_params(f, given(p.act_levels), given(p.weight_levels));
 }
 
+int q46_centre(const FormatParams& p) { return -(p.act_levels - 1) / 2; }
+int q46_shift(const FormatParams& p) { return (p.weight_levels - 1) / 2; }
+
 FormatRanges format_ranges(Format f, const FormatParams& p) {
   switch (f) {
     case Format::kFp32: return {0, 0, 0, 0, 0, 0, 0, 0};

@@ -39,6 +39,7 @@ FormatParams format_params(Format f, std::optional<int> act_levels,
                            std::optional<int> weight_levels);
 FormatParams normalize_params(Format f, FormatParams p);  // the same; 0 = not given
 
+
 size_t elem_bits(Elem e);
 
 // Longest depth a micro-kernel call may cover before its 16-bit lanes could overflow:

@@ -54,7 +54,6 @@ void ukernel_f32(int64_t kc, const void* a, const void* b, void* c, int64_t ldc,
 }
 
 // 4.6bit: activations re-centred to [-a, a] while packing (docs/formats.md).
-int q46_centre(const FormatParams& p) { return -(p.act_levels - 1) / 2; }
 
 const KernelDesc kF32 = {"f32_gemm_4x4__scalar", Format::kFp32, "scalar", kMR, kNR, 1, 1,
                          Elem::kF32, Elem::kF32, nullptr, nullptr, 32, 1, false, false,

@@ -34,32 +34,23 @@ class Operands:
     params: dict = field(default_factory=dict)
 
 
-def _random(fmt: str, shape: tuple, seed: int, low: int | None, high: int | None, dtype):
-    rng = np.random.default_rng(seed)
+@lru_cache(maxsize=8)  # one per format and role: a shape's implementations share them
+def _operand(fmt: str, role: str, shape: tuple) -> np.ndarray:
+    """Read-only random codes of one operand ("x" or "w") in the format's range."""
+    spec = lowbit.format_spec(fmt)
+    rng = np.random.default_rng(_X_SEED if role == "x" else _W_SEED)
     if fmt == "fp32":
-        return rng.standard_normal(shape, dtype=np.float32)
-    return rng.integers(low, high, size=shape, dtype=dtype, endpoint=True)
-
-
-@lru_cache(maxsize=4)  # one per format: a shape's implementations share them
-def _weights(fmt: str, K: int, N: int) -> np.ndarray:
-    spec = lowbit.format_spec(fmt)
-    w = _random(fmt, (K, N), _W_SEED, *(spec.w_range or (None, None)), spec.w_dtype)
-    w.flags.writeable = False
-    return w
-
-
-@lru_cache(maxsize=4)  # one per format: a shape's implementations share them
-def _activations(fmt: str, M: int, K: int) -> np.ndarray:
-    spec = lowbit.format_spec(fmt)
-    x = _random(fmt, (M, K), _X_SEED, *(spec.x_range or (None, None)), spec.x_dtype)
-    x.flags.writeable = False
-    return x
+        a = rng.standard_normal(shape, dtype=np.float32)
+    else:
+        (low, high), dtype = getattr(spec, f"{role}_range"), getattr(spec, f"{role}_dtype")
+        a = rng.integers(low, high, size=shape, dtype=dtype, endpoint=True)
+    a.flags.writeable = False
+    return a
 
 
 def make_operands(fmt: str, M: int, N: int, K: int) -> Operands:
     spec = lowbit.format_spec(fmt)  # ValueError for an unknown format
-    x, w = _activations(fmt, M, K), _weights(fmt, K, N)
+    x, w = _operand(fmt, "x", (M, K)), _operand(fmt, "w", (K, N))
     if fmt == "fp32":
         return Operands(x, w)
     zx, zw = ZERO_POINTS[fmt]

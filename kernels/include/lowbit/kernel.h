@@ -51,6 +51,10 @@ using UPanelsFn = void (*)(int64_t kc, const void* a, const void* b, int64_t b_s
 // (4.6bit re-centres activations this way; the driver folds the offset into the
 // row/column-sum corrections.)  nullptr means offset 0.
 using OffsetFn = int (*)(const FormatParams&);
+// The 4.6bit offsets, defined once (formats.cpp) for every tier: q46_centre re-centres
+// activations 0..2a to [-a, a]; q46_shift moves weights [-b, b] to [0, 2b].
+int q46_centre(const FormatParams& p);
+int q46_shift(const FormatParams& p);
 
 // Optional hook run once per thread before the first micro-kernel call of a gemm (AMX
 // tile configuration) and after the last (tile release).  nullptr = nothing to do.

@@ -88,7 +88,6 @@ void qu4_x8c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, in
 }
 
 int int8_to_signed(const FormatParams&) { return -128; }
-int q46_centre(const FormatParams& p) { return -(p.act_levels - 1) / 2; }
 
 // First descriptor of a format: main tile; the rest: small-M companions (same packed B).
 const KernelDesc kInt8_8 = {"qu8s8_gemm_8x12c4__dotprod", Format::kInt8, "dotprod", 8, 12, 4, 4,

@@ -108,7 +108,6 @@ void qu4_x8c8(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, in
   LOWBIT_MCA_END_IF(kMain, qu4_gemm_8x8c8__i8mm/epilogue);
 }
 
-int q46_centre(const FormatParams& p) { return -(p.act_levels - 1) / 2; }
 
 // First descriptor of a format: main tile; the rest: small-M companions (same packed B).
 const KernelDesc kInt8_8 = {"qu8s8_gemm_8x8c8__i8mm", Format::kInt8, "i8mm", 8, 8, 8, 8,

@@ -246,7 +246,6 @@ void q46_x16(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int
 }
 
 int int8_to_signed(const FormatParams&) { return -128; }
-int q46_centre(const FormatParams& p) { return -(p.act_levels - 1) / 2; }
 
 // The first descriptor of a format is the main tile (pack_weights packs for it); the others
 // are its small-M companions: same packed B, fewer rows (docs/architecture.md).

@@ -23,23 +23,26 @@
 namespace lowbit {
 namespace {
 
-#include "dpbusd_zmm.h"  // u8s8_x32c4<MR>, u4s8_x32c4<MR>, kNR
+#include "ukernels.h"  // the micro-kernels, written once for Ymm and Zmm
+
+using x86::Zmm;
+constexpr int kNR = nr_of<Zmm>();
 
 // Cache blocking not tuned on hardware (none was available to this build).
 #define LB_INT8(MR)                                                                            \
   const KernelDesc kInt8_##MR = {"qu8s8_gemm_" #MR "x32c4__avx512vnni", Format::kInt8,         \
                                  "avx512vnni", MR, kNR, 4, 4, Elem::kU8, Elem::kS8, nullptr,   \
-                                 nullptr, 32, 4, false, false, 196, 768, 3072, u8s8_x32c4<MR>, \
+                                 nullptr, 32, 4, false, false, 196, 768, 3072, (dot_c4<Zmm, MR, false>), \
                                  nullptr, nullptr};
 #define LB_INT4(MR)                                                                             \
   const KernelDesc kInt4_##MR = {"qu4_gemm_" #MR "x32c4__avx512vnni", Format::kInt4,            \
                                  "avx512vnni", MR, kNR, 4, 4, Elem::kS8, Elem::kU4, nullptr,    \
-                                 nullptr, 32, 4, false, false, 192, 1024, 3072, u4s8_x32c4<MR>, \
+                                 nullptr, 32, 4, false, false, 192, 1024, 3072, (dot_c4<Zmm, MR, true>), \
                                  nullptr, nullptr};
 #define LB_Q46(MR)                                                                               \
   const KernelDesc kQ46_##MR = {"q46_gemm_" #MR "x32c4__avx512vnni", Format::kQ46, "avx512vnni", \
                                 MR, kNR, 4, 4, Elem::kU8, Elem::kS8, nullptr, nullptr, 32, 4,    \
-                                false, false, 196, 768, 3072, u8s8_x32c4<MR>, nullptr, nullptr};
+                                false, false, 196, 768, 3072, (dot_c4<Zmm, MR, false>), nullptr, nullptr};
 // 14 rows (28 accumulators) for int8 / 4.6bit, 12 for int4 (the nibble mask and the raw and
 // unpacked weight vectors take 5 registers); no spills (loop_report.py).  Small-M
 // companions (same packed B, fewer rows; the driver picks the smallest mr >= M).
