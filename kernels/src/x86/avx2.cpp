@@ -95,37 +95,44 @@ void f32_1x16_edge(int64_t kc, const void* a, const void* b, void* c, int64_t, i
   _mm256_storeu_ps(C + 8, s1);
 }
 
-#define LB_F32_FN(MR, FN, WIDE, EDGE)                                                            \
-  const KernelDesc kF32_##MR = {"f32_gemm_" #MR "x16__avx2", Format::kFp32, "avx2", MR, kNR, 1,   \
-                                1, Elem::kF32, Elem::kF32, nullptr, nullptr, 32, 1, false, false,  \
-                                96, 256, 3072, FN, nullptr, nullptr, nullptr, 0, WIDE,             \
-                                WIDE ? 4 : 0, EDGE};
-#define LB_F32(MR) LB_F32_FN(MR, (f32_tile<Ymm, MR>), nullptr, nullptr)
+constexpr Blocking kBlocking{96, 1024, 3072};
+#define LB_F32(MR)                                                                      \
+  constexpr KernelDesc kF32_##MR = KernelDesc::fp32("f32_gemm_" #MR "x16__avx2", "avx2", MR, \
+                                                    kNR, {96, 256, 3072}, f32_tile<Ymm, MR>);
 // Each int8 tile carries its 7-bit companion (KernelDesc::narrow), same mr.
-#define LB_INT8(MR)                                                                         \
-  const KernelDesc kInt8n_##MR = {"qu7s8_gemm_" #MR "x16c4__avx2", Format::kInt8, "avx2", MR,     \
-                                  kNR, 4, 4, Elem::kU8, Elem::kS8, nullptr, nullptr, 32, 1, false, \
-                                  false, 96, 1024, 3072, qu7s8_c4<Ymm, MR>, nullptr, nullptr};       \
-  const KernelDesc kInt8_##MR = {"qu8s8_gemm_" #MR "x16c2__avx2", Format::kInt8, "avx2", MR, kNR,  \
-                                 2, 2, Elem::kS16, Elem::kS8, nullptr, nullptr, 32, 1, false,      \
-                                 false, 96, 512, 3072, qu8s8_c2<Ymm, MR>, nullptr, nullptr,          \
-                                 &kInt8n_##MR, 127};
-// int4: activations 0..15 (as the signed operand), weights 0..15 as nibbles.
-#define LB_INT4(MR)                                                                          \
-  const KernelDesc kInt4_##MR = {"qu4_gemm_" #MR "x16c4__avx2", Format::kInt4, "avx2", MR, kNR,   \
-                                 4, 4, Elem::kS8, Elem::kU4, nullptr, nullptr, 16, 2, false, true, \
-                                 96, 1024, 3072, (lowbit_c4<Ymm, MR, true, false>), nullptr, nullptr};
+#define LB_INT8(MR)                                                                            \
+  constexpr KernelDesc kInt8n_##MR =                                                           \
+      KernelDesc::acc32("qu7s8_gemm_" #MR "x16c4__avx2", Format::kInt8, "avx2", {MR, kNR, 4, 4}, \
+                        Elem::kU8, Elem::kS8, kBlocking, qu7s8_c4<Ymm, MR>);                   \
+  constexpr KernelDesc kInt8_##MR =                                                            \
+      KernelDesc::acc32("qu8s8_gemm_" #MR "x16c2__avx2", Format::kInt8, "avx2", {MR, kNR, 2, 2}, \
+                        Elem::kS16, Elem::kS8, {96, 512, 3072}, qu8s8_c2<Ymm, MR>)            \
+          .with_narrow(&kInt8n_##MR, 127);
+// int4: activations 0..15 (as the signed operand), weights 0..15 as nibbles; one
+// vpmaddubsw step (2 products) must fit int16: it saturates.
+#define LB_INT4(MR)                                                                            \
+  constexpr KernelDesc kInt4_##MR =                                                            \
+      KernelDesc::acc16("qu4_gemm_" #MR "x16c4__avx2", Format::kInt4, "avx2", {MR, kNR, 4, 4},   \
+                        Elem::kS8, Elem::kU4, {2, false, true}, kBlocking,                     \
+                        lowbit_c4<Ymm, MR, true, false>);
 // 4.6bit: activations re-centred to [-a, a] (signed operand), weights shifted to [0, 2b]
 // (unsigned operand); both offsets are folded into the row/column corrections.
-#define LB_Q46(MR)                                                                           \
-  const KernelDesc kQ46_##MR = {"q46_gemm_" #MR "x16c4__avx2", Format::kQ46, "avx2", MR, kNR,     \
-                                4, 4, Elem::kS8, Elem::kU8, q46_centre, q46_shift, 16, 2, false,   \
-                                true, 96, 1024, 3072, (lowbit_c4<Ymm, MR, false, false>), nullptr, nullptr};
+#define LB_Q46(MR)                                                                             \
+  constexpr KernelDesc kQ46_##MR =                                                             \
+      KernelDesc::acc16("q46_gemm_" #MR "x16c4__avx2", Format::kQ46, "avx2", {MR, kNR, 4, 4},    \
+                        Elem::kS8, Elem::kU8, {2, false, true}, kBlocking,                     \
+                        lowbit_c4<Ymm, MR, false, false>)                                      \
+          .with_offsets(q46_centre, q46_shift);
+// The one-row fp32 tile: four B panels a call (KernelDesc::ukernel_wide), its own edge kernel.
+constexpr KernelDesc kF32_1 =
+    KernelDesc::fp32("f32_gemm_1x16__avx2", "avx2", 1, kNR, {96, 256, 3072}, f32_1x16)
+        .with_wide(f32_row_x16<4>, 4)
+        .with_edge(f32_1x16_edge);
 // Tiles chosen by measurement on Zen 3 (docs/formats.md): int8 6x16 has no spills;
 // the low-bit kernels need two more registers (nibble mask, raw bytes), so 5x16.
 // Small-M companions (same packed B, fewer rows) for GEMV-like calls: the driver picks the
 // smallest mr >= M (pick_for_m in driver.cpp).
-LB_F32(6) LB_F32_FN(1, f32_1x16, f32_row_x16<4>, f32_1x16_edge) LB_F32(2) LB_F32(4)
+LB_F32(6) LB_F32(2) LB_F32(4)
 LB_INT8(6) LB_INT8(1) LB_INT8(2) LB_INT8(4)
 LB_INT4(5) LB_INT4(1) LB_INT4(2) LB_INT4(4)
 LB_Q46(5) LB_Q46(1) LB_Q46(2) LB_Q46(4)

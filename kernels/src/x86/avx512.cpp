@@ -32,27 +32,26 @@ constexpr int kNR = nr_of<Zmm>();
 
 // Cache blocking (mc, kc, nc) is sized for a 48 KiB L1d / 1-2 MiB L2 (Ice Lake-SP,
 // Sapphire Rapids) and not tuned on hardware: none was available to this build.
-#define LB_F32(MR)                                                                               \
-  const KernelDesc kF32_##MR = {"f32_gemm_" #MR "x32__avx512", Format::kFp32, "avx512", MR, kNR, \
-                                1, 1, Elem::kF32, Elem::kF32, nullptr, nullptr, 32, 1, false,    \
-                                false, 192, 256, 3072, (f32_tile<Zmm, MR>), nullptr, nullptr};
-#define LB_INT8(MR)                                                                                \
-  const KernelDesc kInt8_##MR = {"qu8s8_gemm_" #MR "x32c2__avx512", Format::kInt8, "avx512", MR,   \
-                                 kNR, 2, 2, Elem::kS16, Elem::kS8, nullptr, nullptr, 32, 1, false, \
-                                 false, 192, 512, 3072, (qu8s8_c2<Zmm, MR>), nullptr, nullptr};
+#define LB_F32(MR)                                                                    \
+  constexpr KernelDesc kF32_##MR = KernelDesc::fp32("f32_gemm_" #MR "x32__avx512", "avx512", \
+                                                    MR, kNR, {192, 256, 3072}, f32_tile<Zmm, MR>);
+#define LB_INT8(MR)                                                                          \
+  constexpr KernelDesc kInt8_##MR = KernelDesc::acc32(                                       \
+      "qu8s8_gemm_" #MR "x32c2__avx512", Format::kInt8, "avx512", {MR, kNR, 2, 2}, Elem::kS16, \
+      Elem::kS8, {192, 512, 3072}, qu8s8_c2<Zmm, MR>);
 // int4: activations 0..15 (the signed operand), weights 0..15 as nibbles; unsigned lanes.
-#define LB_INT4(MR)                                                                              \
-  const KernelDesc kInt4_##MR = {"qu4_gemm_" #MR "x32c4__avx512", Format::kInt4, "avx512", MR,   \
-                                 kNR, 4, 4, Elem::kS8, Elem::kU4, nullptr, nullptr, 16, 2, true, \
-                                 true, 192, 1024, 3072, (lowbit_c4<Zmm, MR, true, true>), nullptr,   \
-                                 nullptr};
+#define LB_INT4(MR)                                                                          \
+  constexpr KernelDesc kInt4_##MR = KernelDesc::acc16(                                       \
+      "qu4_gemm_" #MR "x32c4__avx512", Format::kInt4, "avx512", {MR, kNR, 4, 4}, Elem::kS8,    \
+      Elem::kU4, {2, true, true}, {192, 1024, 3072}, lowbit_c4<Zmm, MR, true, true>);
 // 4.6bit: activations re-centred to [-a, a] (signed operand), weights shifted to [0, 2b]
 // (unsigned operand); both offsets are folded into the row/column corrections.
-#define LB_Q46(MR)                                                                                \
-  const KernelDesc kQ46_##MR = {"q46_gemm_" #MR "x32c4__avx512", Format::kQ46, "avx512", MR, kNR, \
-                                4, 4, Elem::kS8, Elem::kU8, q46_centre, q46_shift, 16, 2, false,  \
-                                true, 192, 1024, 3072, (lowbit_c4<Zmm, MR, false, false>), nullptr,   \
-                                nullptr};
+#define LB_Q46(MR)                                                                           \
+  constexpr KernelDesc kQ46_##MR =                                                           \
+      KernelDesc::acc16("q46_gemm_" #MR "x32c4__avx512", Format::kQ46, "avx512",               \
+                        {MR, kNR, 4, 4}, Elem::kS8, Elem::kU8, {2, false, true},               \
+                        {192, 1024, 3072}, lowbit_c4<Zmm, MR, false, false>)                   \
+          .with_offsets(q46_centre, q46_shift);
 // 12 rows: 24 accumulators + B vectors + broadcast (+ nibble mask and halves) fit the 32 zmm
 // registers without a spill (kernels/tests_native/x86/loop_report.py).  Small-M companions
 // (same packed B, fewer rows; the driver picks the smallest mr >= M) for GEMV-like calls.

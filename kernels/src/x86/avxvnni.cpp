@@ -30,18 +30,13 @@ using x86::Ymm;
 constexpr int kNR = nr_of<Ymm>();
 
 // Cache blocking not tuned on hardware (none was available to this build).
-#define LB_INT8(MR)                                                                                \
-  const KernelDesc kInt8_##MR = {"qu8s8_gemm_" #MR "x16c4__avxvnni", Format::kInt8, "avxvnni", MR, \
-                                 kNR, 4, 4, Elem::kU8, Elem::kS8, nullptr, nullptr, 32, 4, false,  \
-                                 false, 96, 1024, 3072, (dot_c4<Ymm, MR, false>), nullptr, nullptr};
-#define LB_INT4(MR)                                                                               \
-  const KernelDesc kInt4_##MR = {"qu4_gemm_" #MR "x16c4__avxvnni", Format::kInt4, "avxvnni", MR,  \
-                                 kNR, 4, 4, Elem::kS8, Elem::kU4, nullptr, nullptr, 32, 4, false, \
-                                 false, 95, 1024, 3072, (dot_c4<Ymm, MR, true>), nullptr, nullptr};
-#define LB_Q46(MR)                                                                               \
-  const KernelDesc kQ46_##MR = {"q46_gemm_" #MR "x16c4__avxvnni", Format::kQ46, "avxvnni", MR,   \
-                                kNR, 4, 4, Elem::kU8, Elem::kS8, nullptr, nullptr, 32, 4, false, \
-                                false, 96, 1024, 3072, (dot_c4<Ymm, MR, false>), nullptr, nullptr};
+#define LB_VNNI(FMT, PREFIX, MR, A_ELEM, B_ELEM, MC, NIBBLES)                                \
+  constexpr KernelDesc k##FMT##_##MR = KernelDesc::acc32(                                    \
+      PREFIX "_gemm_" #MR "x16c4__avxvnni", Format::k##FMT, "avxvnni", {MR, kNR, 4, 4}, A_ELEM, \
+      B_ELEM, {MC, 1024, 3072}, dot_c4<Ymm, MR, NIBBLES>);
+#define LB_INT8(MR) LB_VNNI(Int8, "qu8s8", MR, Elem::kU8, Elem::kS8, 96, false)
+#define LB_INT4(MR) LB_VNNI(Int4, "qu4", MR, Elem::kS8, Elem::kU4, 95, true)
+#define LB_Q46(MR) LB_VNNI(Q46, "q46", MR, Elem::kU8, Elem::kS8, 96, false)
 // Small-M companions (same packed B, fewer rows; the driver picks the smallest mr >= M).
 LB_INT8(6) LB_INT8(1) LB_INT8(2) LB_INT8(4)
 LB_INT4(5) LB_INT4(1) LB_INT4(2) LB_INT4(4)
