@@ -153,10 +153,11 @@ clean:
 # descriptor held to an int64 reference (kernels/tests_native/x86/).
 .PHONY: x86-emulated-test
 X86EMU := build/x86-emulated
-X86EMU_SRC := kernels/src/x86/avx512.cpp kernels/src/x86/avxvnni.cpp \
-  kernels/src/x86/avx512vnni.cpp kernels/src/x86/amx.cpp kernels/src/formats.cpp \
+# The emulated tiers: rows of kernels/src/tiers.def with arch x86 and emulated = 1.
+X86EMU_TIERS := $(shell sed -n 's/^LOWBIT_TIER.\([a-z0-9_]*\), *x86, *[0-9]*, *1,.*/\1/p' kernels/src/tiers.def)
+X86EMU_SRC := $(X86EMU_TIERS:%=kernels/src/x86/%.cpp) kernels/src/formats.cpp \
   kernels/src/pack.cpp kernels/src/driver.cpp kernels/tests_native/x86/test_x86_tiers.cpp
-X86EMU_HDR := $(wildcard kernels/include/lowbit/*.h kernels/src/*.h kernels/src/x86/*.h \
+X86EMU_HDR := kernels/src/tiers.def $(wildcard kernels/include/lowbit/*.h kernels/src/*.h kernels/src/x86/*.h \
   kernels/tests_native/x86/*.h)
 
 $(VENV)/.simde: $(VENV)/.created

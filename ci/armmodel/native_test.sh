@@ -13,7 +13,7 @@ source ci/armmodel/flags.sh
 out=build/arm-native
 mkdir -p "$out"
 deps="kernels/src/arm/common.h kernels/include/lowbit/kernel.h kernels/src/arm/tiers.h
-      kernels/src/internal.h ci/armmodel/flags.sh"
+      kernels/src/internal.h kernels/src/tiers.def kernels/src/tiers.h ci/armmodel/flags.sh"
 compile() {  # src obj flags...
   local src=$1 obj=$2 stale=0
   shift 2
@@ -39,7 +39,7 @@ for ((i = 0; i < ${#jobs[@]}; i += 2)); do
   wait
 done
 tiers="$out/neon.o $out/dotprod.o $out/i8mm.o $out/cpu_arm.o"
-$ARM_CXX -static $tiers "$out/formats.o" "$out/test_kernels.o" -o "$out/test_arm_kernels"
+$ARM_CXX -static $tiers "$out/formats.o" "$out/scalar.o" "$out/test_kernels.o" -o "$out/test_arm_kernels"
 $ARM_CXX -static -pthread $tiers "$out"/{formats,pack,driver,registry,scalar}.o "$out/test_driver.o" \
   -o "$out/test_arm_driver"
 status=0

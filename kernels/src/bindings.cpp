@@ -274,6 +274,15 @@ PYBIND11_MODULE(_core, m) {
     return out;
   });
   m.def("tier_features", [](const std::string& t) { return tier_info(t).features; });
+  m.def("tier_info", [](const std::string& t) {
+    const TierInfo& i = tier_info(t);
+    py::dict d;
+    d["name"] = i.name;
+    d["rank"] = i.rank;
+    d["features"] = i.features;
+    d["flags"] = i.flags;
+    return d;
+  }, "A row of the tier table (kernels/src/tiers.def) of this build's architecture.");
   m.def("tiers", [](const std::string& fmt) { return tiers_for(parse_format(fmt)); });
   m.def("tier_unavailable_reason", [](const std::string& t) { return tier_unavailable_reason(t); });
   m.def("max_tier", []() -> std::optional<std::string> {

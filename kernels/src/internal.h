@@ -138,6 +138,7 @@ struct TierInfo {
   const char* name;
   int rank;                            // preference: higher is better
   std::vector<std::string> features;   // CPU features the tier needs
+  const char* flags;                   // compile flags of its translation units
 };
 const std::vector<TierInfo>& all_tiers();    // compiled for this architecture
 const TierInfo& tier_info(const std::string& name);  // throws for unknown names

@@ -20,11 +20,19 @@
 #include <cstring>
 #include <numeric>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "arm/tiers.h"
 #include "internal.h"
+#include "tiers.h"
+
+namespace lowbit {
+#define LOWBIT_TIER_X(name, rank, emulated, features, flags) const KernelList& kernels_##name();
+#include "tiers.def"
+#undef LOWBIT_TIER_X
+}  // namespace lowbit
 
 using lowbit::Elem;
 using lowbit::Format;
@@ -268,16 +276,20 @@ int main() {
   struct Tier {
     const char* name;
     const lowbit::KernelList& (*list)();
-    std::vector<const char*> needs;
+    const char* needs;  // space-separated CPU features
   };
-  const Tier tiers[] = {{"neon", lowbit::kernels_neon, {"asimd"}},
-                        {"dotprod", lowbit::kernels_dotprod, {"asimd", "asimddp"}},
-                        {"i8mm", lowbit::kernels_i8mm, {"asimd", "asimddp", "i8mm"}}};
+  // Every tier of the tier table (tiers.def) for aarch64, and the scalar one.
+  const Tier tiers[] = {
+#define LOWBIT_TIER_X(name, rank, emulated, features, flags) {#name, lowbit::kernels_##name, features},
+#include "tiers.def"
+#undef LOWBIT_TIER_X
+  };
   std::mt19937 rng(20240651);
   int tiers_run = 0;
   for (const Tier& t : tiers) {
     bool ok = true;
-    for (const char* f : t.needs) ok = ok && lowbit::cpu_has_feature(f);
+    std::istringstream needs(t.needs);
+    for (std::string f; needs >> f;) ok = ok && lowbit::cpu_has_feature(f);
     if (!ok) {
       std::printf("tier %s skipped: this CPU lacks its features\n", t.name);
       continue;
