@@ -21,6 +21,7 @@ the issue-6 regression gate compares reports/arm-model.json exactly.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -146,35 +147,46 @@ def read_flags() -> dict[str, str]:
     return out
 
 
-DESC_RE = re.compile(r"const KernelDesc k\w+ = \{(.*?)\};", re.DOTALL)
+# The registry dump (kernels/tests_native/registry_dump.cpp): the library's own list of
+# variants, cross-built for aarch64 from the library's sources and run under QEMU user mode.
+# -O0: descriptors do not depend on optimisation, and it compiles in seconds.
+DUMP_SOURCES = ("arm/neon", "arm/dotprod", "arm/i8mm", "cpu_arm", "formats", "registry", "scalar",
+                "pack", "driver")
+
+
+@functools.lru_cache(maxsize=None)
+def registry_dump() -> tuple[dict, ...]:
+    flags = read_flags()
+    with tempfile.TemporaryDirectory(prefix="armmodel-registry-") as tmp:
+        objs = []
+        for src in (*DUMP_SOURCES, "../tests_native/registry_dump"):
+            tier = src.split("/")[-1]
+            march = flags.get(f"ARM_MARCH_{tier}", flags["ARM_MARCH_neon"])
+            obj = Path(tmp) / f"{tier}.o"
+            subprocess.run([flags["ARM_CXX"], *shlex.split(flags["ARM_CXXFLAGS"]), "-O0",
+                            "-DLOWBIT_ARCH_AARCH64", *shlex.split(march), "-c",
+                            str(ROOT / f"kernels/src/{src}.cpp"), "-o", str(obj)],
+                           check=True, cwd=ROOT)
+            objs.append(str(obj))
+        exe = Path(tmp) / "registry_dump"
+        subprocess.run([flags["ARM_CXX"], "-static", "-pthread", *objs, "-o", str(exe)],
+                       check=True, cwd=ROOT)
+        env = dict(os.environ, QEMU_CPU="max")  # every tier's variants are listed anyway
+        out = subprocess.run(["qemu-aarch64-static", str(exe)], check=True, capture_output=True,
+                             text=True, env=env).stdout
+    return tuple(json.loads(out))
 
 
 def read_descs(tier: str) -> list[Desc]:
-    """The KernelDesc initializers of a tier's source: the one list of variants."""
-    src = (ROOT / f"kernels/src/arm/{tier}.cpp").read_text()
-    descs = []
-    for body in DESC_RE.findall(src):
-        f = [x.strip() for x in re.sub(r"\s+", " ", body).split(",")]
-        descs.append(
-            Desc(
-                name=f[0].strip('"'),
-                fmt=FORMAT_ENUM[f[1].split("::")[1]],
-                tier=f[2].strip('"'),
-                mr=int(f[3]),
-                nr=int(f[4]),
-                ka=int(f[5]),
-                kb=int(f[6]),
-                a_elem=f[7].split("::")[1],
-                b_elem=f[8].split("::")[1],
-                a_offset=f[9],
-                acc_bits=int(f[11]),
-                terms_per_step=int(f[12]),
-                lane_unsigned=f[13] == "true",
-                kc=int(f[16]),
-                ukernel=f[18],
-            )
-        )
-    return descs
+    """The variants of a tier, from the registry dump: the one list of variants."""
+    return [
+        Desc(name=v["name"], fmt=v["format"], tier=v["tier"], mr=v["mr"], nr=v["nr"],
+             ka=v["ka"], kb=v["kb"], a_elem=v["a_elem"], b_elem=v["b_elem"],
+             a_offset=v["a_offset"], acc_bits=v["acc_bits"],
+             terms_per_step=v["terms_per_step"], lane_unsigned=v["lane_unsigned"], kc=v["kc"],
+             ukernel="")
+        for v in registry_dump() if v["tier"] == tier
+    ]
 
 
 def main_descs(tier: str) -> list[Desc]:
