@@ -110,36 +110,23 @@ void qu4_x8c8(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, in
 
 
 // First descriptor of a format: main tile; the rest: small-M companions (same packed B).
-constexpr KernelDesc kInt8_8 =
-    KernelDesc::acc32("qu8s8_gemm_8x8c8__i8mm", Format::kInt8, "i8mm",
-                      {8, 8, 8, 8}, Elem::kU8, Elem::kS8, {96, 512, 3072}, mmla_x8c8<Mmla::kUS, 8>);
-constexpr KernelDesc kInt8_4 =
-    KernelDesc::acc32("qu8s8_gemm_4x8c8__i8mm", Format::kInt8, "i8mm",
-                      {4, 8, 8, 8}, Elem::kU8, Elem::kS8, {96, 512, 3072}, mmla_x8c8<Mmla::kUS, 4>);
-constexpr KernelDesc kInt8_2 =
-    KernelDesc::acc32("qu8s8_gemm_2x8c8__i8mm", Format::kInt8, "i8mm",
-                      {2, 8, 8, 8}, Elem::kU8, Elem::kS8, {96, 512, 3072}, mmla_x8c8<Mmla::kUS, 2>);
-constexpr KernelDesc kInt4_8 =
-    KernelDesc::acc32("qu4_gemm_8x8c8__i8mm", Format::kInt4, "i8mm",
-                      {8, 8, 8, 8}, Elem::kU8, Elem::kU4, {96, 512, 3072}, qu4_x8c8<8>);
-constexpr KernelDesc kInt4_4 =
-    KernelDesc::acc32("qu4_gemm_4x8c8__i8mm", Format::kInt4, "i8mm",
-                      {4, 8, 8, 8}, Elem::kU8, Elem::kU4, {96, 512, 3072}, qu4_x8c8<4>);
-constexpr KernelDesc kInt4_2 =
-    KernelDesc::acc32("qu4_gemm_2x8c8__i8mm", Format::kInt4, "i8mm",
-                      {2, 8, 8, 8}, Elem::kU8, Elem::kU4, {96, 512, 3072}, qu4_x8c8<2>);
-constexpr KernelDesc kQ46_8 =
-    KernelDesc::acc32("q46_gemm_8x8c8__i8mm", Format::kQ46, "i8mm",
-                      {8, 8, 8, 8}, Elem::kS8, Elem::kS8, {96, 512, 3072}, mmla_x8c8<Mmla::kSS, 8>)
-        .with_offsets(q46_centre);
-constexpr KernelDesc kQ46_4 =
-    KernelDesc::acc32("q46_gemm_4x8c8__i8mm", Format::kQ46, "i8mm",
-                      {4, 8, 8, 8}, Elem::kS8, Elem::kS8, {96, 512, 3072}, mmla_x8c8<Mmla::kSS, 4>)
-        .with_offsets(q46_centre);
-constexpr KernelDesc kQ46_2 =
-    KernelDesc::acc32("q46_gemm_2x8c8__i8mm", Format::kQ46, "i8mm",
-                      {2, 8, 8, 8}, Elem::kS8, Elem::kS8, {96, 512, 3072}, mmla_x8c8<Mmla::kSS, 2>)
-        .with_offsets(q46_centre);
+#define LB_INT8(MR)                                                                 \
+  constexpr KernelDesc kInt8_##MR = KernelDesc::acc32(                              \
+      "qu8s8_gemm_" #MR "x8c8__i8mm", Format::kInt8, "i8mm", {MR, 8, 8, 8}, Elem::kU8, \
+      Elem::kS8, {96, 512, 3072}, mmla_x8c8<Mmla::kUS, MR>);
+LB_INT8(8) LB_INT8(4) LB_INT8(2)
+#define LB_INT4(MR)                                                                 \
+  constexpr KernelDesc kInt4_##MR = KernelDesc::acc32(                              \
+      "qu4_gemm_" #MR "x8c8__i8mm", Format::kInt4, "i8mm", {MR, 8, 8, 8}, Elem::kU8,  \
+      Elem::kU4, {96, 512, 3072}, qu4_x8c8<MR>);
+LB_INT4(8) LB_INT4(4) LB_INT4(2)
+#define LB_Q46(MR)                                                                  \
+  constexpr KernelDesc kQ46_##MR =                                                  \
+      KernelDesc::acc32("q46_gemm_" #MR "x8c8__i8mm", Format::kQ46, "i8mm",         \
+                        {MR, 8, 8, 8}, Elem::kS8, Elem::kS8, {96, 512, 3072},       \
+                        mmla_x8c8<Mmla::kSS, MR>)                                   \
+          .with_offsets(q46_centre);
+LB_Q46(8) LB_Q46(4) LB_Q46(2)
 
 const KernelDesc* const kList[] = {&kInt8_8, &kInt8_4, &kInt8_2, &kInt4_8, &kInt4_4, &kInt4_2, &kQ46_8, &kQ46_4, &kQ46_2};
 

@@ -249,67 +249,31 @@ int int8_to_signed(const FormatParams&) { return -128; }
 
 // The first descriptor of a format is the main tile (pack_weights packs for it); the others
 // are its small-M companions: same packed B, fewer rows (docs/architecture.md).
-constexpr KernelDesc kF32_8 =
-    KernelDesc::fp32("f32_gemm_8x12__neon", "neon", 8, 12, {96, 256, 3072},
-                     f32_x12<8>);
-constexpr KernelDesc kF32_4 =
-    KernelDesc::fp32("f32_gemm_4x12__neon", "neon", 4, 12, {96, 256, 3072},
-                     f32_x12<4>);
-constexpr KernelDesc kF32_2 =
-    KernelDesc::fp32("f32_gemm_2x12__neon", "neon", 2, 12, {96, 256, 3072},
-                     f32_x12<2>);
-constexpr KernelDesc kF32_1 =
-    KernelDesc::fp32("f32_gemm_1x12__neon", "neon", 1, 12, {96, 256, 3072},
-                     f32_x12<1>);
-constexpr KernelDesc kInt8_4 =
-    KernelDesc::acc32("qu8s8_gemm_4x16c2__neon", Format::kInt8, "neon",
-                      {4, 16, 4, 2}, Elem::kS8, Elem::kS8, {96, 512, 3072}, qu8s8_x16<4>)
+#define LB_F32(MR)                                                                  \
+constexpr KernelDesc kF32_##MR =                                                    \
+    KernelDesc::fp32("f32_gemm_" #MR "x12__neon", "neon", MR, 12, {96, 256, 3072},  \
+                     f32_x12<MR>);
+LB_F32(8) LB_F32(4) LB_F32(2) LB_F32(1)
+#define LB_INT8(MR)                                                                          \
+constexpr KernelDesc kInt8_##MR =                                                            \
+    KernelDesc::acc32("qu8s8_gemm_" #MR "x16c2__neon", Format::kInt8, "neon",                \
+                      {MR, 16, 4, 2}, Elem::kS8, Elem::kS8, {96, 512, 3072}, qu8s8_x16<MR>)  \
         .with_offsets(int8_to_signed);
-constexpr KernelDesc kInt8_2 =
-    KernelDesc::acc32("qu8s8_gemm_2x16c2__neon", Format::kInt8, "neon",
-                      {2, 16, 4, 2}, Elem::kS8, Elem::kS8, {96, 512, 3072}, qu8s8_x16<2>)
-        .with_offsets(int8_to_signed);
-constexpr KernelDesc kInt8_1 =
-    KernelDesc::acc32("qu8s8_gemm_1x16c2__neon", Format::kInt8, "neon",
-                      {1, 16, 4, 2}, Elem::kS8, Elem::kS8, {96, 512, 3072}, qu8s8_x16<1>)
-        .with_offsets(int8_to_signed);
+LB_INT8(4) LB_INT8(2) LB_INT8(1)
 // 16-bit lanes: one k-group (2 k) adds 2 products per lane; unsigned (codes are >= 0).
-constexpr KernelDesc kInt4_8 =
-    KernelDesc::acc16("qu4_gemm_8x16c2__neon", Format::kInt4, "neon",
-                      {8, 16, 2, 2}, Elem::kU8, Elem::kU4, {2, true, false}, {96, 1024, 3072},
-                      qu4_x16<8>);
-constexpr KernelDesc kInt4_4 =
-    KernelDesc::acc16("qu4_gemm_4x16c2__neon", Format::kInt4, "neon",
-                      {4, 16, 2, 2}, Elem::kU8, Elem::kU4, {2, true, false}, {96, 1024, 3072},
-                      qu4_x16<4>);
-constexpr KernelDesc kInt4_2 =
-    KernelDesc::acc16("qu4_gemm_2x16c2__neon", Format::kInt4, "neon",
-                      {2, 16, 2, 2}, Elem::kU8, Elem::kU4, {2, true, false}, {96, 1024, 3072},
-                      qu4_x16<2>);
-constexpr KernelDesc kInt4_1 =
-    KernelDesc::acc16("qu4_gemm_1x16c2__neon", Format::kInt4, "neon",
-                      {1, 16, 2, 2}, Elem::kU8, Elem::kU4, {2, true, false}, {96, 1024, 3072},
-                      qu4_x16<1>);
-constexpr KernelDesc kQ46_8 =
-    KernelDesc::acc16("q46_gemm_8x16c2__neon", Format::kQ46, "neon",
-                      {8, 16, 2, 2}, Elem::kS8, Elem::kS8, {2, false, false}, {96, 1024, 3072},
-                      q46_x16<8>)
+#define LB_INT4(MR)                                                                              \
+constexpr KernelDesc kInt4_##MR =                                                                \
+    KernelDesc::acc16("qu4_gemm_" #MR "x16c2__neon", Format::kInt4, "neon",                      \
+                      {MR, 16, 2, 2}, Elem::kU8, Elem::kU4, {2, true, false}, {96, 1024, 3072},  \
+                      qu4_x16<MR>);
+LB_INT4(8) LB_INT4(4) LB_INT4(2) LB_INT4(1)
+#define LB_Q46(MR)                                                                                \
+constexpr KernelDesc kQ46_##MR =                                                                  \
+    KernelDesc::acc16("q46_gemm_" #MR "x16c2__neon", Format::kQ46, "neon",                        \
+                      {MR, 16, 2, 2}, Elem::kS8, Elem::kS8, {2, false, false}, {96, 1024, 3072},  \
+                      q46_x16<MR>)                                                                \
         .with_offsets(q46_centre);
-constexpr KernelDesc kQ46_4 =
-    KernelDesc::acc16("q46_gemm_4x16c2__neon", Format::kQ46, "neon",
-                      {4, 16, 2, 2}, Elem::kS8, Elem::kS8, {2, false, false}, {96, 1024, 3072},
-                      q46_x16<4>)
-        .with_offsets(q46_centre);
-constexpr KernelDesc kQ46_2 =
-    KernelDesc::acc16("q46_gemm_2x16c2__neon", Format::kQ46, "neon",
-                      {2, 16, 2, 2}, Elem::kS8, Elem::kS8, {2, false, false}, {96, 1024, 3072},
-                      q46_x16<2>)
-        .with_offsets(q46_centre);
-constexpr KernelDesc kQ46_1 =
-    KernelDesc::acc16("q46_gemm_1x16c2__neon", Format::kQ46, "neon",
-                      {1, 16, 2, 2}, Elem::kS8, Elem::kS8, {2, false, false}, {96, 1024, 3072},
-                      q46_x16<1>)
-        .with_offsets(q46_centre);
+LB_Q46(8) LB_Q46(4) LB_Q46(2) LB_Q46(1)
 
 const KernelDesc* const kList[] = {&kF32_8,  &kF32_4,  &kF32_2,  &kF32_1, &kInt8_4, &kInt8_2,
                                    &kInt8_1, &kInt4_8, &kInt4_4, &kInt4_2, &kInt4_1, &kQ46_8,
