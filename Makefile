@@ -127,8 +127,15 @@ workflow-check: $(VENV)/.check-jsonschema
 
 # aarch64 micro-kernels: standalone bit-exact harness under qemu-aarch64-static (default,
 # max and cortex-a72 CPU models), independent of the Python build.
+# CMake builds the harnesses from the tier table's sources and flags (cmake/native-tests.cmake);
+# ctest runs each under qemu-aarch64-static once per QEMU CPU model.
+ARM_NATIVE := build/arm-native-ctest
 arm-native-test:
-	bash ci/armmodel/native_test.sh
+	bash ci/armmodel/tools.sh native
+	cmake -S . -B $(ARM_NATIVE) --toolchain cmake/aarch64-native-tests.cmake \
+	  -DLOWBIT_EXTENSION=OFF -DLOWBIT_NATIVE_TESTS=ON >/dev/null
+	cmake --build $(ARM_NATIVE) -j2
+	ctest --test-dir $(ARM_NATIVE) --output-on-failure
 
 # Two cycle models (llvm-mca, OSACA) of the aarch64 micro-kernels, checked on this machine's
 # x86 kernels against a measurement -> reports/arm-model.json (exact regression baseline),
