@@ -159,27 +159,19 @@ clean:
 # AVX-512/VNNI emulation, from PyPI as cmeel-simde) and a software AMX model, every
 # descriptor held to an int64 reference (kernels/tests_native/x86/).
 .PHONY: x86-emulated-test
-X86EMU := build/x86-emulated
-# The emulated tiers: rows of kernels/src/tiers.def with arch x86 and emulated = 1.
-X86EMU_TIERS := $(shell sed -n 's/^LOWBIT_TIER.\([a-z0-9_]*\), *x86, *[0-9]*, *1,.*/\1/p' kernels/src/tiers.def)
-X86EMU_SRC := $(X86EMU_TIERS:%=kernels/src/x86/%.cpp) kernels/src/formats.cpp \
-  kernels/src/pack.cpp kernels/src/driver.cpp kernels/tests_native/x86/test_x86_tiers.cpp
-X86EMU_HDR := kernels/src/tiers.def $(wildcard kernels/include/lowbit/*.h kernels/src/*.h kernels/src/x86/*.h \
-  kernels/tests_native/x86/*.h)
+# CMake builds it (cmake/native-tests.cmake) from the tier table's rows with emulated = 1.
+X86EMU := build/x86-emulated-ctest
 
 $(VENV)/.simde: $(VENV)/.created
 	$(PIP) install -q "cmeel-simde==0.8.2"
 	touch $@
 
-$(X86EMU)/test_x86_tiers: $(VENV)/.simde $(X86EMU_SRC) $(X86EMU_HDR)
-	mkdir -p $(X86EMU)
-	inc=$$(ls -d $(VENV)/lib/python3*/site-packages/cmeel.prefix/include | head -n 1) && \
-	$(CXX) -std=c++17 -O1 -fwrapv -Wall -Wextra -Werror -Wno-psabi -DLOWBIT_X86_EMULATE \
-	  -DLOWBIT_ARCH_X86 -isystem "$$inc" -Ikernels/include -Ikernels/src \
-	  -Ikernels/tests_native/x86 $(X86EMU_SRC) -pthread -o $@
-
-x86-emulated-test: $(X86EMU)/test_x86_tiers
-	./$(X86EMU)/test_x86_tiers
+x86-emulated-test: $(VENV)/.simde
+	inc=$$(ls -d $(abspath $(VENV))/lib/python3*/site-packages/cmeel.prefix/include | head -n 1) && \
+	cmake -S . -B $(X86EMU) -DLOWBIT_EXTENSION=OFF -DLOWBIT_NATIVE_TESTS=ON \
+	  -DLOWBIT_SIMDE_INCLUDE="$$inc" >/dev/null
+	cmake --build $(X86EMU) -j2 --target test_x86_tiers
+	ctest --test-dir $(X86EMU) -R x86_emulated --output-on-failure
 
 # ARM and Docker (docker/README.md).  Root for debootstrap, binfmt_misc and dockerd.
 .PHONY: arm-sysroot arm-build

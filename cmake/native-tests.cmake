@@ -9,6 +9,8 @@
 #   `max` (asimd + dotprod + i8mm: every tier) and `cortex-a72` (asimd only: dotprod and
 #   i8mm must be skipped through the same getauxval detection the library uses).
 #   The host (any architecture): registry_dump, the registry as JSON.
+#   x86-64 with LOWBIT_SIMDE_INCLUDE (make x86-emulated-test): test_x86_tiers, the tiers with
+#   emulated = 1 built against SIMDe (no ISA flags) and held to an exact reference.
 enable_testing()
 
 set(_k ${CMAKE_CURRENT_SOURCE_DIR}/kernels/src)
@@ -50,4 +52,25 @@ if(LOWBIT_ARCH STREQUAL "arm")
       set_tests_properties(test_arm_driver/${_cpu} PROPERTIES ENVIRONMENT_MODIFICATION "${_env}")
     endif()
   endforeach()
+endif()
+
+if(LOWBIT_ARCH STREQUAL "x86" AND LOWBIT_SIMDE_INCLUDE)
+  # The tier sources again, without their ISA flags: through one-line wrapper TUs, so the
+  # per-file flags the tier sources carry for the real build do not apply here.
+  set(_emu_sources ${_k}/formats.cpp ${_k}/pack.cpp ${_k}/driver.cpp
+      ${_t}/x86/test_x86_tiers.cpp)
+  foreach(_tier IN LISTS LOWBIT_EMULATED_TIERS)
+    set(_w ${CMAKE_CURRENT_BINARY_DIR}/emulated/${_tier}.cpp)
+    file(CONFIGURE OUTPUT ${_w} CONTENT "#include \"${_k}/x86/${_tier}.cpp\"\n")
+    list(APPEND _emu_sources ${_w})
+  endforeach()
+  add_executable(test_x86_tiers ${_emu_sources})
+  target_include_directories(test_x86_tiers SYSTEM PRIVATE ${LOWBIT_SIMDE_INCLUDE})
+  target_include_directories(test_x86_tiers PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/kernels/include
+                             ${_k} ${_k}/x86 ${_t}/x86)
+  target_compile_definitions(test_x86_tiers PRIVATE LOWBIT_X86_EMULATE LOWBIT_ARCH_X86)
+  # The options of the former Makefile rule.
+  target_compile_options(test_x86_tiers PRIVATE -O1 -fwrapv -Wall -Wextra -Werror -Wno-psabi)
+  target_link_libraries(test_x86_tiers PRIVATE Threads::Threads)
+  add_test(NAME x86_emulated COMMAND test_x86_tiers)
 endif()
