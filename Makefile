@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 SUITE ?= default
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-SOURCES := $(shell find kernels lowbit -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.py' -o -name 'CMakeLists.txt' \) 2>/dev/null) CMakeLists.txt pyproject.toml
+SOURCES := $(shell find kernels src -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.py' -o -name 'CMakeLists.txt' \) 2>/dev/null) CMakeLists.txt pyproject.toml
 
 .PHONY: help venv install test test-sanitize bench bench-report accuracy history dashboard workflow-check regress baseline arm-test arm-model docker clean
 .PHONY: arm-native-test

@@ -1,4 +1,4 @@
-// pybind11 module lowbit._core.  The Python layer (lowbit/__init__.py) does the friendly
+// pybind11 module lowbit._core.  The Python layer (src/lowbit/__init__.py) does the friendly
 // argument checking; this layer re-checks what memory safety depends on.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
