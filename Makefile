@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 SUITE ?= default
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-SOURCES := $(shell find kernels lowbit -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.py' -o -name 'CMakeLists.txt' \) 2>/dev/null) CMakeLists.txt pyproject.toml
+SOURCES := $(shell find kernels src -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.py' -o -name 'CMakeLists.txt' \) 2>/dev/null) CMakeLists.txt pyproject.toml
 
 .PHONY: help venv install test test-sanitize bench bench-report accuracy history dashboard workflow-check regress baseline arm-test arm-model docker clean
 .PHONY: arm-native-test
@@ -128,8 +128,15 @@ workflow-check: $(VENV)/.check-jsonschema
 
 # aarch64 micro-kernels: standalone bit-exact harness under qemu-aarch64-static (default,
 # max and cortex-a72 CPU models), independent of the Python build.
+# CMake builds the harnesses from the tier table's sources and flags (cmake/native-tests.cmake);
+# ctest runs each under qemu-aarch64-static once per QEMU CPU model.
+ARM_NATIVE := build/arm-native-ctest
 arm-native-test:
-	bash ci/armmodel/native_test.sh
+	bash ci/armmodel/tools.sh native
+	cmake -S . -B $(ARM_NATIVE) --toolchain cmake/aarch64-native-tests.cmake \
+	  -DLOWBIT_EXTENSION=OFF -DLOWBIT_NATIVE_TESTS=ON >/dev/null
+	cmake --build $(ARM_NATIVE) -j2
+	ctest --test-dir $(ARM_NATIVE) --output-on-failure
 
 # Two cycle models (llvm-mca, OSACA) of the aarch64 micro-kernels and of the x86 kernels ->
 # reports/arm-model.json (exact regression baseline) and reports/arm-model.md, the error bars
@@ -156,26 +163,19 @@ clean:
 # AVX-512/VNNI emulation, from PyPI as cmeel-simde) and a software AMX model, every
 # descriptor held to an int64 reference (kernels/tests_native/x86/).
 .PHONY: x86-emulated-test
-X86EMU := build/x86-emulated
-X86EMU_SRC := kernels/src/x86/avx512.cpp kernels/src/x86/avxvnni.cpp \
-  kernels/src/x86/avx512vnni.cpp kernels/src/x86/amx.cpp kernels/src/formats.cpp \
-  kernels/src/pack.cpp kernels/src/driver.cpp kernels/tests_native/x86/test_x86_tiers.cpp
-X86EMU_HDR := $(wildcard kernels/include/lowbit/*.h kernels/src/*.h kernels/src/x86/*.h \
-  kernels/tests_native/x86/*.h)
+# CMake builds it (cmake/native-tests.cmake) from the tier table's rows with emulated = 1.
+X86EMU := build/x86-emulated-ctest
 
 $(VENV)/.simde: $(VENV)/.created
 	$(PIP) install -q "cmeel-simde==0.8.2"
 	touch $@
 
-$(X86EMU)/test_x86_tiers: $(VENV)/.simde $(X86EMU_SRC) $(X86EMU_HDR)
-	mkdir -p $(X86EMU)
-	inc=$$(ls -d $(VENV)/lib/python3*/site-packages/cmeel.prefix/include | head -n 1) && \
-	$(CXX) -std=c++17 -O1 -fwrapv -Wall -Wextra -Werror -Wno-psabi -DLOWBIT_X86_EMULATE \
-	  -DLOWBIT_ARCH_X86 -isystem "$$inc" -Ikernels/include -Ikernels/src \
-	  -Ikernels/tests_native/x86 $(X86EMU_SRC) -pthread -o $@
-
-x86-emulated-test: $(X86EMU)/test_x86_tiers
-	./$(X86EMU)/test_x86_tiers
+x86-emulated-test: $(VENV)/.simde
+	inc=$$(ls -d $(abspath $(VENV))/lib/python3*/site-packages/cmeel.prefix/include | head -n 1) && \
+	cmake -S . -B $(X86EMU) -DLOWBIT_EXTENSION=OFF -DLOWBIT_NATIVE_TESTS=ON \
+	  -DLOWBIT_SIMDE_INCLUDE="$$inc" >/dev/null
+	cmake --build $(X86EMU) -j2 --target test_x86_tiers
+	ctest --test-dir $(X86EMU) -R x86_emulated --output-on-failure
 
 # ARM and Docker (docker/README.md).  Root for debootstrap, binfmt_misc and dockerd.
 .PHONY: arm-sysroot arm-build

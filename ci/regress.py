@@ -8,7 +8,8 @@ The history of these measurements across commits and machines is kept by asv
 (ci/asv_history.py: `make history`, `make dashboard`).
 
 Run it with the interpreter that has lowbit installed (.venv/bin/python), from anywhere: it is
-run as a script so the source tree's lowbit/ (without its C++ extension) is not imported.
+run as a script, and the package's source lives in src/lowbit, so only the installed lowbit
+(with its C++ extension) is imported.
 Exit status: 0 pass (warnings allowed), 1 a check failed, 2 the gate could not run.
 """
 

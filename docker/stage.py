@@ -24,8 +24,8 @@ from pathlib import Path
 import tomllib
 
 REPO = Path(__file__).resolve().parent.parent
-# The package lives in site/: a lowbit/ next to the tests would shadow it.
-NOT_IN_APP = ("lowbit/",)
+# The package lives in site/ (src/lowbit in the checkout), not in app/.
+NOT_IN_APP = ("src/lowbit/",)
 ELF_MACHINE = {"aarch64": 0xB7, "x86_64": 0x3E}
 
 WRAPPER = """#!/usr/bin/env python3
@@ -78,7 +78,7 @@ def stage(ext: Path, ext_suffix: str, machine: str, out: Path, peers: Path | Non
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     pkg = tmp / "site" / "lowbit"
-    shutil.copytree(REPO / "lowbit", pkg, ignore=ignore)
+    shutil.copytree(REPO / "src" / "lowbit", pkg, ignore=ignore)
     shutil.copy2(ext, pkg / ext.name)
     # The tests read files of the checkout too (docs, committed reports, ci/ scripts).
     for rel in tracked_files(REPO):

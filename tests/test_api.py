@@ -30,6 +30,22 @@ def test_tiers_best_first_end_with_scalar(fmt):
     assert lowbit.pack_weights(w, fmt).tier == tiers[0]
 
 
+def test_tier_table_read_alike_by_cmake_and_the_registry():
+    """kernels/src/tiers.def has two readers: CMake (which compiles each tier's TU with the
+    row's flags, recorded in build_info) and the C++ registry (ranks, features, flags)."""
+    from lowbit import _core
+
+    rows = [_core.tier_info(t) for t in lowbit.all_tiers()]
+    assert [r["rank"] for r in rows] == sorted((r["rank"] for r in rows), reverse=True)
+    assert rows[-1]["name"] == "scalar" and rows[-1]["flags"] == ""
+    compiled = dict(part.split(": ", 1) for part in
+                    _core.build_info()["tier_flags"].split(" | ") if part)
+    assert compiled == {r["name"]: r["flags"] for r in rows[:-1]}
+    for r in rows:
+        assert r["features"] == list(_core.tier_features(r["name"]))
+        assert {v.tier for v in lowbit.variants()} >= {r["name"]}  # every row has kernels
+
+
 def test_variants_registry_covers_every_tier():
     vs = lowbit.variants()
     names = [v.name for v in vs]

@@ -1,6 +1,6 @@
 """The onnxruntime peers are exact on this machine: MatMulInteger (u8 x s8 -> int32) and
 MatMulNBits (4-bit block-quantized weights), built as lowbit-bench builds them
-(lowbit/bench/impls.py).
+(src/lowbit/bench/impls.py).
 
 This is what `make arm-test` runs in the arm64 image, where onnxruntime and onnx come from
 the aarch64 wheels (docker/peers.sh): under QEMU the peers are checked for exactness only;

@@ -213,7 +213,7 @@ def test_thread_creation_failure_raises_and_process_survives(tmp_path):
         assert (lowbit.matmul(x, p, threads=2) == ref).all()
         print("alive")
     """)
-    # From a directory without the source tree (whose lowbit/ has no built extension).
+    # From a directory without the source tree (whose src/lowbit/ has no built extension).
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                        timeout=300, cwd=tmp_path)
     assert r.returncode == 0, r.stderr

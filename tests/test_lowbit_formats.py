@@ -9,7 +9,15 @@ from testutil import SLOW, assert_matches_reference
 import lowbit
 
 LOWBIT = ("int4", "4.6bit")
-ALL_PAIRS = [(lowbit._formats.q46_levels(nw), nw) for nw in range(3, 256, 2)]
+ALL_PAIRS = [(lowbit.format_spec("4.6bit", weight_levels=nw).params["act_levels"], nw)
+             for nw in range(3, 256, 2)]
+
+
+def test_pair_rule_is_the_papers():
+    """The kernels' rule (formats.cpp) against the paper: N_x = 2*floor(127/b)+1, N_w = 2b+1;
+    (29, 19), (25, 21) and (23, 23) are the pairs its tables use."""
+    assert all(nx == 2 * (127 // ((nw - 1) // 2)) + 1 for nx, nw in ALL_PAIRS)
+    assert {(29, 19), (25, 21), (23, 23)} <= set(ALL_PAIRS)
 
 
 def runnable_variants(fmt):

@@ -1,10 +1,13 @@
 """lowbit.quant: grids, round trips, calibration orderings, residual refinement."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import lowbit
 from lowbit import quant as Q
 
 # (format, params, role, symmetric) for every grid the kernels take.
@@ -180,6 +183,21 @@ def test_46bit_pairs_follow_the_rule():
         assert ((n_x - 1) // 2) * b <= 127  # every product fits a signed byte
     for pair in [(29, 19), (25, 21), (23, 23)]:
         assert Q.levels_46(*pair) == pair
+
+
+@pytest.mark.parametrize("params", [{"act_levels": 25}, {"act_levels": 29}, {"weight_levels": 20},
+                                    {"act_levels": 25, "weight_levels": 19}, {"weight_levels": 1}])
+def test_46bit_levels_agree_with_the_kernels(params):
+    """The quantizer and the kernels give one answer: the same pair or the same error."""
+    try:
+        want = lowbit.format_spec("4.6bit", **params).params
+    except ValueError as e:
+        with pytest.raises(ValueError, match=re.escape(str(e))):
+            Q.levels_46(**params)
+        with pytest.raises(ValueError, match=re.escape(str(e))):
+            lowbit.pack_weights(np.zeros((4, 4), np.int8), "4.6bit", **params)
+    else:
+        assert Q.levels_46(**params) == (want["act_levels"], want["weight_levels"])
 
 
 def test_residual_refines_the_worst_channels():

@@ -11,7 +11,7 @@ CATALOG = REPO / "bench" / "shapes.toml"
 
 # The gate's package (ci/gate) is imported from the checkout: its cases and measurements are
 # the gate's own, not a copy. Only ci/ goes on sys.path, never the repository root (whose
-# lowbit/ has no compiled extension).
+# src/lowbit/ has no compiled extension).
 if str(REPO / "ci") not in sys.path:
     sys.path.insert(0, str(REPO / "ci"))
 

@@ -8,10 +8,12 @@ import math
 import statistics
 import sys
 
+from lowbit import FORMATS
+
 from ._common import geomean
 
 from gate import callgrind, ratios
-from gate.cases import CALLGRIND_SHAPES, CALLGRIND_TIERS, FORMATS, case_id
+from gate.cases import CALLGRIND_SHAPES, CALLGRIND_TIERS, case_id
 
 # Every valgrind-runnable tier of any architecture, so that all machines share one parameter
 # grid (asv keeps one benchmarks.json per results tree); other architectures' tiers are n/a.

@@ -21,6 +21,7 @@ the issue-6 regression gate compares reports/arm-model.json exactly.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -42,8 +43,6 @@ from lowbit.bench.atomic import write_text  # noqa: E402  (run with the venv's p
 TIERS = ("neon", "dotprod", "i8mm")
 FORMATS = ("fp32", "int8", "int4", "4.6bit")
 FORMAT_ENUM = {"kFp32": "fp32", "kInt8": "int8", "kInt4": "int4", "kQ46": "4.6bit"}
-# 4.6bit parameters the model's flush period is computed for (the library default).
-Q46_DEFAULT = (25, 21)
 ITERATIONS = 500  # llvm-mca iterations of each block (steady state)
 
 # Cores: the features each has (Arm TRMs).  Tiers are modelled only where the core has them.
@@ -155,35 +154,46 @@ def read_flags() -> dict[str, str]:
     return out
 
 
-DESC_RE = re.compile(r"const KernelDesc k\w+ = \{(.*?)\};", re.DOTALL)
+# The registry dump (kernels/tests_native/registry_dump.cpp): the library's own list of
+# variants, cross-built for aarch64 from the library's sources and run under QEMU user mode.
+# -O0: descriptors do not depend on optimisation, and it compiles in seconds.
+DUMP_SOURCES = ("arm/neon", "arm/dotprod", "arm/i8mm", "cpu_arm", "formats", "registry", "scalar",
+                "pack", "driver")
+
+
+@functools.lru_cache(maxsize=None)
+def registry_dump() -> tuple[dict, ...]:
+    flags = read_flags()
+    with tempfile.TemporaryDirectory(prefix="armmodel-registry-") as tmp:
+        objs = []
+        for src in (*DUMP_SOURCES, "../tests_native/registry_dump"):
+            tier = src.split("/")[-1]
+            march = flags.get(f"ARM_MARCH_{tier}", flags["ARM_MARCH_neon"])
+            obj = Path(tmp) / f"{tier}.o"
+            subprocess.run([flags["ARM_CXX"], *shlex.split(flags["ARM_CXXFLAGS"]), "-O0",
+                            "-DLOWBIT_ARCH_AARCH64", *shlex.split(march), "-c",
+                            str(ROOT / f"kernels/src/{src}.cpp"), "-o", str(obj)],
+                           check=True, cwd=ROOT)
+            objs.append(str(obj))
+        exe = Path(tmp) / "registry_dump"
+        subprocess.run([flags["ARM_CXX"], "-static", "-pthread", *objs, "-o", str(exe)],
+                       check=True, cwd=ROOT)
+        env = dict(os.environ, QEMU_CPU="max")  # every tier's variants are listed anyway
+        out = subprocess.run(["qemu-aarch64-static", str(exe)], check=True, capture_output=True,
+                             text=True, env=env).stdout
+    return tuple(json.loads(out))
 
 
 def read_descs(tier: str) -> list[Desc]:
-    """The KernelDesc initializers of a tier's source: the one list of variants."""
-    src = (ROOT / f"kernels/src/arm/{tier}.cpp").read_text()
-    descs = []
-    for body in DESC_RE.findall(src):
-        f = [x.strip() for x in re.sub(r"\s+", " ", body).split(",")]
-        descs.append(
-            Desc(
-                name=f[0].strip('"'),
-                fmt=FORMAT_ENUM[f[1].split("::")[1]],
-                tier=f[2].strip('"'),
-                mr=int(f[3]),
-                nr=int(f[4]),
-                ka=int(f[5]),
-                kb=int(f[6]),
-                a_elem=f[7].split("::")[1],
-                b_elem=f[8].split("::")[1],
-                a_offset=f[9],
-                acc_bits=int(f[11]),
-                terms_per_step=int(f[12]),
-                lane_unsigned=f[13] == "true",
-                kc=int(f[16]),
-                ukernel=f[18],
-            )
-        )
-    return descs
+    """The variants of a tier, from the registry dump: the one list of variants."""
+    return [
+        Desc(name=v["name"], fmt=v["format"], tier=v["tier"], mr=v["mr"], nr=v["nr"],
+             ka=v["ka"], kb=v["kb"], a_elem=v["a_elem"], b_elem=v["b_elem"],
+             a_offset=v["a_offset"], acc_bits=v["acc_bits"],
+             terms_per_step=v["terms_per_step"], lane_unsigned=v["lane_unsigned"], kc=v["kc"],
+             ukernel="")
+        for v in registry_dump() if v["tier"] == tier
+    ]
 
 
 def main_descs(tier: str) -> list[Desc]:
@@ -196,15 +206,26 @@ def main_descs(tier: str) -> list[Desc]:
     return sorted(best.values(), key=lambda d: FORMATS.index(d.fmt))
 
 
+def q46_params() -> dict:
+    """4.6bit parameters the model's flush period is computed for: the library default."""
+    import lowbit
+
+    return lowbit.format_spec("4.6bit").params
+
+
 def flush_period(d: Desc) -> int:
-    """Same rule as the library (formats.cpp): deepest kc a 16-bit lane survives."""
+    """Same rule as the library (formats.cpp), over the library's value ranges: deepest kc a
+    16-bit lane survives."""
     if d.acc_bits != 16:
         return 0
-    if d.fmt == "int4":
-        amax = bmax = 15
-    else:  # 4.6bit, activations re-centred to [-a, a]
-        b = (Q46_DEFAULT[1] - 1) // 2
-        amax, bmax = 127 // b, b
+    import lowbit
+
+    spec = lowbit.format_spec(d.fmt)  # 4.6bit: the default pair, as q46_params()
+    x_lo, x_hi = spec.x_range
+    if d.a_offset != "nullptr":  # q46_centre: activations re-centred to [-a, a]
+        x_lo, x_hi = x_lo - x_hi // 2, x_hi - x_hi // 2
+    amax = max(abs(x_lo), abs(x_hi))
+    bmax = max(abs(v) for v in spec.w_range)
     step = d.terms_per_step * amax * bmax
     k = ((65535 if d.lane_unsigned else 32767) // step) * d.kb
     return k - k % d.kpad()
@@ -514,7 +535,7 @@ def build(
             "iterations": ITERATIONS,
             "flags": {t: f"{flags['ARM_CXXFLAGS']} {flags[f'ARM_MARCH_{t}']}" for t in tiers},
         },
-        "q46_params": {"act_levels": Q46_DEFAULT[0], "weight_levels": Q46_DEFAULT[1]},
+        "q46_params": q46_params(),
         "cpus": {cpu: list(feats) for cpu, feats in CPUS.items()},
         "kernels": kernels,
         "speedups": speedups(kernels),

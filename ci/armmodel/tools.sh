@@ -7,7 +7,7 @@ set -euo pipefail
 need=(g++-aarch64-linux-gnu:aarch64-linux-gnu-g++)
 case "${1:-native}" in
   native) need+=(qemu-user-static:qemu-aarch64-static) ;;
-  model) need+=(llvm-19:llvm-mca-19) ;;
+  model) need+=(llvm-19:llvm-mca-19 qemu-user-static:qemu-aarch64-static) ;;  # qemu: the registry dump
   *) echo "usage: $0 native|model" >&2; exit 2 ;;
 esac
 missing=()

@@ -28,11 +28,12 @@ ROOT = Path(__file__).resolve().parents[2]
 # Micro-kernel function templates of each tier's main tile, by format ({mr}: the tile's
 # rows, read from the tier's kList).  A renamed function fails loudly below.
 FUNCS = {
-    "avx2": {"fp32": "f32_x16<{mr}>", "int8": "qu8s8_x16c2<{mr}>",
-             "int4": "lowbit_x16c4<{mr}, true>", "4.6bit": "lowbit_x16c4<{mr}, false>"},
-    "avx512": {"fp32": "f32_x32<{mr}>", "int8": "qu8s8_x32c2<{mr}>",
-               "int4": "lowbit_x32c4<{mr}, true, true>",
-               "4.6bit": "lowbit_x32c4<{mr}, false, false>"},
+    "avx2": {"fp32": "f32_tile<lowbit::x86::Ymm, {mr}>", "int8": "qu8s8_c2<lowbit::x86::Ymm, {mr}>",
+             "int4": "lowbit_c4<lowbit::x86::Ymm, {mr}, true, false>",
+             "4.6bit": "lowbit_c4<lowbit::x86::Ymm, {mr}, false, false>"},
+    "avx512": {"fp32": "f32_tile<lowbit::x86::Zmm, {mr}>", "int8": "qu8s8_c2<lowbit::x86::Zmm, {mr}>",
+               "int4": "lowbit_c4<lowbit::x86::Zmm, {mr}, true, true>",
+               "4.6bit": "lowbit_c4<lowbit::x86::Zmm, {mr}, false, false>"},
 }
 KLIST = {"fp32": "kF32", "int8": "kInt8", "int4": "kInt4", "4.6bit": "kQ46"}
 NR = {"avx2": 16, "avx512": 32}

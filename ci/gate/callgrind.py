@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .cases import CALLGRIND_SHAPES, CALLGRIND_TIERS, FORMATS, arch, case_id
+from .cases import CALLGRIND_SHAPES, CALLGRIND_TIERS, arch, case_id
 
 HERE = Path(__file__).resolve().parent
 GEMM_PATTERN = "lowbit::gemm*"
@@ -35,7 +35,7 @@ def case_list(tiers=None) -> list[dict]:
     compiled = {v.tier for v in lowbit.variants()}
     tiers = [t for t in tiers or CALLGRIND_TIERS.get(arch(), ("scalar",)) if t in compiled]
     return [{"id": case_id(f, t, s), "format": f, "tier": t, "shape": list(s)}
-            for t in tiers for f in FORMATS for s in CALLGRIND_SHAPES]
+            for t in tiers for f in lowbit.FORMATS for s in CALLGRIND_SHAPES]
 
 
 def _build_shim(workdir: Path) -> Path:

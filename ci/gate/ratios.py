@@ -8,10 +8,11 @@ follows the same neighbour), and the ratio is taken within the round: a paired d
 
 from __future__ import annotations
 
+from lowbit import FORMATS
 from lowbit.bench import stats
 from lowbit.bench.timing import interleaved, paired_ratios
 
-from .cases import FORMATS, RATIO_SHAPES, SCALAR_RATIO_SHAPES, operands, pack
+from .cases import RATIO_SHAPES, SCALAR_RATIO_SHAPES, operands, pack
 
 REFS = ("fp32", "int8")
 

@@ -1,4 +1,4 @@
-// pybind11 module lowbit._core.  The Python layer (lowbit/__init__.py) does the friendly
+// pybind11 module lowbit._core.  The Python layer (src/lowbit/__init__.py) does the friendly
 // argument checking; this layer re-checks what memory safety depends on.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -37,13 +37,13 @@ py::dict params_dict(Format f, const FormatParams& p) {
   return d;
 }
 
-FormatParams make_params(Format f, int act_levels, int weight_levels) {
-  FormatParams p;
-  p.act_levels = act_levels;
-  p.weight_levels = weight_levels;
-  p = normalize_params(f, p);
-  format_ranges(f, p);  // validates
-  return p;
+// Level counts as Python gives them: None = not given (the format's default or rule).
+std::optional<int> level_arg(const std::optional<py::int_>& v, const char* what);
+
+FormatParams make_params(Format f, const std::optional<py::int_>& act_levels,
+                         const std::optional<py::int_>& weight_levels) {
+  return format_params(f, level_arg(act_levels, "act_levels"),
+                       level_arg(weight_levels, "weight_levels"));
 }
 
 // Messages are built only on failure: str(dtype) is a Python call, too slow per matmul.
@@ -82,6 +82,31 @@ int32_t to_i32(const py::int_& v, const char* what) {
   if (r < INT32_MIN || r > INT32_MAX)
     throw py::value_error(std::string(what) + " " + std::to_string(r) + " is out of range");
   return int32_t(r);
+}
+
+std::optional<int> level_arg(const std::optional<py::int_>& v, const char* what) {
+  if (!v) return std::nullopt;
+  return to_i32(*v, what);
+}
+
+py::object range_or_none(Format f, int lo, int hi) {
+  if (f == Format::kFp32) return py::none();
+  return py::make_tuple(lo, hi);
+}
+
+// What lowbit.format_spec() returns, from the one set of rules above (formats.cpp).
+py::dict format_info(Format f, const FormatParams& p) {
+  const FormatRanges r = format_ranges(f, p);
+  py::dict d;
+  d["name"] = format_name(f);
+  d["x_dtype"] = x_dtype(f);
+  d["w_dtype"] = w_dtype(f);
+  d["x_range"] = range_or_none(f, r.x_min, r.x_max);
+  d["w_range"] = range_or_none(f, r.w_min, r.w_max);
+  d["zx_range"] = py::make_tuple(r.zx_min, r.zx_max);
+  d["zw_range"] = py::make_tuple(r.zw_min, r.zw_max);
+  d["params"] = params_dict(f, p);
+  return d;
 }
 
 // An activation or weight zero point that int32 cannot hold is outside every format's range:
@@ -145,11 +170,10 @@ PYBIND11_MODULE(_core, m) {
 
   m.def("pack_weights",
         [](py::array w, const std::string& fmt, py::int_ zero_point_arg_,
-           std::optional<std::string> tier, py::int_ act_levels, py::int_ weight_levels,
-           std::optional<std::string> variant) {
+           std::optional<std::string> tier, std::optional<py::int_> act_levels,
+           std::optional<py::int_> weight_levels, std::optional<std::string> variant) {
           const Format f = parse_format(fmt);
-          const FormatParams p = make_params(f, to_i32(act_levels, "act_levels"),
-                                             to_i32(weight_levels, "weight_levels"));
+          const FormatParams p = make_params(f, act_levels, weight_levels);
           const int32_t zero_point = zero_point_arg(zero_point_arg_, f, p, false);
           check_matrix(w, "w", w_dtype(f));
           const std::string t = tier ? *tier : tiers_for(f).front();  // best runnable
@@ -172,7 +196,7 @@ PYBIND11_MODULE(_core, m) {
           return out;
         },
         py::arg("w"), py::arg("fmt"), py::arg("zero_point") = 0, py::arg("tier") = py::none(),
-        py::arg("act_levels") = 0, py::arg("weight_levels") = 0,
+        py::arg("act_levels") = py::none(), py::arg("weight_levels") = py::none(),
         py::arg("variant") = py::none());
 
   m.def("matmul",
@@ -213,7 +237,19 @@ PYBIND11_MODULE(_core, m) {
     for (const KernelDesc* d : all_kernels()) out.append(variant_dict(*d));
     return out;
   });
-  m.def("flush_period", [](const std::string& name, int act_levels, int weight_levels) -> std::optional<int64_t> {
+  m.def("formats", [] {
+    std::vector<std::string> out;
+    for (Format f : all_formats()) out.push_back(format_name(f));
+    return out;
+  }, "Every format, in API order (lowbit.FORMATS).");
+  m.def("format_info", [](const std::string& fmt, std::optional<py::int_> act_levels,
+                          std::optional<py::int_> weight_levels) {
+    const Format f = parse_format(fmt);
+    return format_info(f, make_params(f, act_levels, weight_levels));
+  }, py::arg("fmt"), py::arg("act_levels") = py::none(), py::arg("weight_levels") = py::none(),
+     "Code ranges, dtypes and validated parameters (defaults filled in) of a format.");
+  m.def("flush_period", [](const std::string& name, std::optional<py::int_> act_levels,
+                           std::optional<py::int_> weight_levels) -> std::optional<int64_t> {
     for (const KernelDesc* d : all_kernels())
       if (name == d->name) {
         const int64_t k = flush_period(*d, make_params(d->format, act_levels, weight_levels));
@@ -221,7 +257,7 @@ PYBIND11_MODULE(_core, m) {
         return k;
       }
     throw py::value_error("unknown kernel variant '" + name + "'");
-  }, py::arg("name"), py::arg("act_levels") = 0, py::arg("weight_levels") = 0);
+  }, py::arg("name"), py::arg("act_levels") = py::none(), py::arg("weight_levels") = py::none());
   m.def("max_threads", [] { return max_threads(); },
         "Most threads one matmul uses (the persistent pool's capacity).");
   m.def("cache_sizes", [] {
@@ -238,6 +274,15 @@ PYBIND11_MODULE(_core, m) {
     return out;
   });
   m.def("tier_features", [](const std::string& t) { return tier_info(t).features; });
+  m.def("tier_info", [](const std::string& t) {
+    const TierInfo& i = tier_info(t);
+    py::dict d;
+    d["name"] = i.name;
+    d["rank"] = i.rank;
+    d["features"] = i.features;
+    d["flags"] = i.flags;
+    return d;
+  }, "A row of the tier table (kernels/src/tiers.def) of this build's architecture.");
   m.def("tiers", [](const std::string& fmt) { return tiers_for(parse_format(fmt)); });
   m.def("tier_unavailable_reason", [](const std::string& t) { return tier_unavailable_reason(t); });
   m.def("max_tier", []() -> std::optional<std::string> {

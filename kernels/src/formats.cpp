@@ -17,32 +17,51 @@ const char* format_name(Format f) {
   return "?";
 }
 
-Format parse_format(const std::string& name) {
-  if (name == "fp32") return Format::kFp32;
-  if (name == "int8") return Format::kInt8;
-  if (name == "int4") return Format::kInt4;
-  if (name == "4.6bit") return Format::kQ46;
-  throw std::invalid_argument("unknown format '" + name +
-                              "' (expected one of fp32, int8, int4, 4.6bit)");
+const std::vector<Format>& all_formats() {
+  static const std::vector<Format> v{Format::kFp32, Format::kInt8, Format::kInt4, Format::kQ46};
+  return v;
 }
 
-FormatParams normalize_params(Format f, FormatParams p) {
+Format parse_format(const std::string& name) {
+  std::string known;
+  for (Format f : all_formats()) {
+    if (name == format_name(f)) return f;
+    known += std::string(known.empty() ? "" : ", ") + format_name(f);
+  }
+  throw std::invalid_argument("unknown format '" + name + "' (expected one of " + known + ")");
+}
+
+int q46_act_levels(int weight_levels) {
+  if (weight_levels < 3 || weight_levels > 255 || weight_levels % 2 == 0)
+    throw std::invalid_argument("4.6bit: weight_levels must be odd and in 3..255, got " +
+                                std::to_string(weight_levels));
+  return 2 * (127 / ((weight_levels - 1) / 2)) + 1;
+}
+
+// The one place the 4.6bit defaults and the "only one level count given" rules live:
+// no weight_levels -> N_w = 21; no act_levels -> the N_x the rule gives for N_w.
+FormatParams format_params(Format f, std::optional<int> act_levels,
+                           std::optional<int> weight_levels) {
+  FormatParams p;
   if (f != Format::kQ46) {
-    if (p.act_levels || p.weight_levels)
+    if (act_levels || weight_levels)
       throw std::invalid_argument(std::string("format ") + format_name(f) +
                                   " takes no act_levels/weight_levels parameters");
     return p;
   }
-  if (p.weight_levels == 0 && p.act_levels == 0) {
-    p.act_levels = 25;
-    p.weight_levels = 21;
-  } else if (p.act_levels == 0 && p.weight_levels > 0 && p.weight_levels % 2 == 1 &&
-             p.weight_levels >= 3 && p.weight_levels <= 255) {
-    // Only N_w given: N_x follows from the rule.
-    p.act_levels = 2 * (127 / ((p.weight_levels - 1) / 2)) + 1;
-  }
+  p.weight_levels = weight_levels ? *weight_levels : kQ46DefaultWeightLevels;
+  p.act_levels = act_levels ? *act_levels : q46_act_levels(p.weight_levels);
+  format_ranges(f, p);  // validates the pair
   return p;
 }
+
+FormatParams normalize_params(Format f, FormatParams p) {
+  auto given = [](int v) { return v ? std::optional<int>(v) : std::nullopt; };
+  return format_params(f, given(p.act_levels), given(p.weight_levels));
+}
+
+int q46_centre(const FormatParams& p) { return -(p.act_levels - 1) / 2; }
+int q46_shift(const FormatParams& p) { return (p.weight_levels - 1) / 2; }
 
 FormatRanges format_ranges(Format f, const FormatParams& p) {
   switch (f) {
@@ -53,17 +72,15 @@ FormatRanges format_ranges(Format f, const FormatParams& p) {
       // Weights: N_w = 2b+1 symmetric levels [-b, b]; activations N_x = 2a+1 levels,
       // a = floor(127/b), so |(x-a) * w| <= a*b <= 127 fits a signed byte.
       const int nw = p.weight_levels, nx = p.act_levels;
-      if (nw < 3 || nw > 255 || nw % 2 == 0)
-        throw std::invalid_argument("4.6bit: weight_levels must be odd and in 3..255, got " +
-                                    std::to_string(nw));
+      const int nx_rule = q46_act_levels(nw);
       const int b = (nw - 1) / 2;
-      const int a = 127 / b;
-      if (nx != 2 * a + 1)
+      const int a = (nx_rule - 1) / 2;
+      if (nx != nx_rule)
         throw std::invalid_argument(
             "4.6bit: (act_levels, weight_levels) = (" + std::to_string(nx) + ", " +
             std::to_string(nw) + ") breaks the rule N_x = 2*floor(127/b)+1 with N_w = 2b+1; "
             "for weight_levels=" + std::to_string(nw) + " use act_levels=" +
-            std::to_string(2 * a + 1));
+            std::to_string(nx_rule));
       return {0, 2 * a, -b, b, 0, 2 * a, 0, 0};
     }
   }

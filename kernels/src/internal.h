@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -28,7 +29,16 @@ struct FormatRanges {
 };
 // Validates the parameters (4.6bit level pair rule) and returns the ranges.
 FormatRanges format_ranges(Format f, const FormatParams& p);
-FormatParams normalize_params(Format f, FormatParams p);  // fills 4.6bit defaults
+// Every format, in the order the API lists them (lowbit.FORMATS).
+const std::vector<Format>& all_formats();
+// 4.6bit: N_x = 2*floor(127/b)+1 for N_w = 2b+1 (validates N_w).
+int q46_act_levels(int weight_levels);
+constexpr int kQ46DefaultWeightLevels = 21;  // N_w = 21 -> N_x = 25 (docs/formats.md)
+// Validated parameters of a format, defaults filled in (nullopt = not given).
+FormatParams format_params(Format f, std::optional<int> act_levels,
+                           std::optional<int> weight_levels);
+FormatParams normalize_params(Format f, FormatParams p);  // the same; 0 = not given
+
 
 size_t elem_bits(Elem e);
 
@@ -128,6 +138,7 @@ struct TierInfo {
   const char* name;
   int rank;                            // preference: higher is better
   std::vector<std::string> features;   // CPU features the tier needs
+  const char* flags;                   // compile flags of its translation units
 };
 const std::vector<TierInfo>& all_tiers();    // compiled for this architecture
 const TierInfo& tier_info(const std::string& name);  // throws for unknown names

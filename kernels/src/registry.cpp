@@ -4,37 +4,40 @@
 #include <mutex>
 
 #include "internal.h"
+#include "tiers.h"
 
 namespace lowbit {
 
-// Each tier translation unit exports its variants.
-const KernelList& kernels_scalar();
-#if defined(LOWBIT_ARCH_X86)
-const KernelList& kernels_avx2();
-const KernelList& kernels_avx512();
-const KernelList& kernels_avxvnni();
-const KernelList& kernels_avx512vnni();
-const KernelList& kernels_amx();
-#elif defined(LOWBIT_ARCH_AARCH64)
-const KernelList& kernels_neon();
-const KernelList& kernels_dotprod();
-const KernelList& kernels_i8mm();
-#endif
+// Each tier translation unit exports its variants: kernels_<name>() for every row of the
+// tier table (tiers.def) of this architecture.
+#define LOWBIT_TIER_X(name, rank, emulated, features, flags) const KernelList& kernels_##name();
+#include "tiers.def"
+#undef LOWBIT_TIER_X
+
+namespace {
+
+std::vector<std::string> split_words(const char* s) {
+  std::vector<std::string> out;
+  std::string w;
+  for (const char* p = s;; ++p) {
+    if (*p == ' ' || *p == 0) {
+      if (!w.empty()) out.push_back(w);
+      w.clear();
+      if (*p == 0) return out;
+    } else {
+      w += *p;
+    }
+  }
+}
+
+}  // namespace
 
 const std::vector<TierInfo>& all_tiers() {
   static const std::vector<TierInfo> tiers = {
-#if defined(LOWBIT_ARCH_X86)
-      {"amx", 60, {"avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512vnni", "amx-tile", "amx-int8"}},
-      {"avx512vnni", 50, {"avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512vnni"}},
-      {"avxvnni", 40, {"avx2", "fma", "avxvnni"}},
-      {"avx512", 30, {"avx2", "fma", "avx512f", "avx512bw", "avx512vl"}},
-      {"avx2", 20, {"avx2", "fma"}},
-#elif defined(LOWBIT_ARCH_AARCH64)
-      {"i8mm", 30, {"asimd", "asimddp", "i8mm"}},
-      {"dotprod", 20, {"asimd", "asimddp"}},
-      {"neon", 10, {"asimd"}},
-#endif
-      {"scalar", 0, {}},
+#define LOWBIT_TIER_X(name, rank, emulated, features, flags) \
+  {#name, rank, split_words(features), flags},
+#include "tiers.def"
+#undef LOWBIT_TIER_X
   };
   return tiers;
 }
@@ -49,14 +52,10 @@ const TierInfo& tier_info(const std::string& name) {
 
 std::vector<const KernelDesc*> all_kernels() {
   static const std::vector<const KernelDesc*> kernels = [] {
-    std::vector<const KernelList*> lists = {
-#if defined(LOWBIT_ARCH_X86)
-        &kernels_amx(), &kernels_avx512vnni(), &kernels_avxvnni(), &kernels_avx512(),
-        &kernels_avx2(),
-#elif defined(LOWBIT_ARCH_AARCH64)
-        &kernels_i8mm(), &kernels_dotprod(), &kernels_neon(),
-#endif
-        &kernels_scalar(),
+    const std::vector<const KernelList*> lists = {
+#define LOWBIT_TIER_X(name, rank, emulated, features, flags) &kernels_##name(),
+#include "tiers.def"
+#undef LOWBIT_TIER_X
     };
     std::vector<const KernelDesc*> out;
     for (const KernelList* l : lists)

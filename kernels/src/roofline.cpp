@@ -1,4 +1,4 @@
-// Roofline measurements for the benchmark report (lowbit/bench/roofline.py):
+// Roofline measurements for the benchmark report (src/lowbit/bench/roofline.py):
 //   roofline_probes()                       the compiled probes and whether each can run here
 //   roofline_peak(name, threads, ...)       best ops/s of one probe, `threads` copies at once
 //   roofline_bandwidth(bytes, threads, ...) best streaming-read bytes/s over `bytes` in total

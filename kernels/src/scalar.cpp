@@ -54,20 +54,21 @@ void ukernel_f32(int64_t kc, const void* a, const void* b, void* c, int64_t ldc,
 }
 
 // 4.6bit: activations re-centred to [-a, a] while packing (docs/formats.md).
-int q46_centre(const FormatParams& p) { return -(p.act_levels - 1) / 2; }
 
-const KernelDesc kF32 = {"f32_gemm_4x4__scalar", Format::kFp32, "scalar", kMR, kNR, 1, 1,
-                         Elem::kF32, Elem::kF32, nullptr, nullptr, 32, 1, false, false,
-                         64, 256, 1024, ukernel_f32, nullptr, nullptr};
-const KernelDesc kInt8 = {"qu8s8_gemm_4x4__scalar", Format::kInt8, "scalar", kMR, kNR, 1, 1,
-                          Elem::kU8, Elem::kS8, nullptr, nullptr, 32, 1, false, false,
-                          64, 256, 1024, ukernel_int<uint8_t, int8_t>, nullptr, nullptr};
-const KernelDesc kInt4 = {"qu4_gemm_4x4__scalar", Format::kInt4, "scalar", kMR, kNR, 1, 1,
-                          Elem::kU8, Elem::kU4, nullptr, nullptr, 32, 1, false, false,
-                          64, 256, 1024, ukernel_u8u4, nullptr, nullptr};
-const KernelDesc kQ46 = {"q46_gemm_4x4__scalar", Format::kQ46, "scalar", kMR, kNR, 1, 1,
-                         Elem::kS8, Elem::kS8, q46_centre, nullptr, 32, 1, false, false,
-                         64, 256, 1024, ukernel_int<int8_t, int8_t>, nullptr, nullptr};
+constexpr Blocking kBlocking{64, 256, 1024};
+constexpr Tile kTile{kMR, kNR, 1, 1};
+constexpr KernelDesc kF32 =
+    KernelDesc::fp32("f32_gemm_4x4__scalar", "scalar", kMR, kNR, kBlocking, ukernel_f32);
+constexpr KernelDesc kInt8 = KernelDesc::acc32("qu8s8_gemm_4x4__scalar", Format::kInt8, "scalar",
+                                               kTile, Elem::kU8, Elem::kS8, kBlocking,
+                                               ukernel_int<uint8_t, int8_t>);
+constexpr KernelDesc kInt4 = KernelDesc::acc32("qu4_gemm_4x4__scalar", Format::kInt4, "scalar",
+                                               kTile, Elem::kU8, Elem::kU4, kBlocking,
+                                               ukernel_u8u4);
+constexpr KernelDesc kQ46 = KernelDesc::acc32("q46_gemm_4x4__scalar", Format::kQ46, "scalar",
+                                              kTile, Elem::kS8, Elem::kS8, kBlocking,
+                                              ukernel_int<int8_t, int8_t>)
+                                .with_offsets(q46_centre);
 
 const KernelDesc* const kList[] = {&kF32, &kInt8, &kInt4, &kQ46};
 

@@ -1,7 +1,8 @@
 // Standalone bit-exactness harness for the aarch64 micro-kernels (kernels/src/arm/).
 //
-// It needs nothing of the library but the contract header: it packs operands in the
-// layouts kernel.h documents, calls every micro-kernel of every tier this CPU can run
+// Of the library it links only the format rules (formats.cpp: value ranges and the flush
+// period, so the harness drives the lanes to the library's own bound); it packs operands in
+// the layouts kernel.h documents, calls every micro-kernel of every tier this CPU can run
 // (detected with kernels/src/cpu_arm.cpp, so QEMU_CPU=cortex-a72 skips dotprod and i8mm),
 // and compares the C tile with a plain int64 reference of the raw sum of stored values
 // (fp32: the same fused multiply-adds in k order, compared bit for bit).
@@ -19,17 +20,18 @@
 #include <cstring>
 #include <numeric>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "arm/tiers.h"
+#include "internal.h"
+#include "tiers.h"
 
 namespace lowbit {
-// The library defines this in formats.cpp; the harness links no library code.
-int KernelDesc::kpad() const {
-  const int kbb = b_elem == Elem::kU4 ? 2 * kb : kb;
-  return std::lcm(ka, kbb);
-}
+#define LOWBIT_TIER_X(name, rank, emulated, features, flags) const KernelList& kernels_##name();
+#include "tiers.def"
+#undef LOWBIT_TIER_X
 }  // namespace lowbit
 
 using lowbit::Elem;
@@ -46,30 +48,12 @@ struct Ranges {
 };
 
 Ranges ranges(Format f, const FormatParams& p) {
-  switch (f) {
-    case Format::kInt8: return {0, 255, -128, 127};
-    case Format::kInt4: return {0, 15, 0, 15};
-    case Format::kQ46: {
-      const int b = (p.weight_levels - 1) / 2, a = 127 / b;
-      return {0, 2 * a, -b, b};
-    }
-    default: return {0, 0, 0, 0};
-  }
+  if (f == Format::kFp32) return {0, 0, 0, 0};
+  const lowbit::FormatRanges r = lowbit::format_ranges(f, p);
+  return {r.x_min, r.x_max, r.w_min, r.w_max};
 }
 
-// Same rule as the library's flush_period() (formats.cpp): the deepest kc whose worst-case
-// 16-bit lane sum fits, rounded down to kpad.  0 = 32-bit accumulation.
-int64_t flush_period(const KernelDesc& d, const FormatParams& p) {
-  if (d.acc_bits != 16) return 0;
-  const Ranges r = ranges(d.format, p);
-  const int ao = d.a_offset ? d.a_offset(p) : 0, bo = d.b_offset ? d.b_offset(p) : 0;
-  const int64_t amax = std::max(std::abs(r.x_lo + ao), std::abs(r.x_hi + ao));
-  const int64_t bmax = std::max(std::abs(r.w_lo + bo), std::abs(r.w_hi + bo));
-  const int64_t step = int64_t(d.terms_per_step) * amax * bmax;
-  const int64_t limit = d.lane_unsigned ? 65535 : 32767;
-  int64_t k = (limit / step) * d.kb;
-  return k - k % d.kpad();
-}
+using lowbit::flush_period;
 
 size_t elem_size(Elem e) {
   switch (e) {
@@ -292,16 +276,20 @@ int main() {
   struct Tier {
     const char* name;
     const lowbit::KernelList& (*list)();
-    std::vector<const char*> needs;
+    const char* needs;  // space-separated CPU features
   };
-  const Tier tiers[] = {{"neon", lowbit::kernels_neon, {"asimd"}},
-                        {"dotprod", lowbit::kernels_dotprod, {"asimd", "asimddp"}},
-                        {"i8mm", lowbit::kernels_i8mm, {"asimd", "asimddp", "i8mm"}}};
+  // Every tier of the tier table (tiers.def) for aarch64, and the scalar one.
+  const Tier tiers[] = {
+#define LOWBIT_TIER_X(name, rank, emulated, features, flags) {#name, lowbit::kernels_##name, features},
+#include "tiers.def"
+#undef LOWBIT_TIER_X
+  };
   std::mt19937 rng(20240651);
   int tiers_run = 0;
   for (const Tier& t : tiers) {
     bool ok = true;
-    for (const char* f : t.needs) ok = ok && lowbit::cpu_has_feature(f);
+    std::istringstream needs(t.needs);
+    for (std::string f; needs >> f;) ok = ok && lowbit::cpu_has_feature(f);
     if (!ok) {
       std::printf("tier %s skipped: this CPU lacks its features\n", t.name);
       continue;

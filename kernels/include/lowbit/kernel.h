@@ -51,12 +51,84 @@ using UPanelsFn = void (*)(int64_t kc, const void* a, const void* b, int64_t b_s
 // (4.6bit re-centres activations this way; the driver folds the offset into the
 // row/column-sum corrections.)  nullptr means offset 0.
 using OffsetFn = int (*)(const FormatParams&);
+// The 4.6bit offsets, defined once (formats.cpp) for every tier: q46_centre re-centres
+// activations 0..2a to [-a, a]; q46_shift moves weights [-b, b] to [0, 2b].
+int q46_centre(const FormatParams& p);
+int q46_shift(const FormatParams& p);
 
 // Optional hook run once per thread before the first micro-kernel call of a gemm (AMX
 // tile configuration) and after the last (tile release).  nullptr = nothing to do.
 using ThreadHookFn = void (*)();
 
+// The named parts of a descriptor (the named constructors of KernelDesc take these).
+struct Tile {
+  int mr, nr;  // register tile
+  int ka, kb;  // k grouping of packed A and B
+};
+struct Blocking {
+  int mc, kc, nc;  // cache blocking defaults
+};
+// 16-bit accumulation (see KernelDesc::acc_bits): products one k-group adds into a lane, and
+// how the lane and the step instruction behave.
+struct Lanes16 {
+  int terms_per_step;
+  bool lane_unsigned;
+  bool step_saturates;
+};
+
 struct KernelDesc {
+  // ---- named constructors: every tier builds its descriptors with these, e.g.
+  //   KernelDesc::acc16("qu4_gemm_5x16c4__avx2", Format::kInt4, "avx2", {5, 16, 4, 4},
+  //                     Elem::kS8, Elem::kU4, {2, false, true}, {96, 1024, 3072}, fn)
+  //   .with_offsets(q46_centre, q46_shift)
+  // fp32 with fp32 accumulators (ka = kb = 1).
+  static constexpr KernelDesc fp32(const char* name, const char* tier, int mr, int nr,
+                                   Blocking blk, UKernelFn fn) {
+    return make(name, Format::kFp32, tier, {mr, nr, 1, 1}, Elem::kF32, Elem::kF32, 32,
+                {1, false, false}, blk, fn);
+  }
+  // An integer format with int32 accumulators (no depth limit).
+  static constexpr KernelDesc acc32(const char* name, Format f, const char* tier, Tile t,
+                                    Elem a, Elem b, Blocking blk, UKernelFn fn) {
+    return make(name, f, tier, t, a, b, 32, {1, false, false}, blk, fn);
+  }
+  // An integer format with 16-bit lanes, flushed into int32 every flush_period().
+  static constexpr KernelDesc acc16(const char* name, Format f, const char* tier, Tile t,
+                                    Elem a, Elem b, Lanes16 lanes, Blocking blk,
+                                    UKernelFn fn) {
+    return make(name, f, tier, t, a, b, 16, lanes, blk, fn);
+  }
+  // Modifiers (copies with the optional parts set).
+  constexpr KernelDesc with_offsets(OffsetFn a, OffsetFn b = nullptr) const {
+    KernelDesc d = *this;
+    d.a_offset = a;
+    d.b_offset = b;
+    return d;
+  }
+  constexpr KernelDesc with_thread_hooks(ThreadHookFn begin, ThreadHookFn end) const {
+    KernelDesc d = *this;
+    d.thread_begin = begin;
+    d.thread_end = end;
+    return d;
+  }
+  constexpr KernelDesc with_narrow(const KernelDesc* variant, int x_max) const {
+    KernelDesc d = *this;
+    d.narrow = variant;
+    d.narrow_x_max = x_max;
+    return d;
+  }
+  constexpr KernelDesc with_wide(UPanelsFn fn, int panels) const {
+    KernelDesc d = *this;
+    d.ukernel_wide = fn;
+    d.wide_panels = panels;
+    return d;
+  }
+  constexpr KernelDesc with_edge(UKernelFn fn) const {
+    KernelDesc d = *this;
+    d.ukernel_edge = fn;
+    return d;
+  }
+
   const char* name;    // XNNPACK-style: "qs8_gemm_6x16c2__avx2"
   Format format;
   const char* tier;    // "scalar", "avx2", "avx512", "avxvnni", "avx512vnni", "amx",
@@ -69,7 +141,8 @@ struct KernelDesc {
   // With 16: each k-group of B (kb values of k) adds one "step" of `terms_per_step`
   // products into every 16-bit lane; lane_unsigned: lanes hold unsigned sums (only valid
   // when every stored product is >= 0); step_saturates: the step instruction itself
-  // saturates at int16 (vpmaddubsw), so one step must fit 32767.
+  // saturates at int16 (vpmaddubsw), so one step must fit 32767.  With 32, the three are
+  // unused (acc32() sets them to 1, false, false).
   int acc_bits;
   int terms_per_step;
   bool lane_unsigned;
@@ -81,8 +154,7 @@ struct KernelDesc {
 
   int kpad() const;  // lcm(ka, kb, and 2*kb for Elem::kU4)
 
-  // ---- optional fields (added last, with defaults: positional initialisers that stop
-  // before them keep compiling and keep their meaning) ----
+  // ---- optional fields (set with the with_* modifiers above) ----
   // An exact-but-faster variant for calls whose activation codes all lie in
   // [x_min, narrow_x_max] (AVX2 int8: 7-bit codes let vpmaddubsw run without saturation).
   // Same mr, nr and format; its own A and B layouts: the driver packs B for it from this
@@ -100,6 +172,31 @@ struct KernelDesc {
   // When set, the kernel for an edge tile (a B panel with fewer than nr real columns): such a
   // panel is never part of a wide call, so its summation order is free.
   UKernelFn ukernel_edge = nullptr;
+
+ private:
+  static constexpr KernelDesc make(const char* name, Format f, const char* tier, Tile t,
+                                   Elem a, Elem b, int acc_bits, Lanes16 lanes, Blocking blk,
+                                   UKernelFn fn) {
+    KernelDesc d{};
+    d.name = name;
+    d.format = f;
+    d.tier = tier;
+    d.mr = t.mr;
+    d.nr = t.nr;
+    d.ka = t.ka;
+    d.kb = t.kb;
+    d.a_elem = a;
+    d.b_elem = b;
+    d.acc_bits = acc_bits;
+    d.terms_per_step = lanes.terms_per_step;
+    d.lane_unsigned = lanes.lane_unsigned;
+    d.step_saturates = lanes.step_saturates;
+    d.mc = blk.mc;
+    d.kc = blk.kc;
+    d.nc = blk.nc;
+    d.ukernel = fn;
+    return d;
+  }
 };
 
 // The registry: every compiled variant, in preference order (best first) within a format.

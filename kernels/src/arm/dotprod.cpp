@@ -88,45 +88,25 @@ void qu4_x8c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, in
 }
 
 int int8_to_signed(const FormatParams&) { return -128; }
-int q46_centre(const FormatParams& p) { return -(p.act_levels - 1) / 2; }
 
 // First descriptor of a format: main tile; the rest: small-M companions (same packed B).
-const KernelDesc kInt8_8 = {"qu8s8_gemm_8x12c4__dotprod", Format::kInt8, "dotprod", 8, 12, 4, 4,
-    Elem::kS8, Elem::kS8, int8_to_signed, nullptr, 32, 4, false, false, 96, 512, 3072,
-    qs8_x12c4<8>, nullptr, nullptr};
-const KernelDesc kInt8_4 = {"qu8s8_gemm_4x12c4__dotprod", Format::kInt8, "dotprod", 4, 12, 4, 4,
-    Elem::kS8, Elem::kS8, int8_to_signed, nullptr, 32, 4, false, false, 96, 512, 3072,
-    qs8_x12c4<4>, nullptr, nullptr};
-const KernelDesc kInt8_2 = {"qu8s8_gemm_2x12c4__dotprod", Format::kInt8, "dotprod", 2, 12, 4, 4,
-    Elem::kS8, Elem::kS8, int8_to_signed, nullptr, 32, 4, false, false, 96, 512, 3072,
-    qs8_x12c4<2>, nullptr, nullptr};
-const KernelDesc kInt8_1 = {"qu8s8_gemm_1x12c4__dotprod", Format::kInt8, "dotprod", 1, 12, 4, 4,
-    Elem::kS8, Elem::kS8, int8_to_signed, nullptr, 32, 4, false, false, 96, 512, 3072,
-    qs8_x12c4<1>, nullptr, nullptr};
-const KernelDesc kInt4_8 = {"qu4_gemm_8x8c4__dotprod", Format::kInt4, "dotprod", 8, 8, 4, 4,
-    Elem::kU8, Elem::kU4, nullptr, nullptr, 32, 4, false, false, 96, 512, 3072,
-    qu4_x8c4<8>, nullptr, nullptr};
-const KernelDesc kInt4_4 = {"qu4_gemm_4x8c4__dotprod", Format::kInt4, "dotprod", 4, 8, 4, 4,
-    Elem::kU8, Elem::kU4, nullptr, nullptr, 32, 4, false, false, 96, 512, 3072,
-    qu4_x8c4<4>, nullptr, nullptr};
-const KernelDesc kInt4_2 = {"qu4_gemm_2x8c4__dotprod", Format::kInt4, "dotprod", 2, 8, 4, 4,
-    Elem::kU8, Elem::kU4, nullptr, nullptr, 32, 4, false, false, 96, 512, 3072,
-    qu4_x8c4<2>, nullptr, nullptr};
-const KernelDesc kInt4_1 = {"qu4_gemm_1x8c4__dotprod", Format::kInt4, "dotprod", 1, 8, 4, 4,
-    Elem::kU8, Elem::kU4, nullptr, nullptr, 32, 4, false, false, 96, 512, 3072,
-    qu4_x8c4<1>, nullptr, nullptr};
-const KernelDesc kQ46_8 = {"q46_gemm_8x12c4__dotprod", Format::kQ46, "dotprod", 8, 12, 4, 4,
-    Elem::kS8, Elem::kS8, q46_centre, nullptr, 32, 4, false, false, 96, 512, 3072,
-    qs8_x12c4<8>, nullptr, nullptr};
-const KernelDesc kQ46_4 = {"q46_gemm_4x12c4__dotprod", Format::kQ46, "dotprod", 4, 12, 4, 4,
-    Elem::kS8, Elem::kS8, q46_centre, nullptr, 32, 4, false, false, 96, 512, 3072,
-    qs8_x12c4<4>, nullptr, nullptr};
-const KernelDesc kQ46_2 = {"q46_gemm_2x12c4__dotprod", Format::kQ46, "dotprod", 2, 12, 4, 4,
-    Elem::kS8, Elem::kS8, q46_centre, nullptr, 32, 4, false, false, 96, 512, 3072,
-    qs8_x12c4<2>, nullptr, nullptr};
-const KernelDesc kQ46_1 = {"q46_gemm_1x12c4__dotprod", Format::kQ46, "dotprod", 1, 12, 4, 4,
-    Elem::kS8, Elem::kS8, q46_centre, nullptr, 32, 4, false, false, 96, 512, 3072,
-    qs8_x12c4<1>, nullptr, nullptr};
+#define LB_INT8(MR)                                                                          \
+constexpr KernelDesc kInt8_##MR =                                                            \
+    KernelDesc::acc32("qu8s8_gemm_" #MR "x12c4__dotprod", Format::kInt8, "dotprod",          \
+                      {MR, 12, 4, 4}, Elem::kS8, Elem::kS8, {96, 512, 3072}, qs8_x12c4<MR>)  \
+        .with_offsets(int8_to_signed);
+LB_INT8(8) LB_INT8(4) LB_INT8(2) LB_INT8(1)
+#define LB_INT4(MR)                                                                         \
+constexpr KernelDesc kInt4_##MR =                                                           \
+    KernelDesc::acc32("qu4_gemm_" #MR "x8c4__dotprod", Format::kInt4, "dotprod",            \
+                      {MR, 8, 4, 4}, Elem::kU8, Elem::kU4, {96, 512, 3072}, qu4_x8c4<MR>);
+LB_INT4(8) LB_INT4(4) LB_INT4(2) LB_INT4(1)
+#define LB_Q46(MR)                                                                           \
+constexpr KernelDesc kQ46_##MR =                                                             \
+    KernelDesc::acc32("q46_gemm_" #MR "x12c4__dotprod", Format::kQ46, "dotprod",             \
+                      {MR, 12, 4, 4}, Elem::kS8, Elem::kS8, {96, 512, 3072}, qs8_x12c4<MR>)  \
+        .with_offsets(q46_centre);
+LB_Q46(8) LB_Q46(4) LB_Q46(2) LB_Q46(1)
 
 const KernelDesc* const kList[] = {&kInt8_8, &kInt8_4, &kInt8_2, &kInt8_1, &kInt4_8, &kInt4_4, &kInt4_2, &kInt4_1, &kQ46_8, &kQ46_4, &kQ46_2, &kQ46_1};
 

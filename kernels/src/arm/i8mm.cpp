@@ -108,36 +108,25 @@ void qu4_x8c8(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, in
   LOWBIT_MCA_END_IF(kMain, qu4_gemm_8x8c8__i8mm/epilogue);
 }
 
-int q46_centre(const FormatParams& p) { return -(p.act_levels - 1) / 2; }
 
 // First descriptor of a format: main tile; the rest: small-M companions (same packed B).
-const KernelDesc kInt8_8 = {"qu8s8_gemm_8x8c8__i8mm", Format::kInt8, "i8mm", 8, 8, 8, 8,
-    Elem::kU8, Elem::kS8, nullptr, nullptr, 32, 8, false, false, 96, 512, 3072,
-    mmla_x8c8<Mmla::kUS, 8>, nullptr, nullptr};
-const KernelDesc kInt8_4 = {"qu8s8_gemm_4x8c8__i8mm", Format::kInt8, "i8mm", 4, 8, 8, 8,
-    Elem::kU8, Elem::kS8, nullptr, nullptr, 32, 8, false, false, 96, 512, 3072,
-    mmla_x8c8<Mmla::kUS, 4>, nullptr, nullptr};
-const KernelDesc kInt8_2 = {"qu8s8_gemm_2x8c8__i8mm", Format::kInt8, "i8mm", 2, 8, 8, 8,
-    Elem::kU8, Elem::kS8, nullptr, nullptr, 32, 8, false, false, 96, 512, 3072,
-    mmla_x8c8<Mmla::kUS, 2>, nullptr, nullptr};
-const KernelDesc kInt4_8 = {"qu4_gemm_8x8c8__i8mm", Format::kInt4, "i8mm", 8, 8, 8, 8,
-    Elem::kU8, Elem::kU4, nullptr, nullptr, 32, 8, false, false, 96, 512, 3072,
-    qu4_x8c8<8>, nullptr, nullptr};
-const KernelDesc kInt4_4 = {"qu4_gemm_4x8c8__i8mm", Format::kInt4, "i8mm", 4, 8, 8, 8,
-    Elem::kU8, Elem::kU4, nullptr, nullptr, 32, 8, false, false, 96, 512, 3072,
-    qu4_x8c8<4>, nullptr, nullptr};
-const KernelDesc kInt4_2 = {"qu4_gemm_2x8c8__i8mm", Format::kInt4, "i8mm", 2, 8, 8, 8,
-    Elem::kU8, Elem::kU4, nullptr, nullptr, 32, 8, false, false, 96, 512, 3072,
-    qu4_x8c8<2>, nullptr, nullptr};
-const KernelDesc kQ46_8 = {"q46_gemm_8x8c8__i8mm", Format::kQ46, "i8mm", 8, 8, 8, 8,
-    Elem::kS8, Elem::kS8, q46_centre, nullptr, 32, 8, false, false, 96, 512, 3072,
-    mmla_x8c8<Mmla::kSS, 8>, nullptr, nullptr};
-const KernelDesc kQ46_4 = {"q46_gemm_4x8c8__i8mm", Format::kQ46, "i8mm", 4, 8, 8, 8,
-    Elem::kS8, Elem::kS8, q46_centre, nullptr, 32, 8, false, false, 96, 512, 3072,
-    mmla_x8c8<Mmla::kSS, 4>, nullptr, nullptr};
-const KernelDesc kQ46_2 = {"q46_gemm_2x8c8__i8mm", Format::kQ46, "i8mm", 2, 8, 8, 8,
-    Elem::kS8, Elem::kS8, q46_centre, nullptr, 32, 8, false, false, 96, 512, 3072,
-    mmla_x8c8<Mmla::kSS, 2>, nullptr, nullptr};
+#define LB_INT8(MR)                                                                 \
+  constexpr KernelDesc kInt8_##MR = KernelDesc::acc32(                              \
+      "qu8s8_gemm_" #MR "x8c8__i8mm", Format::kInt8, "i8mm", {MR, 8, 8, 8}, Elem::kU8, \
+      Elem::kS8, {96, 512, 3072}, mmla_x8c8<Mmla::kUS, MR>);
+LB_INT8(8) LB_INT8(4) LB_INT8(2)
+#define LB_INT4(MR)                                                                 \
+  constexpr KernelDesc kInt4_##MR = KernelDesc::acc32(                              \
+      "qu4_gemm_" #MR "x8c8__i8mm", Format::kInt4, "i8mm", {MR, 8, 8, 8}, Elem::kU8,  \
+      Elem::kU4, {96, 512, 3072}, qu4_x8c8<MR>);
+LB_INT4(8) LB_INT4(4) LB_INT4(2)
+#define LB_Q46(MR)                                                                  \
+  constexpr KernelDesc kQ46_##MR =                                                  \
+      KernelDesc::acc32("q46_gemm_" #MR "x8c8__i8mm", Format::kQ46, "i8mm",         \
+                        {MR, 8, 8, 8}, Elem::kS8, Elem::kS8, {96, 512, 3072},       \
+                        mmla_x8c8<Mmla::kSS, MR>)                                   \
+          .with_offsets(q46_centre);
+LB_Q46(8) LB_Q46(4) LB_Q46(2)
 
 const KernelDesc* const kList[] = {&kInt8_8, &kInt8_4, &kInt8_2, &kInt4_8, &kInt4_4, &kInt4_2, &kQ46_8, &kQ46_4, &kQ46_2};
 

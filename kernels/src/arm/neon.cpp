@@ -246,56 +246,34 @@ void q46_x16(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int
 }
 
 int int8_to_signed(const FormatParams&) { return -128; }
-int q46_centre(const FormatParams& p) { return -(p.act_levels - 1) / 2; }
 
 // The first descriptor of a format is the main tile (pack_weights packs for it); the others
 // are its small-M companions: same packed B, fewer rows (docs/architecture.md).
-const KernelDesc kF32_8 = {"f32_gemm_8x12__neon", Format::kFp32, "neon", 8, 12, 1, 1,
-                           Elem::kF32, Elem::kF32, nullptr, nullptr, 32, 1, false, false,
-                           96, 256, 3072, f32_x12<8>, nullptr, nullptr};
-const KernelDesc kF32_4 = {"f32_gemm_4x12__neon", Format::kFp32, "neon", 4, 12, 1, 1,
-                           Elem::kF32, Elem::kF32, nullptr, nullptr, 32, 1, false, false,
-                           96, 256, 3072, f32_x12<4>, nullptr, nullptr};
-const KernelDesc kF32_2 = {"f32_gemm_2x12__neon", Format::kFp32, "neon", 2, 12, 1, 1,
-                           Elem::kF32, Elem::kF32, nullptr, nullptr, 32, 1, false, false,
-                           96, 256, 3072, f32_x12<2>, nullptr, nullptr};
-const KernelDesc kF32_1 = {"f32_gemm_1x12__neon", Format::kFp32, "neon", 1, 12, 1, 1,
-                           Elem::kF32, Elem::kF32, nullptr, nullptr, 32, 1, false, false,
-                           96, 256, 3072, f32_x12<1>, nullptr, nullptr};
-const KernelDesc kInt8_4 = {"qu8s8_gemm_4x16c2__neon", Format::kInt8, "neon", 4, 16, 4, 2,
-                            Elem::kS8, Elem::kS8, int8_to_signed, nullptr, 32, 1, false, false,
-                            96, 512, 3072, qu8s8_x16<4>, nullptr, nullptr};
-const KernelDesc kInt8_2 = {"qu8s8_gemm_2x16c2__neon", Format::kInt8, "neon", 2, 16, 4, 2,
-                            Elem::kS8, Elem::kS8, int8_to_signed, nullptr, 32, 1, false, false,
-                            96, 512, 3072, qu8s8_x16<2>, nullptr, nullptr};
-const KernelDesc kInt8_1 = {"qu8s8_gemm_1x16c2__neon", Format::kInt8, "neon", 1, 16, 4, 2,
-                            Elem::kS8, Elem::kS8, int8_to_signed, nullptr, 32, 1, false, false,
-                            96, 512, 3072, qu8s8_x16<1>, nullptr, nullptr};
+#define LB_F32(MR)                                                                  \
+constexpr KernelDesc kF32_##MR =                                                    \
+    KernelDesc::fp32("f32_gemm_" #MR "x12__neon", "neon", MR, 12, {96, 256, 3072},  \
+                     f32_x12<MR>);
+LB_F32(8) LB_F32(4) LB_F32(2) LB_F32(1)
+#define LB_INT8(MR)                                                                          \
+constexpr KernelDesc kInt8_##MR =                                                            \
+    KernelDesc::acc32("qu8s8_gemm_" #MR "x16c2__neon", Format::kInt8, "neon",                \
+                      {MR, 16, 4, 2}, Elem::kS8, Elem::kS8, {96, 512, 3072}, qu8s8_x16<MR>)  \
+        .with_offsets(int8_to_signed);
+LB_INT8(4) LB_INT8(2) LB_INT8(1)
 // 16-bit lanes: one k-group (2 k) adds 2 products per lane; unsigned (codes are >= 0).
-const KernelDesc kInt4_8 = {"qu4_gemm_8x16c2__neon", Format::kInt4, "neon", 8, 16, 2, 2,
-                            Elem::kU8, Elem::kU4, nullptr, nullptr, 16, 2, true, false,
-                            96, 1024, 3072, qu4_x16<8>, nullptr, nullptr};
-const KernelDesc kInt4_4 = {"qu4_gemm_4x16c2__neon", Format::kInt4, "neon", 4, 16, 2, 2,
-                            Elem::kU8, Elem::kU4, nullptr, nullptr, 16, 2, true, false,
-                            96, 1024, 3072, qu4_x16<4>, nullptr, nullptr};
-const KernelDesc kInt4_2 = {"qu4_gemm_2x16c2__neon", Format::kInt4, "neon", 2, 16, 2, 2,
-                            Elem::kU8, Elem::kU4, nullptr, nullptr, 16, 2, true, false,
-                            96, 1024, 3072, qu4_x16<2>, nullptr, nullptr};
-const KernelDesc kInt4_1 = {"qu4_gemm_1x16c2__neon", Format::kInt4, "neon", 1, 16, 2, 2,
-                            Elem::kU8, Elem::kU4, nullptr, nullptr, 16, 2, true, false,
-                            96, 1024, 3072, qu4_x16<1>, nullptr, nullptr};
-const KernelDesc kQ46_8 = {"q46_gemm_8x16c2__neon", Format::kQ46, "neon", 8, 16, 2, 2,
-                           Elem::kS8, Elem::kS8, q46_centre, nullptr, 16, 2, false, false,
-                           96, 1024, 3072, q46_x16<8>, nullptr, nullptr};
-const KernelDesc kQ46_4 = {"q46_gemm_4x16c2__neon", Format::kQ46, "neon", 4, 16, 2, 2,
-                           Elem::kS8, Elem::kS8, q46_centre, nullptr, 16, 2, false, false,
-                           96, 1024, 3072, q46_x16<4>, nullptr, nullptr};
-const KernelDesc kQ46_2 = {"q46_gemm_2x16c2__neon", Format::kQ46, "neon", 2, 16, 2, 2,
-                           Elem::kS8, Elem::kS8, q46_centre, nullptr, 16, 2, false, false,
-                           96, 1024, 3072, q46_x16<2>, nullptr, nullptr};
-const KernelDesc kQ46_1 = {"q46_gemm_1x16c2__neon", Format::kQ46, "neon", 1, 16, 2, 2,
-                           Elem::kS8, Elem::kS8, q46_centre, nullptr, 16, 2, false, false,
-                           96, 1024, 3072, q46_x16<1>, nullptr, nullptr};
+#define LB_INT4(MR)                                                                              \
+constexpr KernelDesc kInt4_##MR =                                                                \
+    KernelDesc::acc16("qu4_gemm_" #MR "x16c2__neon", Format::kInt4, "neon",                      \
+                      {MR, 16, 2, 2}, Elem::kU8, Elem::kU4, {2, true, false}, {96, 1024, 3072},  \
+                      qu4_x16<MR>);
+LB_INT4(8) LB_INT4(4) LB_INT4(2) LB_INT4(1)
+#define LB_Q46(MR)                                                                                \
+constexpr KernelDesc kQ46_##MR =                                                                  \
+    KernelDesc::acc16("q46_gemm_" #MR "x16c2__neon", Format::kQ46, "neon",                        \
+                      {MR, 16, 2, 2}, Elem::kS8, Elem::kS8, {2, false, false}, {96, 1024, 3072},  \
+                      q46_x16<MR>)                                                                \
+        .with_offsets(q46_centre);
+LB_Q46(8) LB_Q46(4) LB_Q46(2) LB_Q46(1)
 
 const KernelDesc* const kList[] = {&kF32_8,  &kF32_4,  &kF32_2,  &kF32_1, &kInt8_4, &kInt8_2,
                                    &kInt8_1, &kInt4_8, &kInt4_4, &kInt4_2, &kInt4_1, &kQ46_8,

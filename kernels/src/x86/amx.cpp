@@ -110,18 +110,21 @@ void u8s8_amx_x32c4(int64_t kc, const void* a, const void* b, void* c, int64_t l
 
 // Blocking not tuned on hardware (none was available to this build): a B micro-panel of
 // kc x 32 bytes = 32 KiB stays in L1d, the A block mc x kc = 256 KiB in L2 (2 MiB).
-const KernelDesc kInt8_32 = {"qu8s8_gemm_32x32c4__amx", Format::kInt8, "amx", 32, kNR, kKA, 4,
-                             Elem::kU8, Elem::kS8, nullptr, nullptr, 32, 64, false, false,
-                             256, 1024, 2048, u8s8_amx_x32c4<2>, tiles_begin, tiles_end};
-const KernelDesc kInt8_16 = {"qu8s8_gemm_16x32c4__amx", Format::kInt8, "amx", 16, kNR, kKA, 4,
-                             Elem::kU8, Elem::kS8, nullptr, nullptr, 32, 64, false, false,
-                             256, 1024, 2048, u8s8_amx_x32c4<1>, tiles_begin, tiles_end};
+constexpr Blocking kAmxBlocking{256, 1024, 2048};
+constexpr KernelDesc kInt8_32 =
+    KernelDesc::acc32("qu8s8_gemm_32x32c4__amx", Format::kInt8, "amx", {32, kNR, kKA, 4},
+                      Elem::kU8, Elem::kS8, kAmxBlocking, u8s8_amx_x32c4<2>)
+        .with_thread_hooks(tiles_begin, tiles_end);
+constexpr KernelDesc kInt8_16 =
+    KernelDesc::acc32("qu8s8_gemm_16x32c4__amx", Format::kInt8, "amx", {16, kNR, kKA, 4},
+                      Elem::kU8, Elem::kS8, kAmxBlocking, u8s8_amx_x32c4<1>)
+        .with_thread_hooks(tiles_begin, tiles_end);
 // Up to 4 rows a 16-row tile product would be mostly padding: vpdpbusd companions (the same
 // packed B [kc/4][32][4] s8; A packed [kc/4][mr][4] for them by the driver).
-#define LB_VNNI(MR)                                                                                 \
-  const KernelDesc kInt8_##MR = {"qu8s8_gemm_" #MR "x32c4__amx", Format::kInt8, "amx", MR, kNR,     \
-                                 4, 4, Elem::kU8, Elem::kS8, nullptr, nullptr, 32, 4, false, false, \
-                                 196, 768, 3072, u8s8_x32c4<MR>, nullptr, nullptr};
+#define LB_VNNI(MR)                                                                          \
+  constexpr KernelDesc kInt8_##MR =                                                          \
+      KernelDesc::acc32("qu8s8_gemm_" #MR "x32c4__amx", Format::kInt8, "amx", {MR, kNR, 4, 4}, \
+                        Elem::kU8, Elem::kS8, {196, 768, 3072}, u8s8_x32c4<MR>);
 LB_VNNI(1) LB_VNNI(2) LB_VNNI(4)
 
 // The first variant is the one pack_weights uses; the driver picks the smallest mr >= M.

@@ -23,23 +23,19 @@
 namespace lowbit {
 namespace {
 
-#include "dpbusd_zmm.h"  // u8s8_x32c4<MR>, u4s8_x32c4<MR>, kNR
+#include "ukernels.h"  // the micro-kernels, written once for Ymm and Zmm
+
+using x86::Zmm;
+constexpr int kNR = nr_of<Zmm>();
 
 // Cache blocking not tuned on hardware (none was available to this build).
-#define LB_INT8(MR)                                                                            \
-  const KernelDesc kInt8_##MR = {"qu8s8_gemm_" #MR "x32c4__avx512vnni", Format::kInt8,         \
-                                 "avx512vnni", MR, kNR, 4, 4, Elem::kU8, Elem::kS8, nullptr,   \
-                                 nullptr, 32, 4, false, false, 196, 768, 3072, u8s8_x32c4<MR>, \
-                                 nullptr, nullptr};
-#define LB_INT4(MR)                                                                             \
-  const KernelDesc kInt4_##MR = {"qu4_gemm_" #MR "x32c4__avx512vnni", Format::kInt4,            \
-                                 "avx512vnni", MR, kNR, 4, 4, Elem::kS8, Elem::kU4, nullptr,    \
-                                 nullptr, 32, 4, false, false, 192, 1024, 3072, u4s8_x32c4<MR>, \
-                                 nullptr, nullptr};
-#define LB_Q46(MR)                                                                               \
-  const KernelDesc kQ46_##MR = {"q46_gemm_" #MR "x32c4__avx512vnni", Format::kQ46, "avx512vnni", \
-                                MR, kNR, 4, 4, Elem::kU8, Elem::kS8, nullptr, nullptr, 32, 4,    \
-                                false, false, 196, 768, 3072, u8s8_x32c4<MR>, nullptr, nullptr};
+#define LB_VNNI(FMT, PREFIX, MR, A_ELEM, B_ELEM, MC, KC, NIBBLES)                            \
+  constexpr KernelDesc k##FMT##_##MR = KernelDesc::acc32(                                    \
+      PREFIX "_gemm_" #MR "x32c4__avx512vnni", Format::k##FMT, "avx512vnni", {MR, kNR, 4, 4},   \
+      A_ELEM, B_ELEM, {MC, KC, 3072}, dot_c4<Zmm, MR, NIBBLES>);
+#define LB_INT8(MR) LB_VNNI(Int8, "qu8s8", MR, Elem::kU8, Elem::kS8, 196, 768, false)
+#define LB_INT4(MR) LB_VNNI(Int4, "qu4", MR, Elem::kS8, Elem::kU4, 192, 1024, true)
+#define LB_Q46(MR) LB_VNNI(Q46, "q46", MR, Elem::kU8, Elem::kS8, 196, 768, false)
 // 14 rows (28 accumulators) for int8 / 4.6bit, 12 for int4 (the nibble mask and the raw and
 // unpacked weight vectors take 5 registers); no spills (loop_report.py).  Small-M
 // companions (same packed B, fewer rows; the driver picks the smallest mr >= M).

@@ -1,5 +1,5 @@
-// Intrinsics for the wide x86 tiers (avx512, avxvnni, avx512vnni, amx), compiled one of
-// two ways from the same source:
+// Intrinsics for the x86 tiers and the vector-width layer (Ymm, Zmm) of the micro-kernels,
+// compiled one of two ways from the same source:
 //
 //  * natively (the package build): <immintrin.h>, each tier TU with only its own -m flags;
 //  * emulated (LOWBIT_X86_EMULATE, `make x86-emulated-test` only): SIMDe's portable
@@ -57,6 +57,99 @@ inline int32_t load32(const void* p) {
   __builtin_memcpy(&v, p, 4);
   return v;
 }
+
+// ---- the vector-width layer of the micro-kernels (x86/ukernels.h) ----------------------
+// One struct per register width, holding the intrinsics a kernel needs under width-free
+// names, plus the few code generation choices that were measured to differ between widths:
+//  Ymm: 256-bit (avx2, avxvnni): 16 registers, 8 int32 / fp32 lanes.
+//  Zmm: 512-bit (avx512, avx512vnni, amx companions): 32 registers, 16 lanes.
+// A struct (and its VNNI dot product) exists only where the TU's -m flags provide the
+// instructions.  Everything is inline: the compiled kernels are those of the intrinsics.
+
+#if defined(__AVX2__) || defined(LOWBIT_X86_EMULATE)
+struct Ymm {
+  using I = __m256i;
+  using F = __m256;
+  static constexpr int kLanes = 8;  // int32 / fp32 lanes of one register
+  // Code generation choices, measured on Zen 3 (avx2.cpp's history, docs/formats.md):
+  static constexpr bool kPrefetchC = true;        // fp32: fetch the C tile before the k loop
+  static constexpr bool kUnrollF32 = true;        // fp32: unroll the k loop 4x, no pins
+  static constexpr bool kReloadNibbles = true;    // 16 registers: reload bytes for high nibbles
+  static constexpr bool kTwoGroupsPerIter = true; // byte weights: two k-groups per iteration
+  static constexpr bool kRowFence = false;
+
+  static I zero_i() { return _mm256_setzero_si256(); }
+  static F zero_f() { return _mm256_setzero_ps(); }
+  // B panels: 64-byte aligned.
+  static I load_b(const void* p) { return _mm256_load_si256(static_cast<const I*>(p)); }
+  static F load_bf(const float* p) { return _mm256_load_ps(p); }
+  static I loadu(const void* p) { return _mm256_loadu_si256(static_cast<const I*>(p)); }
+  static F loadu_f(const float* p) { return _mm256_loadu_ps(p); }
+  static void storeu(void* p, I v) { _mm256_storeu_si256(static_cast<I*>(p), v); }
+  static void storeu_f(float* p, F v) { _mm256_storeu_ps(p, v); }
+  static F bcast_f(const float* p) { return _mm256_broadcast_ss(p); }
+  static F add_f(F a, F b) { return _mm256_add_ps(a, b); }
+  static F fmadd(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+  // kLanes*2 int8 at p sign-extended to int16.
+  static I widen_s8(const void* p) {
+    return _mm256_cvtepi8_epi16(_mm_load_si128(static_cast<const __m128i*>(p)));
+  }
+  static I set1_32(int32_t v) { return _mm256_set1_epi32(v); }
+  static I set1_16(int16_t v) { return _mm256_set1_epi16(v); }
+  static I set1_8(char v) { return _mm256_set1_epi8(v); }
+  static I and_(I a, I b) { return _mm256_and_si256(a, b); }
+  static I srli16(I a, int n) { return _mm256_srli_epi16(a, n); }
+  static I srli32(I a, int n) { return _mm256_srli_epi32(a, n); }
+  static I add32(I a, I b) { return _mm256_add_epi32(a, b); }
+  static I add16(I a, I b) { return _mm256_add_epi16(a, b); }
+  static I madd16(I a, I b) { return _mm256_madd_epi16(a, b); }
+  static I maddubs(I u8, I s8) { return _mm256_maddubs_epi16(u8, s8); }
+#if defined(__AVXVNNI__) || defined(LOWBIT_X86_EMULATE)
+  static I dpbusd(I acc, I u8, I s8) { return _mm256_dpbusd_avx_epi32(acc, u8, s8); }
+#endif
+};
+#endif
+
+#if defined(__AVX512F__) || defined(LOWBIT_X86_EMULATE)
+struct Zmm {
+  using I = __m512i;
+  using F = __m512;
+  static constexpr int kLanes = 16;
+  static constexpr bool kPrefetchC = false;
+  static constexpr bool kUnrollF32 = false;  // pinned accumulators instead
+  static constexpr bool kReloadNibbles = false;
+  static constexpr bool kTwoGroupsPerIter = false;
+  static constexpr bool kRowFence = true;  // see LB_ROW_FENCE (simd_x86.h)
+
+  static I zero_i() { return _mm512_setzero_si512(); }
+  static F zero_f() { return _mm512_setzero_ps(); }
+  static I load_b(const void* p) { return _mm512_loadu_si512(p); }
+  static F load_bf(const float* p) { return _mm512_loadu_ps(p); }
+  static I loadu(const void* p) { return _mm512_loadu_si512(p); }
+  static F loadu_f(const float* p) { return _mm512_loadu_ps(p); }
+  static void storeu(void* p, I v) { _mm512_storeu_si512(p, v); }
+  static void storeu_f(float* p, F v) { _mm512_storeu_ps(p, v); }
+  static F bcast_f(const float* p) { return _mm512_set1_ps(*p); }
+  static F add_f(F a, F b) { return _mm512_add_ps(a, b); }
+  static F fmadd(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+  static I widen_s8(const void* p) {
+    return _mm512_cvtepi8_epi16(_mm256_loadu_si256(static_cast<const __m256i*>(p)));
+  }
+  static I set1_32(int32_t v) { return _mm512_set1_epi32(v); }
+  static I set1_16(int16_t v) { return _mm512_set1_epi16(v); }
+  static I set1_8(char v) { return _mm512_set1_epi8(v); }
+  static I and_(I a, I b) { return _mm512_and_si512(a, b); }
+  static I srli16(I a, int n) { return _mm512_srli_epi16(a, n); }
+  static I srli32(I a, int n) { return _mm512_srli_epi32(a, n); }
+  static I add32(I a, I b) { return _mm512_add_epi32(a, b); }
+  static I add16(I a, I b) { return _mm512_add_epi16(a, b); }
+  static I madd16(I a, I b) { return _mm512_madd_epi16(a, b); }
+  static I maddubs(I u8, I s8) { return _mm512_maddubs_epi16(u8, s8); }
+#if defined(__AVX512VNNI__) || defined(LOWBIT_X86_EMULATE)
+  static I dpbusd(I acc, I u8, I s8) { return _mm512_dpbusd_epi32(acc, u8, s8); }
+#endif
+};
+#endif
 
 }  // namespace x86
 }  // namespace lowbit

@@ -24,20 +24,32 @@
 #include <vector>
 
 #include "internal.h"
+#include "tiers.h"
 #include "x86/simd_x86.h"
 
 namespace lowbit {
-const KernelList& kernels_avx512();
-const KernelList& kernels_avxvnni();
-const KernelList& kernels_avx512vnni();
-const KernelList& kernels_amx();
+// The emulated tiers: the rows of the tier table (tiers.def) with emulated = 1.
+#define LB_IF_EMULATED_0(...)
+#define LB_IF_EMULATED_1(...) __VA_ARGS__
+#define LOWBIT_TIER_X(name, rank, emulated, features, flags) \
+  LB_IF_EMULATED_##emulated(const KernelList& kernels_##name();)
+#include "tiers.def"
+#undef LOWBIT_TIER_X
+
+std::vector<const KernelList*> emulated_lists() {
+  return {
+#define LOWBIT_TIER_X(name, rank, emulated, features, flags) \
+  LB_IF_EMULATED_##emulated(&kernels_##name(),)
+#include "tiers.def"
+#undef LOWBIT_TIER_X
+  };
+}
 
 // The driver picks small-M companions from the registry (pick_for_m in driver.cpp); here the
-// registry is the four emulated tiers (registry.cpp would pull in every other tier).
+// registry is the emulated tiers (registry.cpp would pull in every other tier).
 std::vector<const KernelDesc*> all_kernels() {
   std::vector<const KernelDesc*> out;
-  for (const KernelList* l :
-       {&kernels_avx512(), &kernels_avxvnni(), &kernels_avx512vnni(), &kernels_amx()})
+  for (const KernelList* l : emulated_lists())
     for (size_t i = 0; i < l->count; ++i) out.push_back(l->items[i]);
   return out;
 }
@@ -446,8 +458,7 @@ void test_name(const KernelDesc& d) {
 
 int main() {
   const auto t0 = std::chrono::steady_clock::now();
-  const KernelList* lists[] = {&kernels_avx512(), &kernels_avxvnni(), &kernels_avx512vnni(),
-                               &kernels_amx()};
+  const std::vector<const KernelList*> lists = emulated_lists();
   test_primitives();
   std::printf("emulated instructions vs their definitions: %s\n", g_failures ? "FAILED" : "ok");
   int kernels = 0;

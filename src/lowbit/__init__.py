@@ -154,8 +154,8 @@ def pack_weights(w, fmt: str, *, zero_point: int = 0, tier: Optional[str] = None
     w = _as_matrix(w, "w", spec.w_dtype)
     if w.shape[0] < 1 or w.shape[1] < 1:
         raise ValueError(f"w must have K >= 1 and N >= 1, got shape {w.shape}")
-    packed = _core.pack_weights(w, fmt, zero_point, tier, spec.params.get("act_levels", 0),
-                                spec.params.get("weight_levels", 0))
+    packed = _core.pack_weights(w, fmt, zero_point, tier, spec.params.get("act_levels"),
+                                spec.params.get("weight_levels"))
     # What pickle/copy need to re-pack on load (a private copy: the caller may change w).
     _PACK_SOURCES[packed] = (np.array(w, copy=True), fmt, zero_point, tier, dict(params))
     return packed

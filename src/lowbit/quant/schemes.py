@@ -19,31 +19,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._formats import format_spec
 from . import dybit
 
 ROLES = ("weight", "activation")
 QUANT_FORMATS = ("fp32", "int8", "int4", "4.6bit", "dybit")
-DEFAULT_46 = (25, 21)
 
 
 def levels_46(act_levels: int | None = None, weight_levels: int | None = None) -> tuple[int, int]:
-    """Validated (N_x, N_w) of the 4.6-bit format: N_w = 2b+1, N_x = 2*floor(127/b)+1."""
-    n_x = DEFAULT_46[0] if act_levels is None else int(act_levels)
-    n_w = DEFAULT_46[1] if weight_levels is None else int(weight_levels)
-    if act_levels is not None and weight_levels is None:
-        raise ValueError("4.6bit: give weight_levels (N_w) whenever act_levels is given")
-    if n_w < 3 or n_w % 2 == 0 or n_w > 255:
-        raise ValueError(f"4.6bit: weight_levels must be odd and in 3..255, got {n_w}")
-    b = (n_w - 1) // 2
-    expected = 2 * (127 // b) + 1
-    if act_levels is None:
-        n_x = expected
-    if n_x != expected:
-        raise ValueError(
-            f"4.6bit: with weight_levels={n_w} (b={b}) act_levels must be 2*floor(127/b)+1"
-            f" = {expected}, got {n_x}"
-        )
-    return n_x, n_w
+    """Validated (N_x, N_w) of the 4.6-bit format (N_w = 2b+1, N_x = 2*floor(127/b)+1), with
+    the kernels' defaults and errors (lowbit.format_spec; kernels/src/formats.cpp)."""
+    given = {k: v for k, v in (("act_levels", act_levels), ("weight_levels", weight_levels))
+             if v is not None}
+    p = format_spec("4.6bit", **given).params
+    return p["act_levels"], p["weight_levels"]
+
+
+DEFAULT_46 = levels_46()
 
 
 @dataclass(frozen=True)

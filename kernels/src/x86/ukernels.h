@@ -1,0 +1,314 @@
+// The x86 micro-kernels, written once over the vector-width layer (simd_x86.h: V = Ymm or
+// Zmm).  Included inside `namespace lowbit { namespace {` by each tier's TU, so every tier
+// gets its own internal copy compiled with only that tier's flags.  Each register tile is
+// MR rows x two vectors (NR = 2 * V::kLanes columns).  Operand layouts: kernel.h; the
+// arithmetic and why nothing overflows: docs/formats.md and the tier TUs' headers.
+#pragma once
+
+// Rows spelled out: GCC keeps named vectors in registers but spills a 2-D array of them to
+// the stack on every iteration.  Rows at or past MR compile away.
+#define LB_ROWS(X) \
+  X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13)
+constexpr int kMaxRows = 14;
+
+template <class V>
+constexpr int nr_of() {
+  return 2 * V::kLanes;
+}
+
+template <class V>
+inline void store_i32(int32_t* row, typename V::I v0, typename V::I v1, int accumulate) {
+  if (accumulate) {
+    v0 = V::add32(v0, V::loadu(row));
+    v1 = V::add32(v1, V::loadu(row + V::kLanes));
+  }
+  V::storeu(row, v0);
+  V::storeu(row + V::kLanes, v1);
+}
+
+#define LB_DECL_I(r) typename V::I c##r##0 = V::zero_i(), c##r##1 = V::zero_i();
+#define LB_STORE_I(r) \
+  if (r < MR) store_i32<V>(C + r * ldc, c##r##0, c##r##1, accumulate);
+
+// fp32 MR x NR: vfmadd231ps with the A element broadcast, 2*MR accumulators.
+template <class V, int MR>
+void f32_tile(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
+  static_assert(MR >= 1 && MR <= kMaxRows, "LB_ROWS spells out 14 rows");
+  constexpr int kNR = nr_of<V>();
+  using F = typename V::F;
+  const float* A = static_cast<const float*>(a);
+  const float* B = static_cast<const float*>(b);
+#define LB_DECL(r) F c##r##0 = V::zero_f(), c##r##1 = V::zero_f();
+  LB_ROWS(LB_DECL)
+#undef LB_DECL
+  if constexpr (V::kPrefetchC) {
+    // The C tile is read (or written) after the k loop: start fetching it now.
+    for (int r = 0; r < MR; ++r) {
+      _mm_prefetch(reinterpret_cast<const char*>(static_cast<float*>(c) + r * ldc), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(static_cast<float*>(c) + r * ldc + kNR - 1),
+                   _MM_HINT_T0);
+    }
+  }
+#define LB_FMA(r)                              \
+  if (r < MR) {                                \
+    const F av = V::bcast_f(A + r);            \
+    c##r##0 = V::fmadd(av, b0, c##r##0);       \
+    c##r##1 = V::fmadd(av, b1, c##r##1);       \
+    if constexpr (!V::kUnrollF32) {            \
+      LB_PIN(c##r##0);                         \
+      LB_PIN(c##r##1);                         \
+    }                                          \
+  }
+#define LB_K_STEP                              \
+  {                                            \
+    const F b0 = V::load_bf(B);                \
+    const F b1 = V::load_bf(B + V::kLanes);    \
+    LB_ROWS(LB_FMA)                            \
+    A += MR;                                   \
+    B += kNR;                                  \
+  }
+  if constexpr (V::kUnrollF32) {
+#pragma GCC unroll 4
+    for (int64_t k = 0; k < kc; ++k) LB_K_STEP
+  } else {
+    for (int64_t k = 0; k < kc; ++k) LB_K_STEP
+  }
+#undef LB_K_STEP
+#undef LB_FMA
+  float* C = static_cast<float*>(c);
+#define LB_STORE(r)                                                 \
+  if (r < MR) {                                                     \
+    float* row = C + r * ldc;                                       \
+    if (accumulate) {                                               \
+      c##r##0 = V::add_f(c##r##0, V::loadu_f(row));                 \
+      c##r##1 = V::add_f(c##r##1, V::loadu_f(row + V::kLanes));     \
+    }                                                               \
+    V::storeu_f(row, c##r##0);                                      \
+    V::storeu_f(row + V::kLanes, c##r##1);                          \
+  }
+  LB_ROWS(LB_STORE)
+#undef LB_STORE
+}
+
+// Exact u8 x s8 without VNNI.  A: int16 [kc/2][MR][2] (x widened while packing);
+// B: int8 [kc/2][NR][2], sign-extended in registers; vpmaddwd pair sums never saturate
+// (2 * 255 * 128 < 2^31).
+template <class V, int MR>
+void qu8s8_c2(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
+  static_assert(MR >= 1 && MR <= kMaxRows, "LB_ROWS spells out 14 rows");
+  constexpr int kNR = nr_of<V>();
+  const int16_t* A = static_cast<const int16_t*>(a);
+  const int8_t* B = static_cast<const int8_t*>(b);
+  LB_ROWS(LB_DECL_I)
+  for (int64_t g = 0; g < kc / 2; ++g) {
+    const typename V::I b0 = V::widen_s8(B);
+    const typename V::I b1 = V::widen_s8(B + kNR);
+#define LB_MADD(r)                                            \
+  if (r < MR) {                                               \
+    const typename V::I av = V::set1_32(x86::load32(A + 2 * r));   \
+    c##r##0 = V::add32(c##r##0, V::madd16(av, b0));           \
+    c##r##1 = V::add32(c##r##1, V::madd16(av, b1));           \
+    LB_PIN(c##r##0);                                          \
+    LB_PIN(c##r##1);                                          \
+  }
+    LB_ROWS(LB_MADD)
+#undef LB_MADD
+    A += 2 * MR;
+    B += 2 * kNR;
+  }
+  int32_t* C = static_cast<int32_t*>(c);
+  LB_ROWS(LB_STORE_I)
+}
+
+// The 16-bit accumulation of int4 and 4.6bit (vpmaddubsw + vpaddw up to the flush period,
+// then one widening per accumulator).  A: int8 [kc/4][MR][4] (the signed operand);
+// B: uint8 weights [kc/4][NR][4] (the unsigned operand), as bytes or as nibbles
+// (Elem::kU4: one block of 4*NR bytes holds group 2h low and 2h+1 high).
+// kUnsignedLanes: the int16 lanes hold unsigned sums (int4: every product is >= 0).
+template <class V, int MR, bool kNibbles, bool kUnsignedLanes>
+void lowbit_c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
+  static_assert(MR >= 1 && MR <= kMaxRows, "LB_ROWS spells out 14 rows");
+  constexpr int kNR = nr_of<V>();
+  constexpr int kGroup = 4 * kNR;  // bytes of one k-group of B
+  using I = typename V::I;
+  const int8_t* A = static_cast<const int8_t*>(a);
+  const uint8_t* B = static_cast<const uint8_t*>(b);
+  LB_ROWS(LB_DECL_I)
+#define LB_STEP(r, b0, b1, Ag)                                  \
+  if (r < MR) {                                                 \
+    if constexpr (V::kRowFence) LB_ROW_FENCE();                 \
+    const I av = V::set1_32(x86::load32(Ag + 4 * r));                \
+    c##r##0 = V::add16(c##r##0, V::maddubs(b0, av));            \
+    c##r##1 = V::add16(c##r##1, V::maddubs(b1, av));            \
+    LB_PIN(c##r##0);                                            \
+    LB_PIN(c##r##1);                                            \
+  }
+#define LB_STEP_LO(r) LB_STEP(r, lo0, lo1, A)
+#define LB_STEP_HI(r) LB_STEP(r, hi0, hi1, (A + 4 * MR))
+  if constexpr (kNibbles) {
+    const I low4 = V::set1_8(0x0F);
+    for (int64_t h = 0; h < kc / 8; ++h) {
+      if constexpr (V::kReloadNibbles) {
+        const I lo0 = V::and_(V::load_b(B), low4);
+        const I lo1 = V::and_(V::load_b(B + kGroup / 2), low4);
+        LB_ROWS(LB_STEP_LO)
+        // Load the bytes again for the high nibbles rather than keeping them live: with
+        // 2*MR accumulators in 16 registers there is none to spare (the asm hides the
+        // reuse from CSE).
+        const uint8_t* Bh = B;
+        __asm__("" : "+r"(Bh));
+        const I hi0 = V::and_(V::srli16(V::load_b(Bh), 4), low4);
+        const I hi1 = V::and_(V::srli16(V::load_b(Bh + kGroup / 2), 4), low4);
+        LB_ROWS(LB_STEP_HI)
+      } else {
+        const I v0 = V::load_b(B);
+        const I v1 = V::load_b(B + kGroup / 2);
+        const I lo0 = V::and_(v0, low4), lo1 = V::and_(v1, low4);
+        LB_ROWS(LB_STEP_LO)
+        const I hi0 = V::and_(V::srli16(v0, 4), low4);
+        const I hi1 = V::and_(V::srli16(v1, 4), low4);
+        LB_ROWS(LB_STEP_HI)
+      }
+      A += 8 * MR;
+      B += kGroup;
+    }
+  } else if constexpr (V::kTwoGroupsPerIter) {
+    // Two k-groups per iteration, as in the nibble loop: one group per iteration leaves
+    // GCC shuffling the pinned accumulators with register moves (front-end bound).
+    int64_t g = 0;
+    for (; g + 2 <= kc / 4; g += 2) {
+      const I lo0 = V::load_b(B);
+      const I lo1 = V::load_b(B + kGroup / 2);
+      LB_ROWS(LB_STEP_LO)
+      const I hi0 = V::load_b(B + kGroup);
+      const I hi1 = V::load_b(B + kGroup + kGroup / 2);
+      LB_ROWS(LB_STEP_HI)
+      A += 8 * MR;
+      B += 2 * kGroup;
+    }
+    if (g < kc / 4) {
+      const I lo0 = V::load_b(B);
+      const I lo1 = V::load_b(B + kGroup / 2);
+      LB_ROWS(LB_STEP_LO)
+    }
+  } else {
+    for (int64_t g = 0; g < kc / 4; ++g) {
+      const I lo0 = V::load_b(B);
+      const I lo1 = V::load_b(B + kGroup / 2);
+      LB_ROWS(LB_STEP_LO)
+      A += 4 * MR;
+      B += kGroup;
+    }
+  }
+#undef LB_STEP_HI
+#undef LB_STEP_LO
+#undef LB_STEP
+  // Flush: each column's two int16 pair-lanes (one 32-bit lane) -> one int32, exactly.
+  if constexpr (kUnsignedLanes) {
+    const I low16 = V::set1_32(0xFFFF);
+#define LB_WIDEN(r)                                                                 \
+  if (r < MR) {                                                                     \
+    c##r##0 = V::add32(V::and_(c##r##0, low16), V::srli32(c##r##0, 16));            \
+    c##r##1 = V::add32(V::and_(c##r##1, low16), V::srli32(c##r##1, 16));            \
+  }
+    LB_ROWS(LB_WIDEN)
+#undef LB_WIDEN
+  } else {
+    const I ones = V::set1_16(1);
+#define LB_WIDEN(r)                             \
+  if (r < MR) {                                 \
+    c##r##0 = V::madd16(c##r##0, ones);         \
+    c##r##1 = V::madd16(c##r##1, ones);         \
+  }
+    LB_ROWS(LB_WIDEN)
+#undef LB_WIDEN
+  }
+  int32_t* C = static_cast<int32_t*>(c);
+  LB_ROWS(LB_STORE_I)
+}
+
+// int8 for 7-bit activations (codes 0..127), chosen per call by the driver (KernelDesc::
+// narrow).  A: uint8 [kc/4][MR][4]; B: int8 [kc/4][NR][4].  vpmaddubsw adds two u8 x s8
+// products into int16: |sum| <= 2 * 127 * 128 = 32512, so it never saturates for such
+// activations (it would for codes >= 128); vpmaddwd with ones widens the two pair sums of
+// each column into int32.  No sign extension of B.
+template <class V, int MR>
+void qu7s8_c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
+  static_assert(MR >= 1 && MR <= kMaxRows, "LB_ROWS spells out 14 rows");
+  constexpr int kNR = nr_of<V>();
+  using I = typename V::I;
+  const uint8_t* A = static_cast<const uint8_t*>(a);
+  const int8_t* B = static_cast<const int8_t*>(b);
+  LB_ROWS(LB_DECL_I)
+  const I ones = V::set1_16(1);
+  for (int64_t g = 0; g < kc / 4; ++g) {
+    const I b0 = V::load_b(B);
+    const I b1 = V::load_b(B + 2 * kNR);
+#define LB_Q7(r)                                                           \
+  if (r < MR) {                                                            \
+    const I av = V::set1_32(x86::load32(A + 4 * r));                       \
+    c##r##0 = V::add32(c##r##0, V::madd16(V::maddubs(av, b0), ones));      \
+    c##r##1 = V::add32(c##r##1, V::madd16(V::maddubs(av, b1), ones));      \
+    LB_PIN(c##r##0);                                                       \
+    LB_PIN(c##r##1);                                                       \
+  }
+    LB_ROWS(LB_Q7)
+#undef LB_Q7
+    A += 4 * MR;
+    B += 4 * kNR;
+  }
+  int32_t* C = static_cast<int32_t*>(c);
+  LB_ROWS(LB_STORE_I)
+}
+
+// vpdpbusd (VNNI): 4 u8 x s8 products into each int32 lane, no saturation (never vpdpbusds).
+//  bytes   (int8, 4.6bit): A uint8 [kc/4][MR][4] the unsigned operand; B int8 [kc/4][NR][4].
+//  nibbles (int4): B nibbles (0..15) unpacked in registers are the unsigned operand, the
+//      activation codes 0..15 (A int8 [kc/4][MR][4]) the signed one; one 4*NR-byte block per
+//      two k-groups (group 2h in the low nibbles, 2h+1 in the high ones).
+template <class V, int MR, bool kNibbles>
+void dot_c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
+  static_assert(MR >= 1 && MR <= kMaxRows, "LB_ROWS spells out 14 rows");
+  constexpr int kNR = nr_of<V>();
+  using I = typename V::I;
+  const uint8_t* A = static_cast<const uint8_t*>(a);
+  const uint8_t* B = static_cast<const uint8_t*>(b);
+  LB_ROWS(LB_DECL_I)
+#define LB_DOT(r, w0, w1, Ag)                                                       \
+  if (r < MR) {                                                                     \
+    const I av = V::set1_32(x86::load32(Ag + 4 * r));                               \
+    c##r##0 = kNibbles ? V::dpbusd(c##r##0, w0, av) : V::dpbusd(c##r##0, av, w0);   \
+    c##r##1 = kNibbles ? V::dpbusd(c##r##1, w1, av) : V::dpbusd(c##r##1, av, w1);   \
+    LB_PIN(c##r##0);                                                                \
+    LB_PIN(c##r##1);                                                                \
+  }
+#define LB_DOT_LO(r) LB_DOT(r, lo0, lo1, A)
+#define LB_DOT_HI(r) LB_DOT(r, hi0, hi1, (A + 4 * MR))
+  if constexpr (kNibbles) {
+    const I low4 = V::set1_8(0x0F);
+    for (int64_t h = 0; h < kc / 8; ++h) {
+      const I v0 = V::loadu(B);
+      const I v1 = V::loadu(B + 2 * kNR);
+      const I lo0 = V::and_(v0, low4), lo1 = V::and_(v1, low4);
+      LB_ROWS(LB_DOT_LO)
+      const I hi0 = V::and_(V::srli16(v0, 4), low4);
+      const I hi1 = V::and_(V::srli16(v1, 4), low4);
+      LB_ROWS(LB_DOT_HI)
+      A += 8 * MR;
+      B += 4 * kNR;
+    }
+  } else {
+    for (int64_t g = 0; g < kc / 4; ++g) {
+      const I lo0 = V::loadu(B);
+      const I lo1 = V::loadu(B + 2 * kNR);
+      LB_ROWS(LB_DOT_LO)
+      A += 4 * MR;
+      B += 4 * kNR;
+    }
+  }
+#undef LB_DOT_HI
+#undef LB_DOT_LO
+#undef LB_DOT
+  int32_t* C = static_cast<int32_t*>(c);
+  LB_ROWS(LB_STORE_I)
+}
