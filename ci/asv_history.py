@@ -32,7 +32,7 @@ ENV_NAME = "existing-venv"  # asv environment name of every recording (stable_en
 
 
 def _atomic():
-    """lowbit's one atomic writer (lowbit/bench/atomic.py). `make dashboard` runs where lowbit
+    """lowbit's one atomic writer (src/lowbit/bench/atomic.py). `make dashboard` runs where lowbit
     is not built (a merge-only machine: importing the package needs its C++ extension), so
     there the module, standard library only, is loaded from this checkout's file."""
     try:
@@ -41,7 +41,7 @@ def _atomic():
         import importlib.util
 
         spec = importlib.util.spec_from_file_location(
-            "lowbit_atomic", REPO / "lowbit" / "bench" / "atomic.py")
+            "lowbit_atomic", REPO / "src" / "lowbit" / "bench" / "atomic.py")
         atomic = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(atomic)
     return atomic

@@ -36,11 +36,11 @@ sys.exit({func}())
 
 
 def atomic():
-    """lowbit/bench/atomic.py (the project's one atomic writer), loaded from its file:
+    """src/lowbit/bench/atomic.py (the project's one atomic writer), loaded from its file:
     stage.py runs with the host's python3, outside the venv, where the lowbit package is not
     installed (and importing it from the checkout would need its compiled extension).
     atomic.py uses the standard library only, so loading it by path is enough."""
-    spec = importlib.util.spec_from_file_location("lowbit_atomic", REPO / "lowbit/bench/atomic.py")
+    spec = importlib.util.spec_from_file_location("lowbit_atomic", REPO / "src/lowbit/bench/atomic.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod

@@ -328,7 +328,7 @@ def test_pinned_commit_file_is_checked(fleet, tmp_path):
 
 def test_merge_writes_through_lowbit_atomic_writer_without_lowbit(fleet, tmp_path):
     """`make dashboard` on a merge-only machine has no built lowbit: the merge still writes
-    through lowbit/bench/atomic.py (loaded from the checkout's file). sys.modules["lowbit"] =
+    through src/lowbit/bench/atomic.py (loaded from the checkout's file). sys.modules["lowbit"] =
     None makes `import lowbit` fail the way an unbuilt one does (ImportError)."""
     dest = tmp_path / "merged"
     code = ("import sys; sys.modules['lowbit'] = None; sys.path.insert(0, sys.argv[1]); "

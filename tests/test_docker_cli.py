@@ -316,8 +316,8 @@ def test_extract_asv_results_rejects_a_broken_folder_before_writing(tmp_path, fi
 
 
 def test_results_are_written_by_lowbit_atomic_writer_also_as_a_bare_file(tmp_path):
-    """On a board the file runs on its own (`python3 lowbit/docker_cli.py`), without a built
-    lowbit: it still writes through lowbit/bench/atomic.py, loaded from its path. `-S` leaves
+    """On a board the file runs on its own (`python3 src/lowbit/docker_cli.py`), without a built
+    lowbit: it still writes through src/lowbit/bench/atomic.py, loaded from its path. `-S` leaves
     out site-packages, so neither lowbit nor numpy can be imported there."""
     import subprocess
     import sys
@@ -325,7 +325,7 @@ def test_results_are_written_by_lowbit_atomic_writer_also_as_a_bare_file(tmp_pat
 
     src = Path(dc.__file__).resolve().parents[1] / "lowbit" / "docker_cli.py"
     if not src.is_file():  # installed copy: the checkout's file next to the tests
-        src = Path(__file__).resolve().parents[1] / "lowbit" / "docker_cli.py"
+        src = Path(__file__).resolve().parents[1] / "src" / "lowbit" / "docker_cli.py"
     out = tmp_path / "r" / "x.json"
     code = ("import runpy, sys; from pathlib import Path; m = runpy.run_path(sys.argv[1]); "
             "m['write_json_atomic'](Path(sys.argv[2]), {'b': 1, 'a': [2]}); "

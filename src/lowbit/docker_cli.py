@@ -131,8 +131,8 @@ def result_name(name: str, arch: str) -> str:
 
 
 def _atomic():
-    """lowbit's one atomic writer (lowbit/bench/atomic.py). On a board this file runs on its
-    own (`python3 lowbit/docker_cli.py`, no lowbit built there: importing the package needs its
+    """lowbit's one atomic writer (src/lowbit/bench/atomic.py). On a board this file runs on its
+    own (`python3 src/lowbit/docker_cli.py`, no lowbit built there: importing the package needs its
     C++ extension), so the module, standard library only, is then loaded from its file."""
     if __package__:
         from .bench import atomic
