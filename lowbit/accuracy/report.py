@@ -182,19 +182,38 @@ def ocr_pareto_plot(ocr: dict, path, tier: str | None = None) -> str | None:
     tier = tier or tiers[0]
     pts = [(1e3 * r["gemm_s"][tier]["total"], 100 * r["char_accuracy"]) for r in rows]
     front = set(pareto_front(pts))
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    # colour = format, marker = calibration; only the Pareto front is labelled (35 cases
+    # cluster in a few spots: per-point labels would overlap)
+    formats = list(dict.fromkeys(r["format"] for r in rows))
+    markers = {"min-max, per tensor": "v", "min-max, per channel": "^", "MMSE, per tensor": "s",
+               "MMSE, per channel": "D"}
     for i, (r, (t, a)) in enumerate(zip(rows, pts)):
-        ax.scatter([t], [a], s=40, marker="o" if i in front else "x",
-                   color="C3" if i in front else "C0")
-        ax.annotate(f"{r['format']}\n{r['calibration']}", (t, a), fontsize=6,
-                    xytext=(3, 3), textcoords="offset points")
+        cal = r["calibration"]
+        m = "o" if r["format"] == "fp32" else "*" if "residual" in cal else markers.get(cal, "x")
+        ax.scatter([t], [a], s=60 if i in front else 36, marker=m, alpha=0.8,
+                   color=f"C{formats.index(r['format']) % 10}",
+                   edgecolors="black" if i in front else "none",
+                   label=r["format"] if rows.index(next(q for q in rows if q["format"] ==
+                                                        r["format"])) == i else None)
+        if i in front:
+            ax.annotate(f"{r['format']}, {cal}", (t, a), fontsize=7, xytext=(4, -10),
+                        textcoords="offset points")
     fr = sorted(pts[i] for i in front)
-    ax.plot([p[0] for p in fr], [p[1] for p in fr], color="C3", lw=1, label="Pareto front")
+    ax.plot([p[0] for p in fr], [p[1] for p in fr], color="black", lw=0.8,
+            label="Pareto front")
+    from matplotlib.lines import Line2D
+
+    shapes = [Line2D([], [], ls="", marker=m, color="grey", label=c)
+              for c, m in list(markers.items()) + [("MMSE, per channel + residual", "*")]]
+    first = ax.legend(loc="center right", fontsize=7, title="format", title_fontsize=7)
+    ax.add_artist(first)
+    ax.legend(handles=shapes, loc="center", fontsize=7, title="calibration",
+              title_fontsize=7)
     ax.set_xlabel(f"network GEMM time per line at 48x320, ms ({tier} tier, all Conv/MatMul)")
     ax.set_ylabel("character accuracy, %")
     ax.set_title("PP-OCRv4 recogniser through lowbit: accuracy vs GEMM time")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right")
     fig.tight_layout()
     import io
 
