@@ -151,7 +151,9 @@ arm-model arm-model-report: install
 
 # Quantization error + end-to-end accuracy/time study: reports/accuracy.md, reports/results/accuracy.json.
 # Trains the digits CNN once and fetches the PP-OCRv4 model once (both cached in .cache/lowbit).
-# QUICK=1 for a fast smoke run; `make bench SUITE=quick` (CI) runs it quick too.
+# QUICK=1 for a fast smoke run; `make bench SUITE=quick` (CI) runs it quick too. The quick run
+# writes reports/accuracy-quick.md, reports/results/accuracy-quick.json and
+# reports/plots/accuracy-quick-ocr-pareto.png (ignored), never the committed full report.
 accuracy: install
 	$(VENV)/bin/lowbit-accuracy --out reports $(if $(or $(QUICK),$(filter quick,$(SUITE))),--quick)
 

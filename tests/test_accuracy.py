@@ -61,9 +61,12 @@ def test_training_is_deterministic_and_cached(tmp_path, monkeypatch):
 
 def test_study_writes_the_report(tmp_path, trained, capsys):
     assert cli_main(["--out", str(tmp_path), "--quick"]) == 0
-    md = (tmp_path / "accuracy.md").read_text()
-    result = json.loads((tmp_path / "results" / "accuracy.json").read_text())
+    # the quick run writes its own files and leaves the full report's names alone
+    md = (tmp_path / "accuracy-quick.md").read_text()
+    result = json.loads((tmp_path / "results" / "accuracy-quick.json").read_text())
     assert not list(tmp_path.rglob("*.tmp"))
+    assert not (tmp_path / "accuracy.md").exists()
+    assert not (tmp_path / "results" / "accuracy.json").exists()
     for label in ["fp32", "int8", "int4", "4.6bit (29,19)", "4.6bit (25,21)", "4.6bit (23,23)",
                   "DyBit-4", "DyBit-8"]:
         assert f"| {label} " in md
@@ -80,4 +83,6 @@ def test_study_writes_the_report(tmp_path, trained, capsys):
     ocr = result["ocr"]
     assert ("skipped" in ocr and "**Skipped**" in md) or (
         ocr["rows"][0]["format"] == "fp32" and "PP-OCRv4 text recogniser" in md
-        and (tmp_path / "plots" / "accuracy-ocr-pareto.png").stat().st_size > 0)
+        and (tmp_path / "plots" / "accuracy-quick-ocr-pareto.png").stat().st_size > 0
+        and "](plots/accuracy-quick-ocr-pareto.png)" in md
+        and not (tmp_path / "plots" / "accuracy-ocr-pareto.png").exists())

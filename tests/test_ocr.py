@@ -14,8 +14,9 @@ from onnx import numpy_helper  # noqa: E402
 
 import lowbit  # noqa: E402
 from lowbit.accuracy import ocr, ocr_data, ocr_model  # noqa: E402
-from lowbit.accuracy.ocr_exec import (LowbitExecutor, Plan, depthwise_exact,  # noqa: E402
-                                      im2col_nchw)
+from lowbit.accuracy.ocr_exec import (LowbitExecutor, Plan, attention_exact,  # noqa: E402
+                                      depthwise_exact, gemm_rows, im2col_nchw,
+                                      quantize_activation)
 from lowbit.accuracy.report import ocr_section, pareto_front  # noqa: E402
 from lowbit.nn import QuantLinear  # noqa: E402
 
@@ -110,6 +111,51 @@ def test_integer_path_on_real_layers_is_exact(rec, lines, fmt, params):
         np.testing.assert_array_equal(fast, kernel)
 
 
+@pytest.mark.parametrize("fmt,params", [("int8", {}), ("int4", {}),
+                                        ("4.6bit", {"act_levels": 29, "weight_levels": 19})])
+def test_blockwise_activation_quantizer_and_row_blocks_are_exact(rec, lines, fmt, params):
+    _, model = rec
+    x, _, _ = lines
+    xin, w, _ = _layer_input(model, "p2o.Conv.28", x)  # a real post-hardswish tensor
+    w2 = w.reshape(w.shape[0], -1).T
+    cols = np.ascontiguousarray(xin.transpose(0, 2, 3, 1)).reshape(-1, w2.shape[0])
+    lin = QuantLinear(w2, None, fmt, calib=cols, per_channel=True, **params)
+    assert cols.size > 4 * 65536 and cols.shape[0] > 512  # several blocks of each kind
+    fast, ref = quantize_activation(lin, cols), lin.quantize_input(cols)
+    np.testing.assert_array_equal(fast.codes, ref.codes)
+    assert fast.codes.dtype == ref.codes.dtype
+    np.testing.assert_array_equal(gemm_rows(lin, fast.codes, fast), lin(cols))
+    with pytest.raises(ValueError, match="NaN"):
+        quantize_activation(lin, np.full((2, w2.shape[0]), np.nan, np.float32))
+
+
+@pytest.mark.parametrize("fmt,params", [("int8", {}), ("int4", {}), ("4.6bit", {}),
+                                        ("dybit", {"bits": 4})])
+def test_vectorised_attention_equals_one_quantlinear_per_head(rec, lines, fmt, params):
+    # The attention products' numpy path is the kernel path's numbers: same per-head
+    # calibration (min-max and MMSE, per tensor and per column), same integers, same rescale.
+    _, model = rec
+    x, _, _ = lines
+    ev = LowbitExecutor(model, Plan()).evaluator
+    inter = ev.run(None, {"x": x}, intermediate=True)
+    node = next(n for n in model.graph.node if n.name == "p2o.MatMul.2")  # q @ k^T
+    a, b = inter[node.input[0]], inter[node.input[1]]
+    a3, b3 = a.reshape((-1,) + a.shape[-2:]), b.reshape((-1,) + b.shape[-2:])
+    signed = bool(a.min() < 0)
+    from lowbit.quant import calibrate
+
+    p = dict(params) | ({"signed": signed} if fmt == "dybit" else {})
+    s, z = calibrate(a, fmt, role="activation", **p)
+    for method in ("minmax", "mmse"):
+        for pc in (False, True):
+            plan = Plan(fmt=fmt, params=params, w_method=method, per_channel=pc, grid=16,
+                        act_qparams={node.name: (s, z, signed)})
+            fast = attention_exact(plan, node.name, a3, b3)
+            kernel = np.stack([plan.make(node.name, b3[i], None, residual=False)(a3[i])
+                               for i in range(a3.shape[0])])
+            np.testing.assert_array_equal(fast, kernel)
+
+
 def test_missing_model_gives_a_clear_skip(tmp_path, monkeypatch):
     monkeypatch.setenv("LOWBIT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv(ocr_model.WHEEL_ENV, str(tmp_path / "nowhere.whl"))
@@ -175,5 +221,10 @@ def test_quick_study(rec, monkeypatch, tmp_path):
         for t in tiers:
             g = r["gemm_s"][t]
             assert 0 < g["dense"] < g["total"] and g["depthwise"] > 0
+    # per-layer evidence: the integer pipeline computes what int8 holds (fake quantization in
+    # float agrees far beyond the format's own noise), and int8 layers keep most of the signal
+    sm = result["layer_sqnr"]["int8"]["summary"]
+    assert sm["kernel_vs_fake_min_db"] > 80 > 15 < sm["median"]["layer_db"]
+    assert sm["median"]["layer_db"] < sm["kernel_vs_fake_min_db"] - 40
     md = ocr_section(json.loads(json.dumps(result, default=str)))
-    assert "| int8 " in md and "Float layers" in md
+    assert "| int8 " in md and "Float layers" in md and "Per-layer evidence" in md

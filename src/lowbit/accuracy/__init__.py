@@ -1,42 +1,47 @@
 """Quantization-error and accuracy study (docs/quantization.md).
 
-    run_study(out_dir="reports", quick=False) -> dict   # runs it, writes accuracy.md + JSON
+    run_study(out_dir="reports", quick=False) -> dict   # runs it, writes the report + JSON
     render_markdown(result) -> str                       # the report section as markdown
+    output_paths(out_dir, quick) -> dict                 # where run_study writes
+
+The full run writes <out>/accuracy.md, <out>/results/accuracy.json and
+<out>/plots/accuracy-ocr-pareto.png; the quick run (CI, `make bench SUITE=quick`) writes the
+same names with "-quick" (accuracy-quick.md, results/accuracy-quick.json,
+plots/accuracy-quick-ocr-pareto.png), so it never replaces the committed full report.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+
+from lowbit.bench.atomic import write_text
 
 from .report import render_markdown
 
-__all__ = ["render_markdown", "run_study", "write_atomic"]
+__all__ = ["output_paths", "render_markdown", "run_study"]
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write a whole file or nothing: tmp file in the same folder, then os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def output_paths(out_dir="reports", quick: bool = False) -> dict[str, Path]:
+    """{"md", "json", "plot"}: the files run_study writes for a full or a quick run."""
+    out = Path(out_dir)
+    tag = "accuracy-quick" if quick else "accuracy"
+    return {"md": out / f"{tag}.md", "json": out / "results" / f"{tag}.json",
+            "plot": out / "plots" / f"{tag}-ocr-pareto.png"}
 
 
 def run_study(out_dir="reports", *, quick: bool = False) -> dict:
-    """Run the study; write <out_dir>/accuracy.md and <out_dir>/results/accuracy.json."""
+    """Run the study; write its markdown, JSON and OCR plot (output_paths(out_dir, quick))."""
     from .study import run
 
     result = run(quick=quick)
-    out = Path(out_dir)
+    paths = output_paths(out_dir, quick)
     ocr = result.get("ocr") or {}
     if ocr.get("rows"):
         from .report import ocr_pareto_plot
 
-        ocr_pareto_plot(ocr, out / "plots" / "accuracy-ocr-pareto.png")
-    write_atomic(out / "results" / "accuracy.json", json.dumps(result, indent=1, default=str))
-    write_atomic(out / "accuracy.md", render_markdown(result))
+        ocr["plot"] = paths["plot"].relative_to(paths["md"].parent).as_posix()
+        ocr_pareto_plot(ocr, paths["plot"])
+    write_text(paths["json"], json.dumps(result, indent=1, default=str) + "\n")
+    write_text(paths["md"], render_markdown(result))
     return result

@@ -178,6 +178,17 @@ def cache_dir() -> Path:
     return Path(os.environ.get("LOWBIT_CACHE_DIR", ".cache/lowbit"))
 
 
+def write_npz(path: Path, arrays: dict) -> None:
+    """An .npz cache file written atomically (lowbit.bench.atomic)."""
+    import io
+
+    from lowbit.bench.atomic import write_bytes
+
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    write_bytes(path, buf.getvalue())
+
+
 def load_or_train(cfg: TrainConfig = TrainConfig(), *, cache: bool = True) -> tuple[dict, bool]:
     """(params, from_cache). Trains and writes the cache (atomically) when it is missing."""
     path = cache_dir() / f"digits_cnn-{cfg.key()}.npz"
@@ -189,10 +200,7 @@ def load_or_train(cfg: TrainConfig = TrainConfig(), *, cache: bool = True) -> tu
             pass  # a damaged cache is regenerated below
     p = train(cfg)
     if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-        np.savez(tmp, **p)
-        os.replace(tmp, path)
+        write_npz(path, p)
     return p, False
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import ocr_data, ocr_model
-from .digits_cnn import cache_dir
+from .digits_cnn import cache_dir, write_npz
 from .ocr_exec import LowbitExecutor, Plan
 
 # The papers keep the first and the last layer in float: the image convolution and the CTC
@@ -32,21 +32,30 @@ FLOAT_LAYERS = ("p2o.Conv.0", "p2o.MatMul.24")
 
 @dataclass(frozen=True)
 class OcrConfig:
-    test_lines: int = 40
-    calib_lines: int = 16
-    batch: int = 20
+    test_lines: int = 256
+    calib_lines: int = 64
+    # lines per evaluator run: bigger batches cost more per line on this machine (their
+    # float64/int64 temporaries leave the cache), smaller ones pay onnx's per-op overhead
+    batch: int = 4
     test_seed: int = 1
     calib_seed: int = 2  # a different seed: calibration lines are not test lines
     grid: int = 32  # MMSE search points
     residual_layers: int = 4  # layers that get a second weight tensor in the residual cases
     timing_reps: int = 5
     timing_min_s: float = 0.02
-    jobs: int = 2  # worker processes for the cases (the machine has 2 cores)
+    jobs: int = 1  # worker processes for the cases (a shared 2-core machine: one)
     check_lines: int = 8  # lines the lowbit fp32 executor is compared with onnxruntime on
+    layer_lines: int = 4  # lines of the per-layer SQNR study (ocr_layers), MMSE per channel
+    # Every case first reads `probe_lines` lines drawn at random from the test set (seeded);
+    # one whose character accuracy there is below `hopeless` stops and is reported on those
+    # lines only (a network that reads nothing does not need 256 lines to show it).
+    probe_lines: int = 64
+    probe_seed: int = 3
+    hopeless: float = 0.05
 
 
-QUICK = OcrConfig(test_lines=8, calib_lines=4, batch=8, timing_reps=1, timing_min_s=0.0,
-                  check_lines=2)
+QUICK = OcrConfig(test_lines=8, calib_lines=4, batch=4, timing_reps=1, timing_min_s=0.0,
+                  check_lines=2, probe_lines=8, layer_lines=1)
 
 # (label, w_method, a_method, per_channel, residual)
 CALIBRATIONS = (
@@ -56,12 +65,12 @@ CALIBRATIONS = (
     ("MMSE, per tensor", "mmse", "mmse", False, False),
     ("MMSE, per channel + residual", "mmse", "mmse", True, True),
 )
-# Sized for a shared 2-core machine (the reference evaluator costs ~1 CPU-second per line and
-# case): the papers' setup (min-max, per tensor) and ours (MMSE, per channel) for the main
-# formats, the residual refinement for the 4-bit class.  OcrConfig/FULL_CASES scale it up.
-FULL_CASES = {"int8": (0, 1), "int4": (0, 1, 4), "4.6bit (29,19)": (1,),
-              "4.6bit (25,21)": (0, 1, 4), "4.6bit (23,23)": (1,),
-              "DyBit-4": (0, 1, 4), "DyBit-8": (0, 1)}
+# Every format with every calibration: min-max and MMSE, weights per tensor and per channel,
+# and the residual refinement on top of MMSE per channel.
+ALL_CALIBRATIONS = tuple(range(len(CALIBRATIONS)))
+FULL_CASES = {label: ALL_CALIBRATIONS for label in (
+    "int8", "int4", "4.6bit (29,19)", "4.6bit (25,21)", "4.6bit (23,23)", "DyBit-4",
+    "DyBit-8")}
 QUICK_CASES = {"int8": (1,), "int4": (1,)}
 
 
@@ -131,21 +140,30 @@ def _cached_npz(name: str, key: str, make):
         except (OSError, ValueError):
             pass  # damaged: recomputed
     data = make()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, **data)
-    os.replace(tmp, path)
+    write_npz(path, data)
     return data, False
 
 
 def _run_batches(fn, x: np.ndarray, plan_batches) -> list[np.ndarray]:
-    """fn(batch input) per batch; returns per-line argmax class indices in line order."""
+    """fn(batch input) per batch; returns per-line argmax class indices in line order
+    (None for lines in no batch)."""
     out = [None] * len(x)
     for idx, width in plan_batches:
         probs = fn(x[idx][..., :width])
         for j, i in enumerate(idx):
             out[i] = probs[j].argmax(axis=1).astype(np.int32)
     return out
+
+
+def split_probe(n: int, probe: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(probe line indices, the others), both sorted: a seeded random subset of the lines."""
+    pick = np.sort(np.random.default_rng(seed).permutation(n)[:min(probe, n)])
+    return pick, np.setdiff1d(np.arange(n), pick)
+
+
+def _batches_of(meta: list[dict], idx: np.ndarray, size: int) -> list[tuple[np.ndarray, int]]:
+    """ocr_data.batches over the lines idx, with indices into the whole set."""
+    return [(idx[b], w) for b, w in ocr_data.batches([meta[i] for i in idx], size)]
 
 
 def ort_runner(model_path):
@@ -224,6 +242,7 @@ def _eval_case(case: dict) -> dict:
     plan = Plan(fmt=case["fmt"], params=case["params"], w_method=case["w_method"],
                 per_channel=case["per_channel"], grid=w["grid"],
                 float_layers=frozenset(FLOAT_LAYERS), depthwise="kernel" if check else "numpy",
+                attention="kernel" if check else "numpy",
                 residual_layers=frozenset(case.get("residual_nodes", ())),
                 act_qparams=case.get("act_qparams", {}))
     ex = LowbitExecutor(w["model"], plan)
@@ -235,15 +254,26 @@ def _eval_case(case: dict) -> dict:
         pred = [ctc_decode(p.argmax(axis=1), w["chars"]) for p in got]
         return {"pred": pred, "lines": [int(i) for i in idx], "eval_s": time.perf_counter() - t0,
                 "max_abs_diff": float(np.abs(got - ref).max()), "weight_digits": {}}
-    idx = _run_batches(ex, w["x"], w["batches"])
-    pred = [ctc_decode(i, w["chars"]) for i in idx]
+    idx = _run_batches(ex, w["x"], w["probe_batches"])
+    probe = [i for b, _ in w["probe_batches"] for i in b]
+    pred = {i: ctc_decode(idx[i], w["chars"]) for i in probe}
+    stopped = bool(w["rest_batches"]) and metrics(
+        [pred[i] for i in probe], [w["truth"][i] for i in probe])["char_accuracy"] < w["hopeless"]
+    if not stopped:
+        rest = _run_batches(ex, w["x"], w["rest_batches"])
+        for b, _ in w["rest_batches"]:
+            for i in b:
+                idx[i] = rest[i]
+                pred[i] = ctc_decode(rest[i], w["chars"])
+    lines = sorted(pred)
     # CTC frames whose most likely class is fp32's: separates cases whose text is all wrong
-    frames = float(np.mean(np.concatenate([a == b for a, b in zip(idx, w["ref_idx"])])))
+    frames = float(np.mean(np.concatenate([idx[i] == w["ref_idx"][i] for i in lines])))
     digits = {}
     if case["fmt"] == "dybit":  # int8 GEMMs per layer: weight digits x activation digits
         digits = {node: len(lin.terms[0].digits) for node, lin in plan.layers.items()
                   if lin.fmt == "dybit"}
-    return {"pred": pred, "eval_s": time.perf_counter() - t0, "weight_digits": digits,
+    return {"pred": [pred[i] for i in lines], "lines": lines, "stopped": stopped,
+            "eval_s": time.perf_counter() - t0, "weight_digits": digits,
             "frame_agreement": frames}
 
 
@@ -261,6 +291,28 @@ def _run_cases(todo: list[dict], jobs: int, progress) -> list[dict]:
             progress(c, r)
             results.append(r)
         return results
+
+
+def layer_evidence(model, x: np.ndarray, todo: list[dict], cfg: OcrConfig) -> dict:
+    """{format: {"summary", "layers", "cumulative"}}: ocr_layers on the MMSE per-channel case
+    of every format (the table's best-calibrated row), on a few test lines."""
+    from . import ocr_layers
+
+    w = max(1, int(np.max(np.nonzero(np.any(x != 0, axis=(0, 1, 2)))[0], initial=0)) + 1)
+    x = x[..., :-(-w // 8) * 8]
+    out = {}
+    for c in todo:
+        if c["fmt"] == "fp32" or c["calibration"] != "MMSE, per channel":
+            continue
+
+        def plan_of(c=c):
+            return Plan(fmt=c["fmt"], params=c["params"], w_method="mmse", per_channel=True,
+                        grid=cfg.grid, float_layers=frozenset(FLOAT_LAYERS), depthwise="numpy",
+                        attention="numpy", act_qparams=c["act_qparams"])
+
+        study = ocr_layers.layer_study(model, x, plan_of, FLOAT_LAYERS)
+        out[c["format"]] = {"summary": ocr_layers.summary(study), **study}
+    return out
 
 
 # -- GEMM time ---------------------------------------------------------------------------------
@@ -349,11 +401,15 @@ def run(*, quick: bool = False, cfg: OcrConfig | None = None, progress=_print) -
     x, truth, meta = ocr_data.make_lines(test_cfg)
     x_cal, _, meta_cal = ocr_data.make_lines(cal_cfg)
     render_s = time.perf_counter() - t0
-    batches = ocr_data.batches(meta, cfg.batch)
+    probe_idx, rest_idx = split_probe(len(x), cfg.probe_lines, cfg.probe_seed)
+    probe_batches = _batches_of(meta, probe_idx, cfg.batch)
+    rest_batches = _batches_of(meta, rest_idx, cfg.batch)
+    batches = probe_batches + rest_batches
     cal_batches = ocr_data.batches(meta_cal, cfg.batch)
     sha = ocr_model.MODELS["rec"][1]
 
-    ref, ref_cached = _cached_npz("ocr-fp32-ort", _key(sha, asdict(test_cfg), cfg.batch),
+    ref, ref_cached = _cached_npz("ocr-fp32-ort", _key(sha, asdict(test_cfg), cfg.batch,
+                                                           cfg.probe_lines, cfg.probe_seed),
                                   lambda: {str(i): a for i, a in enumerate(
                                       onnxruntime_fp32(paths["rec"], x, batches))})
     ref_pred = [ctc_decode(ref[str(i)], chars) for i in range(len(x))]
@@ -384,19 +440,31 @@ def run(*, quick: bool = False, cfg: OcrConfig | None = None, progress=_print) -
             c["residual_nodes"] = [n for n, _ in residual_info[c["format"]]]
             c["calibration"] = f"MMSE, per channel + residual ({len(c['residual_nodes'])} layers)"
 
-    _W.update(model=model, x=x, batches=batches, chars=chars, grid=cfg.grid,
+    _W.update(model=model, x=x, probe_batches=probe_batches, rest_batches=rest_batches,
+              chars=chars, grid=cfg.grid, truth=truth, hopeless=cfg.hopeless,
               ref_idx=[ref[str(i)] for i in range(len(x))],
               check_idx=np.arange(min(cfg.check_lines, len(x))), ort=ort_runner(paths["rec"]))
 
     def report(c, r):
-        m = metrics(r["pred"], [truth[i] for i in r.get("lines", range(len(truth)))])
+        m = metrics(r["pred"], [truth[i] for i in r["lines"]])
         progress(f"ocr: {c['format']:16s} {c['calibration']:40s} chars "
                  f"{100 * m['char_accuracy']:6.2f}%  lines {100 * m['line_accuracy']:6.2f}%  "
-                 f"({len(r['pred'])} lines, {r['eval_s']:.0f} s)")
+                 f"({len(r['pred'])} lines{', stopped' if r.get('stopped') else ''}, "
+                 f"{r['eval_s']:.0f} s)")
 
     t0 = time.perf_counter()
     results = _run_cases(todo, cfg.jobs, report)
     cases_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    layer_sqnr = layer_evidence(model, x[probe_idx[:cfg.layer_lines]], todo, cfg)
+    for label, v in layer_sqnr.items():
+        sm = v["summary"]
+        progress(f"ocr: layers {label:16s} median SQNR {sm['median']['layer_db']:5.1f} dB, "
+                 f"worst {sm['worst'][0]} {sm['worst'][1]:5.1f} dB, output "
+                 f"{sm['output_db']:5.1f} dB, kernel vs fake-quant >= "
+                 f"{sm['kernel_vs_fake_min_db']:.0f} dB")
+    layers_s = time.perf_counter() - t0
 
     # layer shapes at the stated width (one fp32 line at 320), then kernel timings per tier
     shape_plan = Plan()
@@ -412,13 +480,17 @@ def run(*, quick: bool = False, cfg: OcrConfig | None = None, progress=_print) -
     check_truth = [truth[i] for i in check["lines"]]
     fp32_row = {"format": "fp32", "calibration": "- (onnxruntime)", "per_channel": None,
                 **metrics(ref_pred, truth, ref_pred), "frame_agreement_with_fp32": 1.0,
+                "lines": len(truth), "stopped_early": False,
                 "residual_layers": [],
                 "gemm_s": {tier: network_time({"fmt": "fp32"}, t, layers, {})
                            for tier, t in ok_tiers.items()}}
     rows.append(fp32_row)
     for c, r in zip(todo[1:], results[1:]):
         row = {k: c[k] for k in ("format", "calibration", "w_method", "a_method", "per_channel")}
-        row.update(metrics(r["pred"], truth, ref_pred))
+        row.update(metrics(r["pred"], [truth[i] for i in r["lines"]],
+                           [ref_pred[i] for i in r["lines"]]))
+        row["lines"] = len(r["lines"])
+        row["stopped_early"] = r["stopped"]
         row["frame_agreement_with_fp32"] = r["frame_agreement"]
         row["residual_layers"] = c.get("residual_nodes", [])
         row["eval_s"] = round(r["eval_s"], 1)
@@ -443,6 +515,7 @@ def run(*, quick: bool = False, cfg: OcrConfig | None = None, progress=_print) -
                                         "characters": sum(len(t) for t in truth),
                                         "batches": [[len(i), w] for i, w in batches]},
         "calibration_set": asdict(cal_cfg),
+        "probe": {"lines": len(probe_idx), "seed": cfg.probe_seed, "hopeless": cfg.hopeless},
         "float_layers": list(FLOAT_LAYERS),
         "lowbit_fp32_check": {"lines": len(check["lines"]),
                               "max_abs_prob_diff": check["max_abs_diff"],
@@ -456,7 +529,9 @@ def run(*, quick: bool = False, cfg: OcrConfig | None = None, progress=_print) -
         "rows": rows,
         "examples": [{"truth": truth[i], "fp32": ref_pred[i], "font": meta[i]["font"]}
                      for i in range(min(6, len(x)))],
+        "layer_sqnr": layer_sqnr,
         "timing": {"render_s": round(render_s, 1), "cases_s": round(cases_s, 1),
+                   "layer_sqnr_s": round(layers_s, 1),
                    "kernel_timing_s": round(timing_s, 1),
                    "total_s": round(time.perf_counter() - t_start, 1)},
     }

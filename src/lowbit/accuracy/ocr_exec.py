@@ -18,7 +18,8 @@ and the GEMM shapes it ran.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import importlib
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from onnx.reference import ReferenceEvaluator
@@ -26,6 +27,8 @@ from onnx.reference.op_run import OpRun
 from onnx.reference.ops.op_batch_normalization import _batchnorm_test_mode
 
 from lowbit.nn import QuantLinear
+from lowbit.quant import QTensor
+from lowbit.quant.schemes import scheme
 
 SAMPLE = 1 << 15  # calibration values kept per layer and batch (plus the exact min and max)
 
@@ -45,6 +48,9 @@ class Plan:
     # "kernel": depthwise convs as one kernel call per channel (im2col, N = 1); "numpy": the
     # same integers multiplied and summed exactly in numpy (bit-identical, tested; ~10x faster)
     depthwise: str = "kernel"
+    # "kernel": one QuantLinear (weight calibration, packing, kernel call) per attention item
+    # and head; "numpy": attention_exact, the same numbers with one vectorised calibration
+    attention: str = "kernel"
     record: bool = False
     samples: dict = field(default_factory=dict)  # node -> [sample arrays] (record=True)
     shapes: dict = field(default_factory=dict)  # node -> (M, K, N, groups, batch, const W)
@@ -82,6 +88,41 @@ class Plan:
         pick = flat if flat.size <= SAMPLE else flat[rng.integers(0, flat.size, SAMPLE)]
         self.samples.setdefault(node, []).append(
             np.concatenate([pick, [flat.min(), flat.max()]]))
+
+
+CHUNK = 1 << 16  # elements per block of the activation quantizer (float64 temporaries ~512 KiB)
+
+
+def quantize_activation(lin: QuantLinear, x: np.ndarray):
+    """lin.quantize_input(x) for a static-scale uniform format, block by block.
+
+    The same float64 operations as lowbit.quant.quantize (x / s + z, round half to even,
+    saturate), so the codes are identical (tests/test_ocr.py checks it), but over blocks of
+    CHUNK elements: quantize() makes several float64 copies of the whole tensor, and on the
+    batched recogniser (tensors of millions of values) those temporaries cost more than the
+    arithmetic.  DyBit, fp32 and per-call calibration go through lin.quantize_input.
+    """
+    if lin.fmt in ("fp32", "dybit") or lin.act is None:
+        return lin.quantize_input(x)
+    xf = np.ascontiguousarray(x, np.float32).reshape(-1)
+    if not np.isfinite(xf).all():
+        raise ValueError("cannot quantize NaN or infinite activations")
+    s, z = lin.act
+    sch = scheme(lin.fmt, "activation", None, **lin.act_params)
+    sv, zv = float(s[0]), float(z[0])
+    codes = np.empty(xf.size, sch.storage)
+    buf = np.empty(min(CHUNK, xf.size), np.float64)
+    for i in range(0, xf.size, CHUNK):
+        u = buf[:min(CHUNK, xf.size - i)]
+        u[:] = xf[i:i + CHUNK]
+        np.divide(u, sv, out=u)
+        np.add(u, zv, out=u)
+        np.rint(u, out=u)
+        np.clip(u, sch.qmin, sch.qmax, out=u)
+        codes[i:i + u.size] = u
+    return QTensor(codes.reshape(np.shape(x)), np.asarray(s, np.float64).reshape(1),
+                   np.asarray(z, np.int64).reshape(1), lin.fmt, "activation", None,
+                   sch.symmetric, dict(sch.params))
 
 
 def im2col_nchw(x: np.ndarray, kh: int, kw: int, strides, pads, dilations, pad_value,
@@ -129,13 +170,27 @@ def _conv(plan: Plan, node: str, x, w, b, attrs) -> np.ndarray:
     if lin.fmt == "fp32":
         xq, codes, pad_value = None, np.asarray(x, np.float32), 0.0
     else:
-        xq = lin.quantize_input(x)
+        xq = quantize_activation(lin, x)
         codes, pad_value = xq.codes, lin.zero_code(xq)
     cols, oh, ow = im2col_nchw(codes, kh, kw, strides, pads, dil, pad_value, groups)
     plan.observe(node, x, (cols.shape[1] // n, cin_g * kh * kw, cout // groups, groups, 1, True))
-    y = lin.gemm_codes(cols if groups > 1 else cols[0], xq)
+    y = gemm_rows(lin, cols if groups > 1 else cols[0], xq)
     # contiguous NCHW like the depthwise path: later float reductions sum in the same order
     return np.ascontiguousarray(y.reshape(n, oh, ow, cout).transpose(0, 3, 1, 2))
+
+
+ROWS = 512  # GEMM rows per QuantLinear call: its int64/float64 temporaries stay in cache
+
+
+def gemm_rows(lin: QuantLinear, codes: np.ndarray, xq) -> np.ndarray:
+    """lin.gemm_codes over blocks of ROWS rows (rows are independent: the same result)."""
+    m = codes.shape[-2]
+    if m <= ROWS:
+        return lin.gemm_codes(codes, xq)
+    out = np.empty((m, lin.n), np.float32)
+    for r0 in range(0, m, ROWS):
+        out[r0:r0 + ROWS] = lin.gemm_codes(codes[..., r0:r0 + ROWS, :], xq)
+    return out
 
 
 def depthwise_exact(lin: QuantLinear, x, kh, kw, strides, pads, dil) -> np.ndarray:
@@ -146,36 +201,45 @@ def depthwise_exact(lin: QuantLinear, x, kh, kw, strides, pads, dil) -> np.ndarr
     channel on the im2col patches (tests/test_ocr.py checks it on real layers).
     """
     n, c, h, w = x.shape
-    xq = lin.quantize_input(x)
-    v = lin.input_values(xq)  # padding: the code of a real 0 is exactly 0 after centring
+    xq = quantize_activation(lin, x)
     top, left, bottom, right = pads
-    # int32 is exact: |x - z_x| <= 1024, |q - z_w| <= 448 (DyBit-8), at most 25 taps here
-    if int(np.abs(v).max(initial=0)) * max(1, max(int(np.abs(t[2]).max())
-                                                  for t in lin.integer_weights())) * kh * kw \
-            >= 2**31:
-        raise OverflowError("depthwise sum could leave int32")
-    vp = np.zeros((n, c, h + top + bottom, w + left + right), np.int32)
-    vp[:, :, top:top + h, left:left + w] = v
+    w_max = max(1, max(int(np.abs(t[2]).max()) for t in lin.integer_weights()))
     sh, sw = strides
     dh, dw = dil
-    oh = (vp.shape[2] - dh * (kh - 1) - 1) // sh + 1
-    ow = (vp.shape[3] - dw * (kw - 1) - 1) // sw + 1
+    oh = (h + top + bottom - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + left + right - dw * (kw - 1) - 1) // sw + 1
     sx = float(xq.scale[0])
-    y = np.empty((n, c, oh, ow), np.float64)
-    y[:] = lin.bias[None, :, None, None]
+    terms = []
     for cols, scale, wq in lin.integer_weights():  # wq: (kh*kw, C), taps ordered (dy, dx)
         if cols is not None:
             raise NotImplementedError("depthwise residual terms cover every channel")
-        acc = np.zeros((n, c, oh, ow), np.int32)
-        wq32 = wq.astype(np.int32)
-        for dy in range(kh):
-            for dx in range(kw):
-                win = vp[:, :, dy * dh:dy * dh + sh * (oh - 1) + 1:sh,
-                         dx * dw:dx * dw + sw * (ow - 1) + 1:sw]
-                acc += win * wq32[dy * kw + dx][None, :, None, None]
-        # same float64 operation order as gemm_codes: acc * (s_x * s_w), then added to y
-        y += acc * (sx * scale)[None, :, None, None]
-    return y.astype(np.float32)
+        terms.append(((sx * scale)[:, None, None], wq.astype(np.int32)[:, :, None, None]))
+    y = np.empty((n, c, oh, ow), np.float32)
+    # one image at a time: the int32 temporaries stay in cache (a whole batch's do not)
+    vp = np.zeros((c, h + top + bottom, w + left + right), np.int32)
+    acc = np.empty((c, oh, ow), np.int32)
+    tmp = np.empty_like(acc)
+    yi = np.empty((c, oh, ow), np.float64)
+    for i in range(n):
+        # x - z_x; padding: the code of a real 0 is exactly 0 after centring
+        v = lin.input_values(replace(xq, codes=xq.codes[i]))
+        # int32 is exact: |x - z_x| <= 1024, |q - z_w| <= 448 (DyBit-8), at most 25 taps here
+        if int(np.abs(v).max(initial=0)) * w_max * kh * kw >= 2**31:
+            raise OverflowError("depthwise sum could leave int32")
+        vp[:, top:top + h, left:left + w] = v
+        yi[:] = lin.bias[:, None, None]
+        for rescale, wq32 in terms:
+            acc[:] = 0
+            for dy in range(kh):
+                for dx in range(kw):
+                    win = vp[:, dy * dh:dy * dh + sh * (oh - 1) + 1:sh,
+                             dx * dw:dx * dw + sw * (ow - 1) + 1:sw]
+                    np.multiply(win, wq32[dy * kw + dx], out=tmp)
+                    acc += tmp
+            # same float64 operation order as gemm_codes: acc * (s_x * s_w), then added to y
+            yi += acc * rescale
+        y[i] = yi
+    return y
 
 
 def _matmul(plan: Plan, node: str, a, b, constant: bool) -> np.ndarray:
@@ -183,17 +247,78 @@ def _matmul(plan: Plan, node: str, a, b, constant: bool) -> np.ndarray:
         lin = plan.linear(node, b, None)
         a2 = a.reshape(-1, a.shape[-1])
         plan.observe(node, a, (a2.shape[0] // a.shape[0], b.shape[0], b.shape[1], 1, 1, True))
-        return lin(a2).reshape(a.shape[:-1] + (b.shape[1],))
+        if lin.fmt == "fp32":
+            y = lin(a2)
+        else:
+            xq = quantize_activation(lin, a2)
+            y = gemm_rows(lin, xq.codes, xq)
+        return y.reshape(a.shape[:-1] + (b.shape[1],))
     # activation x activation (attention): batched over the leading dimensions
     lead = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     a3 = np.broadcast_to(a, lead + a.shape[-2:]).reshape((-1,) + a.shape[-2:])
     b3 = np.broadcast_to(b, lead + b.shape[-2:]).reshape((-1,) + b.shape[-2:])
     per_item = a3.shape[0] // a.shape[0] if a.ndim > 2 else 1
     plan.observe(node, a, (a3.shape[1], a3.shape[2], b3.shape[2], 1, per_item, False))
-    out = np.empty((a3.shape[0], a3.shape[1], b3.shape[2]), np.float32)
-    for i in range(a3.shape[0]):  # the right operand is quantized (and packed) per call
-        out[i] = plan.make(node, b3[i], None, residual=False)(np.ascontiguousarray(a3[i]))
+    if not plan.quantized(node) or plan.attention == "kernel":
+        out = np.empty((a3.shape[0], a3.shape[1], b3.shape[2]), np.float32)
+        for i in range(a3.shape[0]):  # the right operand is quantized (and packed) per call
+            out[i] = plan.make(node, b3[i], None, residual=False)(np.ascontiguousarray(a3[i]))
+    else:
+        out = attention_exact(plan, node, a3, b3)
     return out.reshape(lead + out.shape[1:])
+
+
+def attention_exact(plan: Plan, node: str, a3: np.ndarray, b3: np.ndarray) -> np.ndarray:
+    """An activation x activation product, every item's right operand quantized on its own.
+
+    The same numbers as one QuantLinear per item (plan.make(node, b3[i])), the kernel path:
+    each item's (and head's) right operand calibrated per tensor or per column with the
+    plan's method (per column: with that item's per-tensor optimum as a candidate, like
+    lowbit.quant.calibrate), the left operand with the node's static activation scale, exact
+    integer products (int64) and the same rescale s_x * s_w * acc.  But the calibration
+    search runs once for all items (vectorised), not once per item and head, which made it
+    most of the recogniser's evaluation time.  Bit-identical to the kernel path (tested).
+    """
+    from lowbit.quant import quantize
+
+    cal = importlib.import_module("lowbit.quant.calibrate")  # the module (the package's
+    # `calibrate` attribute is the function of that name)
+    s_x, z_x, signed = plan.act_qparams[node]
+    fmt, params = plan.fmt, dict(plan.params)
+    w_params = {"bits": int(params.get("bits", 4))} if fmt == "dybit" else params
+    a_params = ({"bits": w_params["bits"], "signed": bool(signed)} if fmt == "dybit"
+                else params)
+    nb, k, n = b3.shape
+    b = np.asarray(b3, np.float64)
+    sch = scheme(fmt, "weight", None, **w_params)
+    per_item = b.reshape(nb, k * n)  # rows: items (heads)
+
+    def fit(x2, candidates=()):
+        if plan.w_method == "minmax":
+            return cal.minmax(x2, sch)
+        if plan.w_method == "mmse":
+            return cal.mmse(x2, sch, grid=plan.grid, candidates=candidates)
+        raise ValueError(f"attention operands: unsupported method {plan.w_method!r}")
+
+    if plan.per_channel:  # rows: (item, column) pairs, each a column of K values
+        cols = b.transpose(0, 2, 1).reshape(nb * n, k)
+        extra = ()
+        if plan.w_method == "mmse":
+            s_t, z_t = fit(per_item)
+            extra = ((np.repeat(s_t, n), np.repeat(z_t, n)),)
+        s_w, z_w = fit(cols, extra)
+        q = quantize(cols, fmt, axis=0, scale=s_w, zero_point=z_w, **w_params)
+        wv = (q.values().astype(np.int64) - z_w[:, None]).reshape(nb, n, k).transpose(0, 2, 1)
+        s_w = s_w.reshape(nb, 1, n)
+    else:
+        s_w, z_w = fit(per_item)
+        q = quantize(per_item, fmt, axis=0, scale=s_w, zero_point=z_w, **w_params)
+        wv = (q.values().astype(np.int64) - z_w[:, None]).reshape(nb, k, n)
+        s_w = s_w.reshape(nb, 1, 1)
+    xq = quantize(a3, fmt, role="activation", scale=s_x, zero_point=z_x, **a_params)
+    xv = xq.values().astype(np.int64) - int(np.ravel(z_x)[0])
+    acc = np.matmul(xv, wv)
+    return (acc * (float(np.ravel(s_x)[0]) * s_w)).astype(np.float32)
 
 
 class _LowbitOp(OpRun):

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lowbit.bench.atomic import write_bytes, write_text
+
 from .digits_cnn import cache_dir
 
 WHEEL = "rapidocr-onnxruntime==1.4.4"
@@ -78,10 +80,8 @@ def _extract(wheel: Path, out: Path) -> None:
         with zipfile.ZipFile(wheel) as z:
             for name, _sha in MODELS.values():
                 member = f"rapidocr_onnxruntime/models/{name}"
-                tmp = out / f".{name}.{os.getpid()}.tmp"
-                with z.open(member) as src, open(tmp, "wb") as dst:
-                    dst.write(src.read())
-                os.replace(tmp, out / name)
+                with z.open(member) as src:
+                    write_bytes(out / name, src.read())
     except (OSError, KeyError, zipfile.BadZipFile) as exc:
         raise ModelUnavailable(f"cannot read the models from {wheel}: {exc}") from exc
 
@@ -268,9 +268,7 @@ def write_suite(catalog: Path) -> str:
     i = text.find("\n" + SUITE_MARK)
     head = text if i < 0 else text[:i]
     new = head.rstrip("\n") + "\n" + block
-    tmp = catalog.with_name(f".{catalog.name}.{os.getpid()}.tmp")
-    tmp.write_text(new, encoding="utf-8")
-    os.replace(tmp, catalog)
+    write_text(catalog, new)
     return block
 
 
