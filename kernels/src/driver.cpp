@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <climits>
 #include <condition_variable>
 #include <cstring>
@@ -77,6 +78,35 @@ namespace {
 
 using TaskFn = std::function<void(int64_t)>;
 
+// Waits briefly by spinning before blocking: waking a parked thread through the kernel costs
+// tens of microseconds on a virtual machine, more than a small GEMM takes.  The spin is
+// bounded in time (kSpinNs), so an idle pool parks and burns no core.
+constexpr int64_t kSpinNs = 100000;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Spins until pred() or kSpinNs elapsed; returns pred().  Between short pause bursts it
+// yields the core, so on an oversubscribed machine the thread it waits for can run.
+template <typename Pred>
+bool spin_until(Pred pred) {
+  if (pred()) return true;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (;;) {
+    for (int i = 0; i < 32; ++i) {
+      if (pred()) return true;
+      cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() - t0 > std::chrono::nanoseconds(kSpinNs)) return pred();
+    std::this_thread::yield();
+  }
+}
+
 class Pool {
  public:
   // Never destroyed: at exit the workers may still be parked on the condition variable.
@@ -102,26 +132,31 @@ class Pool {
     }
     const int helpers = int(std::min<int64_t>({threads, ntasks, capacity_}) - 1);
     start_workers(helpers);
+    fn_ = &fn;
+    ntasks_ = ntasks;
+    next_.store(0, std::memory_order_relaxed);
+    error_ = nullptr;
+    error_task_ = INT64_MAX;
+    running_.store(helpers, std::memory_order_relaxed);
+    bool sleepers;
     {
+      // Under m_: a worker about to park re-checks the state under m_ too.
       std::lock_guard<std::mutex> l(m_);
-      fn_ = &fn;
-      ntasks_ = ntasks;
-      next_.store(0);
-      error_ = nullptr;
-      error_task_ = INT64_MAX;
-      participants_ = helpers;
-      running_ = helpers;
-      ++generation_;
+      const uint64_t gen = (state_.load(std::memory_order_relaxed) >> 16) + 1;
+      state_.store(gen << 16 | uint64_t(helpers), std::memory_order_release);
+      sleepers = sleepers_ > 0;
     }
-    wake_.notify_all();
+    if (sleepers) wake_.notify_all();
     work();
-    std::unique_lock<std::mutex> l(m_);
-    done_.wait(l, [&] { return running_ == 0; });
+    auto all_done = [&] { return running_.load(std::memory_order_acquire) == 0; };
+    if (!spin_until(all_done)) {
+      std::unique_lock<std::mutex> l(m_);
+      done_.wait(l, all_done);
+    }
     fn_ = nullptr;
     if (error_) {
       std::exception_ptr e = error_;
       error_ = nullptr;
-      l.unlock();
       std::rethrow_exception(e);
     }
   }
@@ -136,11 +171,7 @@ class Pool {
   void start_workers(int n) {
     while (int(workers_->size()) < n) {
       const int id = int(workers_->size());
-      uint64_t gen;
-      {
-        std::lock_guard<std::mutex> l(m_);
-        gen = generation_;
-      }
+      const uint64_t gen = state_.load(std::memory_order_acquire);
       try {
         workers_->emplace_back([this, id, gen] { worker(id, gen); });
       } catch (const std::exception& e) {
@@ -169,15 +200,22 @@ class Pool {
 
   void worker(int id, uint64_t seen) {
     for (;;) {
-      {
+      auto fresh = [&] { return state_.load(std::memory_order_acquire) != seen; };
+      if (!spin_until(fresh)) {
         std::unique_lock<std::mutex> l(m_);
-        wake_.wait(l, [&] { return generation_ != seen; });
-        seen = generation_;
-        if (id >= participants_) continue;
+        ++sleepers_;
+        wake_.wait(l, fresh);
+        --sleepers_;
       }
+      // One load: the generation and its participant count together (a worker that sat
+      // out a generation must not pair it with the next one's count).
+      seen = state_.load(std::memory_order_acquire);
+      if (id >= int(seen & 0xFFFF)) continue;
       work();
-      std::lock_guard<std::mutex> l(m_);
-      if (--running_ == 0) done_.notify_one();
+      if (running_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> l(m_);  // the caller may be parking on done_
+        done_.notify_one();
+      }
     }
   }
 
@@ -189,17 +227,20 @@ class Pool {
     new (&m_) std::mutex;
     new (&wake_) std::condition_variable;
     new (&done_) std::condition_variable;
-    participants_ = running_ = 0;
+    running_.store(0);
+    sleepers_ = 0;
   }
 
   int capacity_ = 8;
   std::vector<std::thread>* workers_;
   std::mutex busy_;  // one parallel call at a time
-  std::mutex m_;
+  std::mutex m_;     // parking (wake_, done_) and the first error
   std::condition_variable wake_, done_;
-  uint64_t generation_ = 0;
-  int participants_ = 0;  // workers with id < participants_ take part in this generation
-  int running_ = 0;
+  // generation << 16 | participants: one new generation per run (workers wait for a change);
+  // workers with id < participants take part in it.
+  std::atomic<uint64_t> state_{0};
+  int sleepers_ = 0;  // workers parked on wake_ (under m_)
+  std::atomic<int> running_{0};          // participants not yet finished
   const TaskFn* fn_ = nullptr;
   int64_t ntasks_ = 0;
   std::atomic<int64_t> next_{0};

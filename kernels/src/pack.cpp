@@ -305,6 +305,14 @@ void scatter_row(const uint8_t* st, int64_t n, int32_t offset, int mr, int r, Ds
       }
     }
   }
+  // Byte groups of 16 or more (the AMX layout, KA = 64): whole 16-byte vectors per group.
+  if constexpr (sizeof(Dst) == 1 && KA % 16 == 0) {
+    const __m128i o = _mm_set1_epi8(char(offset));  // codes checked: no wrap
+    for (; g < groups; ++g)
+      for (int u = 0; u < KA; u += 16)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + g * stride + u),
+                         _mm_add_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(st + g * KA + u)), o));
+  }
 #endif
   for (; g < groups; ++g)
     for (int u = 0; u < KA; ++u) d[g * stride + u] = Dst(int32_t(st[g * KA + u]) + offset);
@@ -317,12 +325,90 @@ void scatter_any(int ka, const uint8_t* st, int64_t n, int32_t offset, int mr, i
     case 2: return scatter_row<2>(st, n, offset, mr, r, panel);
     case 4: return scatter_row<4>(st, n, offset, mr, r, panel);
     case 8: return scatter_row<8>(st, n, offset, mr, r, panel);
+    case 16: return scatter_row<16>(st, n, offset, mr, r, panel);
+    case 64: return scatter_row<64>(st, n, offset, mr, r, panel);
     default:
       for (int64_t g = 0; g < n / ka; ++g)
         for (int u = 0; u < ka; ++u)
           panel[(g * mr + r) * ka + u] = Dst(int32_t(st[g * ka + u]) + offset);
   }
 }
+
+#if defined(__SSE2__)
+// Byte elements in groups of 16 or more (the AMX layout: ka = 64): every full group of a row
+// goes straight from x into the panel, and the range and sums are taken from the very
+// registers that are stored (so the checked codes are the multiplied ones without a staging
+// copy).  The group straddling K, if any, goes through `st`.  Returns false when the layout
+// does not qualify (then the staged path runs).
+template <typename Dst>
+bool pack_rows_direct(const KernelDesc& d, const uint8_t* x, int64_t M, int64_t K, int64_t Kp,
+                      int64_t ldx, int64_t i0, const ACheck& chk, Dst* panel, ARowStats* stats,
+                      CodeRange& rg) {
+  const int mr = d.mr, ka = d.ka;
+  if (sizeof(Dst) != 1 || ka % 16 != 0 || ka > 64 || Kp % ka != 0) return false;
+  uint8_t* out = reinterpret_cast<uint8_t*>(panel);
+  const int64_t groups = Kp / ka, full = K / ka;
+  const __m128i zero = _mm_setzero_si128(), z = _mm_set1_epi8(char(chk.zx));
+  const __m128i o = _mm_set1_epi8(char(chk.a_offset));  // codes checked: no wrap
+  const int64_t fill_pos = std::max(chk.x_min - chk.zx, 0);
+  const __m128i lane = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const int64_t tail = K - full * ka;  // real codes of the group straddling K
+  // The straddling groups of every row, staged first and padded with a valid code (taken
+  // out of the sums below): staging them all before reading any keeps the reads clear of
+  // the byte stores still in flight (a store-forwarding stall per row otherwise).
+  alignas(64) uint8_t st[64 * 64];
+  const int real_rows = int(std::clamp<int64_t>(M - i0, 0, mr));
+  if (full < groups) {
+    if (mr > 64) return false;
+    for (int r = 0; r < real_rows; ++r) {
+      std::memcpy(st + r * 64, x + (i0 + r) * ldx + full * ka, size_t(tail));
+      std::memset(st + r * 64 + tail, chk.x_min, size_t(ka - tail));
+    }
+  }
+  for (int r = 0; r < mr; ++r) {
+    const int64_t i = i0 + r;
+    uint8_t* dst = out + int64_t(r) * ka;
+    const int64_t stride = int64_t(mr) * ka;
+    if (i >= M) {
+      for (int64_t g = 0; g < groups; ++g) std::memset(dst + g * stride, 0, size_t(ka));
+      continue;
+    }
+    const uint8_t* src = x + i * ldx;
+    __m128i vsum = zero, vpos = zero, vlo = rg.lo, vhi = rg.hi;
+    // One group: ka codes from s (the first `valid` of them real) into d.
+    auto group = [&](const uint8_t* s, uint8_t* dg, int valid) {
+      for (int u = 0; u < ka; u += 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + u));
+        vlo = _mm_min_epu8(vlo, v);
+        vhi = _mm_max_epu8(vhi, v);
+        vsum = _mm_add_epi64(vsum, _mm_sad_epu8(v, zero));
+        vpos = _mm_add_epi64(vpos, _mm_sad_epu8(_mm_subs_epu8(v, z), zero));
+        __m128i out_v = _mm_add_epi8(v, o);
+        if (valid < ka)  // codes below K, zeros from K on
+          out_v = _mm_and_si128(out_v, _mm_cmplt_epi8(_mm_add_epi8(lane, _mm_set1_epi8(char(u))),
+                                                       _mm_set1_epi8(char(valid))));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dg + u), out_v);
+      }
+    };
+    for (int64_t g = 0; g < full; ++g) group(src + g * ka, dst + g * stride, ka);
+    if (full < groups) {
+      group(st + r * 64, dst + full * stride, int(tail));
+      for (int64_t g = full + 1; g < groups; ++g) std::memset(dst + g * stride, 0, size_t(ka));
+    }
+    rg.lo = vlo;
+    rg.hi = vhi;
+    vsum = _mm_add_epi64(vsum, _mm_unpackhi_epi64(vsum, vsum));
+    vpos = _mm_add_epi64(vpos, _mm_unpackhi_epi64(vpos, vpos));
+    int64_t sum = _mm_cvtsi128_si64(vsum), pos = _mm_cvtsi128_si64(vpos);
+    if (full < groups) {
+      sum -= (ka - tail) * int64_t(chk.x_min);
+      pos -= (ka - tail) * fill_pos;
+    }
+    if (stats) stats[r] = {sum, pos};
+  }
+  return true;
+}
+#endif
 
 // Integer codes: stage (copy) -> sum and range the staged codes -> scatter the same codes;
 // at the end of the panel, the range check.  An offending code is then looked up in the
@@ -337,6 +423,9 @@ void pack_a_codes(const KernelDesc& d, const uint8_t* x, int64_t M, int64_t K, i
   // Padding k >= K must store 0; staged fill codes give that when fill + offset == 0.
   const bool fill_is_pad = chk.x_min + chk.a_offset == 0;
   CodeRange rg;
+#if defined(__SSE2__)
+  if (pack_rows_direct(d, x, M, K, Kp, ldx, i0, chk, panel, stats, rg)) goto checked;
+#endif
   for (int r = 0; r < mr; ++r) {
     const int64_t i = i0 + r;
     const bool real = i < M;
@@ -367,6 +456,9 @@ void pack_a_codes(const KernelDesc& d, const uint8_t* x, int64_t M, int64_t K, i
     }
     if (real && stats) stats[r] = {sum, pos};
   }
+#if defined(__SSE2__)
+checked:
+#endif
   if (rg.all<true>() >= chk.x_min && rg.all<false>() <= chk.x_max) return;
   if (chk.narrow) throw NarrowMiss{};
   for (int r = 0; r < mr && i0 + r < M; ++r)
