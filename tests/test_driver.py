@@ -35,9 +35,32 @@ PARTITION_SHAPES = [
 ]
 
 
+@pytest.fixture
+def every_split():
+    """Small calls normally run on one thread (too little work per thread): lift that cap so
+    these shapes take every split of the partition."""
+    before = _core.thread_min_macs()
+    _core.thread_min_macs(0)
+    yield
+    _core.thread_min_macs(before)
+
+
+def test_thread_min_macs_round_trips():
+    before = _core.thread_min_macs()
+    assert before > 0
+    try:
+        assert _core.thread_min_macs(12345) == 12345
+        assert _core.thread_min_macs() == 12345
+    finally:
+        _core.thread_min_macs(before)
+
+
 @pytest.mark.parametrize("fmt,tier", format_tiers())
 @pytest.mark.parametrize("M,N,K", PARTITION_SHAPES)
-def test_every_partition_is_exact(fmt, tier, M, N, K):
+@pytest.mark.parametrize("cap", ["every_split", "default_cap"])
+def test_every_partition_is_exact(fmt, tier, M, N, K, cap, request):
+    if cap == "every_split":
+        request.getfixturevalue("every_split")
     rng = np.random.default_rng(M * 7 + N * 3 + K)
     params = {"act_levels": 25, "weight_levels": 21} if fmt == "4.6bit" else {}
     x, w = random_operands(rng, fmt, M, N, K, **params)
@@ -57,6 +80,7 @@ def test_every_partition_is_exact(fmt, tier, M, N, K):
         np.testing.assert_array_equal(c, first)
 
 
+@pytest.mark.usefixtures("every_split")
 @pytest.mark.parametrize("fmt,tier", [ft for ft in format_tiers() if ft[0] != "fp32"])
 def test_fused_corrections_zero_points_at_both_ends(fmt, tier):
     """Row, column and offset terms at the extreme zero points, over full and edge tiles and
@@ -81,6 +105,7 @@ def int8_avx2_or_skip():
         pytest.skip("no avx2 int8 tier here")
 
 
+@pytest.mark.usefixtures("every_split")
 @pytest.mark.parametrize("where", ["none", "first", "last", "middle"])
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_seven_bit_path_boundary(where, threads):
@@ -107,6 +132,7 @@ def test_seven_bit_path_boundary(where, threads):
         np.testing.assert_array_equal(c, reference(x, w, zx))
 
 
+@pytest.mark.usefixtures("every_split")
 def test_seven_bit_path_small_m_and_gemv():
     int8_avx2_or_skip()
     rng = np.random.default_rng(12)
@@ -140,6 +166,7 @@ def test_fp32_gemv_wide_path_same_bits_as_one_panel(tier, K):
         np.testing.assert_array_equal(c, alone)
 
 
+@pytest.mark.usefixtures("every_split")
 @pytest.mark.parametrize("fmt,tier", format_tiers())
 def test_concurrent_callers_share_one_packed_weight(fmt, tier):
     """Python threads calling matmul at once (GIL released) on one PackedWeights, each with
@@ -261,6 +288,7 @@ def test_exact_minus_two_to_the_31_is_accepted(threads):
         lowbit.matmul(np.zeros((1, K), np.uint8), p, zero_point=128, threads=threads)
 
 
+@pytest.mark.usefixtures("every_split")
 def test_bad_code_error_names_first_offender_with_threads():
     rng = np.random.default_rng(16)
     x = rng.integers(0, 16, (500, 300), dtype=np.uint8)
@@ -273,6 +301,7 @@ def test_bad_code_error_names_first_offender_with_threads():
             lowbit.matmul(x, p, threads=threads)
 
 
+@pytest.mark.usefixtures("every_split")
 def test_concurrent_writer_never_gets_an_unchecked_code_multiplied():
     """A Python thread rewriting x during calls: every call either raises the range error or
     returns a result in which every code was valid -- never the wrap-around of an unchecked

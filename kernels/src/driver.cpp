@@ -310,8 +310,11 @@ void choose_grid(int64_t mp, int64_t np, int64_t T, const KernelDesc& d, int64_t
     }
 }
 
-// Below this many multiply-adds per thread, another thread costs more than it saves.
-constexpr int64_t kMinMacsPerThread = int64_t(1) << 18;
+// Below this many multiply-adds per thread (about 10 us of one thread's work on a 2020s
+// x86 core; integer tiers run ~2x the MAC rate of fp32), another thread costs more than it
+// saves: such calls run on the calling thread alone.  Adjustable (thread_min_macs) so the
+// tests can force every split on small shapes.
+std::atomic<int64_t> g_min_macs_per_thread{int64_t(1) << 20};
 // Packed A of one M chunk at most this large (it stays in the last-level cache).
 constexpr int64_t kMinAChunkBytes = int64_t(4) << 20, kMaxAChunkBytes = int64_t(16) << 20;
 
@@ -510,9 +513,11 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, int64_t flush_k, bool narro
   cl.apanel_bytes = mr * Kp * int64_t(elem_bits(d.a_elem)) / 8;
   // Threads: what was asked, at most the pool's capacity, the tiles and the work.
   const double macs = double(M) * double(b0.N) * double(b0.K);
+  const double min_macs =
+      double(g_min_macs_per_thread.load(std::memory_order_relaxed)) * (is_float ? 1 : 2);
   const int64_t T = std::max<int64_t>(
       1, std::min<int64_t>({int64_t(threads), int64_t(max_threads()), mp * np,
-                            int64_t(std::min(macs / double(kMinMacsPerThread), 1e9))}));
+                            int64_t(std::min(macs / std::max(min_macs, 1.0), 1e9))}));
   const int64_t budget = std::clamp<int64_t>(cache_sizes().l3 / 2, kMinAChunkBytes, kMaxAChunkBytes);
   const int64_t chunk = std::clamp<int64_t>(budget / cl.apanel_bytes, std::min<int64_t>(T, mp), mp);
 
@@ -525,28 +530,47 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, int64_t flush_k, bool narro
     cl.rowterm = s.rowterm.data();
   }
 
+  Pool& pool = Pool::get();
   for (int64_t p0 = 0; p0 < mp; p0 += chunk) {
     const int64_t cp = std::min(chunk, mp - p0);
-    int64_t tm = 1, tn = 1;
-    if (T > 1) choose_grid(cp, np, T, d, b0.K, tm, tn);
-    const int64_t packers = std::min(T, cp);
-    Pool& pool = Pool::get();
     if (T == 1) {
       pack_panels(cl, p0, 0, cp);
-    } else {
-      pool.run(packers, packers, [&](int64_t t) {
-        pack_panels(cl, p0, cp * t / packers, cp * (t + 1) / packers);
-      });
-    }
-    // Every code of the chunk passed the check: now the B this variant reads.
-    if (narrow && cl.b == &b0) cl.b = &narrow_packing(b0);
-    if (T == 1) {
+      // Every code of the chunk passed the check: now the B this variant reads.
+      if (narrow && cl.b == &b0) cl.b = &narrow_packing(b0);
       compute_region(cl, p0, 0, cp, 0, np);
       continue;
     }
-    pool.run(tm * tn, tm * tn, [&](int64_t t) {
-      const int64_t gm = t / tn, gn = t % tn;
-      compute_region(cl, p0, cp * gm / tm, cp * (gm + 1) / tm, np * gn / tn, np * (gn + 1) / tn);
+    int64_t tm = 1, tn = 1;
+    choose_grid(cp, np, T, d, b0.K, tm, tn);
+    if (tn == 1) {
+      // M split only: every task packs the micro-panels it computes on (nothing shared, one
+      // pool run, no barrier).  A few tasks per thread, taken dynamically, so a thread that
+      // starts late (a busy machine) leaves its share to the others.  A narrow attempt reads
+      // the narrow B only for panels its own task has checked.
+      if (narrow && cl.b == &b0) cl.b = &narrow_packing(b0);
+      const int64_t ntasks = std::min(cp, 4 * T);
+      pool.run(T, ntasks, [&](int64_t t) {
+        const int64_t q0 = cp * t / ntasks, q1 = cp * (t + 1) / ntasks;
+        pack_panels(cl, p0, q0, q1);
+        compute_region(cl, p0, q0, q1, 0, np);
+      });
+      continue;
+    }
+    const int64_t packers = std::min(T, cp);
+    if (packers > 1) {
+      pool.run(packers, packers, [&](int64_t t) {
+        pack_panels(cl, p0, cp * t / packers, cp * (t + 1) / packers);
+      });
+    } else {
+      pack_panels(cl, p0, 0, cp);  // one micro-panel (GEMV-like): not worth a pool run
+    }
+    if (narrow && cl.b == &b0) cl.b = &narrow_packing(b0);
+    // N groups cut finer (several tasks per thread, taken dynamically) when the M split is
+    // trivial, for the same reason as above.
+    const int64_t sn = tm == 1 ? std::min(np, 4 * tn) : tn;
+    pool.run(T, tm * sn, [&](int64_t t) {
+      const int64_t gm = t / sn, gn = t % sn;
+      compute_region(cl, p0, cp * gm / tm, cp * (gm + 1) / tm, np * gn / sn, np * (gn + 1) / sn);
     });
   }
 }
@@ -563,6 +587,11 @@ bool narrow_plausible(const uint8_t* x, int64_t K, int x_max) {
 }  // namespace
 
 int max_threads() { return Pool::get().capacity(); }
+
+int64_t thread_min_macs(int64_t v) {
+  if (v >= 0) g_min_macs_per_thread.store(v);
+  return g_min_macs_per_thread.load();
+}
 
 void gemm(const PackedB& b, const void* x, int64_t M, int64_t ldx, int32_t zx, void* c,
           int64_t ldc, int threads) {

@@ -115,6 +115,9 @@ void pack_a(const KernelDesc& d, const void* x, int64_t M, int64_t K, int64_t Kp
 void gemm(const PackedB& b, const void* x, int64_t M, int64_t ldx, int32_t zx, void* c,
           int64_t ldc, int threads);
 int max_threads();  // the pool's capacity
+// Multiply-adds per thread below which a call uses fewer threads (x2 for integer formats);
+// v >= 0 sets it.  Returns the value in force.
+int64_t thread_min_macs(int64_t v = -1);
 
 // Cache sizes in bytes read from the OS at first use (0 where unknown).
 struct CacheSizes {

@@ -8,6 +8,10 @@
 #include <emmintrin.h>
 #include <xmmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define LB_PACK_AVX512 1
+#endif
 
 #include "internal.h"
 
@@ -334,6 +338,77 @@ void scatter_any(int ka, const uint8_t* st, int64_t n, int32_t offset, int mr, i
   }
 }
 
+#if defined(LB_PACK_AVX512)
+// The same for one 64-byte group per zmm (ka = 64, the AMX layout), on CPUs with AVX-512BW
+// (every AMX CPU): the straddling group is a masked load (fault-suppressing: nothing past K
+// is read), its lanes past K count as x_min in the sums (taken out below) and store 0.
+__attribute__((target("avx512f,avx512bw"))) void pack_rows64_avx512(
+    int mr, const uint8_t* x, int64_t M, int64_t K, int64_t Kp, int64_t ldx, int64_t i0,
+    const ACheck& chk, uint8_t* out, ARowStats* stats, CodeRange& rg) {
+  constexpr int ka = 64;
+  const int64_t groups = Kp / ka, full = K / ka, tail = K - full * ka;
+  const int64_t stride = int64_t(mr) * ka;
+  const __m512i zero = _mm512_setzero_si512(), z = _mm512_set1_epi8(char(chk.zx));
+  const __m512i o = _mm512_set1_epi8(char(chk.a_offset));  // codes checked: no wrap
+  const __m512i fill = _mm512_set1_epi8(char(chk.x_min));
+  const __mmask64 keep = tail ? (~uint64_t(0) >> (64 - tail)) : 0;
+  const int64_t fill_pos = std::max(chk.x_min - chk.zx, 0);
+  __m512i vlo = _mm512_set1_epi8(char(0xFF)), vhi = zero;
+  for (int r = 0; r < mr; ++r) {
+    const int64_t i = i0 + r;
+    uint8_t* dst = out + int64_t(r) * ka;
+    if (i >= M) {
+      for (int64_t g = 0; g < groups; ++g) _mm512_storeu_si512(dst + g * stride, zero);
+      continue;
+    }
+    const uint8_t* src = x + i * ldx;
+    __m512i vsum = zero, vpos = zero;
+#define LB_GROUP_STATS(v)                                                                \
+  vlo = _mm512_min_epu8(vlo, v);                                                         \
+  vhi = _mm512_max_epu8(vhi, v);                                                         \
+  vsum = _mm512_add_epi64(vsum, _mm512_sad_epu8(v, zero));                               \
+  vpos = _mm512_add_epi64(vpos, _mm512_sad_epu8(_mm512_subs_epu8(v, z), zero))
+    for (int64_t g = 0; g < full; ++g) {
+      const __m512i v = _mm512_loadu_si512(src + g * ka);
+      LB_GROUP_STATS(v);
+      _mm512_storeu_si512(dst + g * stride, _mm512_add_epi8(v, o));
+    }
+    int64_t pad = 0;
+    if (full < groups) {
+      const __m512i v = _mm512_mask_loadu_epi8(fill, keep, src + full * ka);
+      LB_GROUP_STATS(v);
+      _mm512_storeu_si512(dst + full * stride, _mm512_maskz_add_epi8(keep, v, o));
+      for (int64_t g = full + 1; g < groups; ++g) _mm512_storeu_si512(dst + g * stride, zero);
+      pad = ka - tail;
+    }
+    // Through memory: GCC 12's extract intrinsics trip -Wuninitialized under target().
+    alignas(64) int64_t ls[8], lp[8];
+    _mm512_store_si512(ls, vsum);
+    _mm512_store_si512(lp, vpos);
+    int64_t sum = 0, pos = 0;
+    for (int l = 0; l < 8; ++l) {
+      sum += ls[l];
+      pos += lp[l];
+    }
+    if (stats) stats[r] = {sum - pad * int64_t(chk.x_min), pos - pad * fill_pos};
+  }
+#undef LB_GROUP_STATS
+  // Fold the 64 lanes into the 16 of the range.
+  alignas(64) uint8_t blo[64], bhi[64];
+  _mm512_store_si512(blo, vlo);
+  _mm512_store_si512(bhi, vhi);
+  for (int l = 0; l < 64; l += 16) {
+    rg.lo = _mm_min_epu8(rg.lo, _mm_load_si128(reinterpret_cast<const __m128i*>(blo + l)));
+    rg.hi = _mm_max_epu8(rg.hi, _mm_load_si128(reinterpret_cast<const __m128i*>(bhi + l)));
+  }
+}
+
+bool has_avx512bw() {
+  static const bool v = cpu_has_feature("avx512bw");
+  return v;
+}
+#endif
+
 #if defined(__SSE2__)
 // Byte elements in groups of 16 or more (the AMX layout: ka = 64): every full group of a row
 // goes straight from x into the panel, and the range and sums are taken from the very
@@ -346,6 +421,12 @@ bool pack_rows_direct(const KernelDesc& d, const uint8_t* x, int64_t M, int64_t 
                       CodeRange& rg) {
   const int mr = d.mr, ka = d.ka;
   if (sizeof(Dst) != 1 || ka % 16 != 0 || ka > 64 || Kp % ka != 0) return false;
+#if defined(LB_PACK_AVX512)
+  if (ka == 64 && has_avx512bw()) {
+    pack_rows64_avx512(mr, x, M, K, Kp, ldx, i0, chk, reinterpret_cast<uint8_t*>(panel), stats, rg);
+    return true;
+  }
+#endif
   uint8_t* out = reinterpret_cast<uint8_t*>(panel);
   const int64_t groups = Kp / ka, full = K / ka;
   const __m128i zero = _mm_setzero_si128(), z = _mm_set1_epi8(char(chk.zx));
