@@ -273,7 +273,9 @@ Blocking blocking(const KernelDesc& d, int64_t flush_k, int64_t Kp) {
   }();
   int64_t kc = d.kc, mc = d.mc, nc = d.nc;
   if (!use_defaults) {
-    if (cs.l1d > 0) kc = cs.l1d / 2 * 8 / (d.nr * b_bits);
+    // Tile (AMX) kernels reload and store their C tiles at every depth block: a B
+    // micro-panel in the whole of L1 instead of half of it halves those reloads.
+    if (cs.l1d > 0) kc = cs.l1d / (d.thread_begin ? 1 : 2) * 8 / (d.nr * b_bits);
     kc = std::clamp<int64_t>(kc, 128, 4096);
   }
   kc = std::max(kpad, round_down(kc, kpad));
@@ -355,6 +357,10 @@ struct Call {
   uint32_t* rowterm;  // indexed by row within the chunk
   uint32_t nA0;
   int64_t B0, A0;
+  // Micro-panels [0, direct_end) of the whole call are read in place from x by `direct`
+  // (no packing, no per-row statistics needed: see gemm_on); 0 = every panel is packed.
+  DirectAFn direct;
+  int64_t direct_end;
 };
 
 // Packs micro-panels [q0, q1) of the chunk starting at panel p0; checks the int32 range of
@@ -365,6 +371,10 @@ void pack_panels(const Call& cl, int64_t p0, int64_t q0, int64_t q1) {
   const int64_t K = b.K;
   for (int64_t q = q0; q < q1; ++q) {
     const int64_t i0 = (p0 + q) * d.mr;
+    if (p0 + q < cl.direct_end) {  // read in place: B0 == 0, so the row term is 0
+      if (cl.correct) std::fill_n(cl.rowterm + q * d.mr, d.mr, 0u);
+      continue;
+    }
     ARowStats* st = cl.stats + q * d.mr;
     pack_a(d, cl.x, cl.M, K, cl.Kp, cl.ldx, i0, cl.check, cl.abuf + q * cl.apanel_bytes, st);
     if (cl.is_float) continue;
@@ -443,11 +453,19 @@ void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t 
               continue;
             }
             int32_t* cp = static_cast<int32_t*>(cl.c) + i * cl.ldc + n0;
+            const bool direct = p0 + q < cl.direct_end;
+            const uint8_t* ax = direct ? static_cast<const uint8_t*>(cl.x) + i * cl.ldx + pc : nullptr;
             if (mv == mr && nv == nr) {
-              d.ukernel(kc, ap, bp, cp, cl.ldc, accumulate);
+              if (direct)
+                cl.direct(kc, ax, cl.ldx, bp, cp, cl.ldc, accumulate);
+              else
+                d.ukernel(kc, ap, bp, cp, cl.ldc, accumulate);
             } else {
               // Edge tile: compute the full tile aside, then merge the valid part.
-              d.ukernel(kc, ap, bp, tile_i, nr, 0);
+              if (direct)
+                cl.direct(kc, ax, cl.ldx, bp, tile_i, nr, 0);
+              else
+                d.ukernel(kc, ap, bp, tile_i, nr, 0);
               for (int64_t r = 0; r < mv; ++r) {
                 uint32_t* crow = reinterpret_cast<uint32_t*>(cp + r * cl.ldc);
                 const uint32_t* trow = reinterpret_cast<const uint32_t*>(tile_i + r * nr);
@@ -507,6 +525,26 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, int64_t flush_k, bool narro
 
   const int64_t mr = d.mr;
   const int64_t mp = ceil_div(M, mr), np = b0.n_panels;
+  // A read in place (XNNPACK-style) where the variant can and nothing about a row needs
+  // computing first: every u8 code is valid (nothing to check, so nothing a concurrent
+  // writer could slip past a check), the weight zero point leaves no row term (B0 == 0),
+  // and K * max|x - zx| * max|w - zw| fits int32 (no row can overflow, whatever its codes).
+  // Only panels whose tile loads stay inside x: a row's loads reach k = Kp - 1, past K on
+  // the last group (those bytes meet B's zero padding), so the last rows are packed.
+  cl.direct = nullptr;
+  cl.direct_end = 0;
+  if (!is_float && !narrow && d.a_elem == Elem::kU8 && check.a_offset == 0 &&
+      check.x_min == 0 && check.x_max == 255 && cl.B0 == 0) {
+    const int64_t max_dx = std::max<int64_t>(zx, 255 - zx);
+    const int64_t max_dw = std::max(std::llabs(b0.w_dev_min), std::llabs(b0.w_dev_max));
+    if (double(b0.K) * double(max_dx) * double(max_dw) <= double(INT32_MAX))
+      cl.direct = direct_a_kernel(d);
+    if (cl.direct) {
+      const int64_t over = Kp - b0.K;  // bytes a row's loads reach past K
+      const int64_t last_row = M - 1 - (over ? ceil_div(over, ldx) : 0);
+      cl.direct_end = std::max<int64_t>(0, last_row + 1) / mr;
+    }
+  }
   // One micro-panel of A (GEMV-like): no B micro-panel is reused across rows, so depth
   // blocks only cut B's stream; take the whole depth (up to the flush period).
   if (mp == 1) cl.blk.KC = flush_k ? std::min(flush_k, Kp) : Kp;
