@@ -79,9 +79,17 @@ namespace {
 using TaskFn = std::function<void(int64_t)>;
 
 // Waits briefly by spinning before blocking: waking a parked thread through the kernel costs
-// tens of microseconds on a virtual machine, more than a small GEMM takes.  The spin is
-// bounded in time (kSpinNs), so an idle pool parks and burns no core.
-constexpr int64_t kSpinNs = 100000;
+// tens of microseconds on a virtual machine (more when its idle vCPU has halted), more than a
+// small GEMM takes.  The spin is bounded in time (100 us, or LOWBIT_SPIN_US), so an idle pool
+// parks and burns no core.
+int64_t spin_ns() {
+  static const int64_t ns = [] {
+    const char* e = std::getenv("LOWBIT_SPIN_US");
+    const long long us = e && *e ? std::atoll(e) : 100;
+    return int64_t(std::clamp<long long>(us, 0, 100000)) * 1000;
+  }();
+  return ns;
+}
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -91,7 +99,7 @@ inline void cpu_relax() {
 #endif
 }
 
-// Spins until pred() or kSpinNs elapsed; returns pred().  Between short pause bursts it
+// Spins until pred() or spin_ns() elapsed; returns pred().  Between short pause bursts it
 // yields the core, so on an oversubscribed machine the thread it waits for can run.
 template <typename Pred>
 bool spin_until(Pred pred) {
@@ -102,7 +110,7 @@ bool spin_until(Pred pred) {
       if (pred()) return true;
       cpu_relax();
     }
-    if (std::chrono::steady_clock::now() - t0 > std::chrono::nanoseconds(kSpinNs)) return pred();
+    if (std::chrono::steady_clock::now() - t0 > std::chrono::nanoseconds(spin_ns())) return pred();
     std::this_thread::yield();
   }
 }
