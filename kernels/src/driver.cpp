@@ -1,19 +1,25 @@
 // The one GEMM driver every format and tier runs through (docs/architecture.md).
 //
 // Per call, for each chunk of M (as many mr-row micro-panels as fit the packed-A budget):
-//   1. pack: the threads split the chunk's micro-panels; each panel is packed once over the
-//      whole depth, and the codes just written are range-checked and summed (row sums for
-//      the corrections, the int32 guard) in the same pass (pack_a).  Shared by every thread.
+//   1. pack: each micro-panel is packed once over the whole depth, and the codes just
+//      written are range-checked and summed (row sums for the corrections, the int32 guard)
+//      in the same pass (pack_a).  Where nothing about a row needs computing first (AMX
+//      int8: every code valid, no row term, the int32 bound static) full panels are not
+//      packed at all: the tile loads read x's rows in place.
 //   2. compute: a 2D grid of regions (M panel ranges x N panel ranges) chosen from the shape
 //      and the thread count; each region runs the BLIS loops jc (NC) -> pc (KC) -> ic (MC)
 //      -> jr (one packed B panel) -> ir (micro-kernel on an mr x nr tile), and the
 //      zero-point corrections are applied to each tile right after its last depth block,
 //      while it is still in L1 (no second pass over C).
+//   With an M-only split, each task packs the panels it computes on: one pool run, no
+//   barrier.  Otherwise the threads first split the packing (shared by every region), then
+//   the regions.  Either way there are a few tasks per thread, taken dynamically.
 // KC is capped at the variant's flush period, so a 16-bit-accumulating micro-kernel is
 // never handed more depth than its lanes can hold: that cap *is* the 16->32-bit flush
 // schedule (docs/formats.md).  MC/KC/NC come from the cache sizes read at run time.
-// Threads come from a persistent pool (no thread creation per call); the caller is one of
-// them.
+// Threads come from a persistent pool (no thread creation per call; workers spin briefly
+// before parking); the caller is one of them.  Calls with too little work per thread run on
+// fewer threads.
 #include <pthread.h>
 #include <unistd.h>
 

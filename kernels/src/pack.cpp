@@ -245,8 +245,10 @@ struct CodeRange {
 
 // Adds n codes (n a multiple of 16 where SSE2 is there) to the range; returns their sum and
 // their sum of max(v - zx, 0) (zx in 0..255).
+// With copy_to, each 16-code vector is also stored there: the codes summed are the codes
+// copied, in one pass.
 void code_stats(const uint8_t* v, int64_t n, int zx, CodeRange& rg, int64_t& sum_out,
-                int64_t& pos_out) {
+                int64_t& pos_out, uint8_t* copy_to = nullptr) {
   int64_t k = 0;
   uint64_t sum = 0, pos = 0;
 #if defined(__SSE2__)
@@ -254,6 +256,7 @@ void code_stats(const uint8_t* v, int64_t n, int zx, CodeRange& rg, int64_t& sum
   __m128i vsum = zero, vpos = zero, vlo = rg.lo, vhi = rg.hi;
   for (; k + 16 <= n; k += 16) {
     const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(v + k));
+    if (copy_to) _mm_storeu_si128(reinterpret_cast<__m128i*>(copy_to + k), x);
     vlo = _mm_min_epu8(vlo, x);
     vhi = _mm_max_epu8(vhi, x);
     vsum = _mm_add_epi64(vsum, _mm_sad_epu8(x, zero));
@@ -267,6 +270,7 @@ void code_stats(const uint8_t* v, int64_t n, int zx, CodeRange& rg, int64_t& sum
   pos = uint64_t(_mm_cvtsi128_si64(vpos));
 #endif
   for (; k < n; ++k) {
+    if (copy_to) copy_to[k] = v[k];
     rg.slo = std::min(rg.slo, v[k]);
     rg.shi = std::max(rg.shi, v[k]);
     sum += v[k];
@@ -321,6 +325,38 @@ void scatter_row(const uint8_t* st, int64_t n, int32_t offset, int mr, int r, Ds
   for (; g < groups; ++g)
     for (int u = 0; u < KA; ++u) d[g * stride + u] = Dst(int32_t(st[g * KA + u]) + offset);
 }
+
+#if defined(__SSE2__)
+// Four staged rows r0..r0+3 of n codes (n a multiple of 4; rows readable to n + 16) into the
+// byte layout [n/4][mr][4]: a 4x4 transpose of 4-byte groups, then one 16-byte store per
+// group (rows r0..r0+3 of a group are adjacent).  Stored = code + offset (mod 256).
+void scatter4_c4(const uint8_t (*st)[kStage + 16], int64_t n, int32_t offset, int mr, int r0,
+                 uint8_t* panel) {
+  const int64_t groups = n / 4, stride = int64_t(mr) * 4;
+  uint8_t* d = panel + int64_t(r0) * 4;
+  const __m128i o = _mm_set1_epi8(char(offset));
+  int64_t g = 0;
+  for (; g + 4 <= groups; g += 4) {
+    const __m128i a0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(st[0] + g * 4));
+    const __m128i a1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(st[1] + g * 4));
+    const __m128i a2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(st[2] + g * 4));
+    const __m128i a3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(st[3] + g * 4));
+    const __m128i t0 = _mm_unpacklo_epi32(a0, a1), t1 = _mm_unpacklo_epi32(a2, a3);
+    const __m128i t2 = _mm_unpackhi_epi32(a0, a1), t3 = _mm_unpackhi_epi32(a2, a3);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + g * stride),
+                     _mm_add_epi8(_mm_unpacklo_epi64(t0, t1), o));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + (g + 1) * stride),
+                     _mm_add_epi8(_mm_unpackhi_epi64(t0, t1), o));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + (g + 2) * stride),
+                     _mm_add_epi8(_mm_unpacklo_epi64(t2, t3), o));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + (g + 3) * stride),
+                     _mm_add_epi8(_mm_unpackhi_epi64(t2, t3), o));
+  }
+  for (; g < groups; ++g)
+    for (int j = 0; j < 4; ++j)
+      for (int u = 0; u < 4; ++u) d[g * stride + j * 4 + u] = uint8_t(st[j][g * 4 + u] + offset);
+}
+#endif
 
 template <typename Dst>
 void scatter_any(int ka, const uint8_t* st, int64_t n, int32_t offset, int mr, int r, Dst* panel) {
@@ -497,7 +533,6 @@ bool pack_rows_direct(const KernelDesc& d, const uint8_t* x, int64_t M, int64_t 
 template <typename Dst>
 void pack_a_codes(const KernelDesc& d, const uint8_t* x, int64_t M, int64_t K, int64_t Kp,
                   int64_t ldx, int64_t i0, const ACheck& chk, Dst* panel, ARowStats* stats) {
-  alignas(64) uint8_t st[kStage + 16];
   const int mr = d.mr, ka = d.ka;
   const uint8_t fill = uint8_t(chk.x_min);  // pads the staged codes to 16: a valid code
   const int64_t fill_pos = std::max(chk.x_min - chk.zx, 0);
@@ -507,35 +542,67 @@ void pack_a_codes(const KernelDesc& d, const uint8_t* x, int64_t M, int64_t K, i
 #if defined(__SSE2__)
   if (pack_rows_direct(d, x, M, K, Kp, ldx, i0, chk, panel, stats, rg)) goto checked;
 #endif
-  for (int r = 0; r < mr; ++r) {
-    const int64_t i = i0 + r;
-    const bool real = i < M;
-    int64_t sum = 0, pos = 0;
-    for (int64_t k0 = 0; k0 < Kp; k0 += kStage) {
-      const int64_t n = std::min(kStage, Kp - k0);
-      const int64_t n_real = real ? std::clamp<int64_t>(K - k0, 0, n) : 0;
-      if (n_real) {
-        std::memcpy(st, x + i * ldx + k0, size_t(n_real));
-        const int64_t n16 = round_up(n_real, 16);
-        std::memset(st + n_real, fill, size_t(std::max(n16, n) - n_real));
-        code_stats(st, n16, chk.zx, rg, sum, pos);
-        sum -= (n16 - n_real) * fill;
-        pos -= (n16 - n_real) * fill_pos;
-      } else {
-        std::memset(st, fill, size_t(n));
+  {
+    // Rows are staged four at a time where the layout is 4-byte groups of bytes (the VNNI
+    // layout [K/4][mr][4]): the four rows' groups are then stored transposed, 16 bytes (4
+    // rows x 4 codes) per store, instead of one 4-byte store per row and group.
+    constexpr int kRows = 4;
+    const bool four = sizeof(Dst) == 1 && ka == 4;
+    alignas(64) uint8_t st4[kRows][kStage + 16];
+    for (int r0 = 0; r0 < mr; r0 += four ? kRows : 1) {
+      const int rows = four ? std::min(kRows, mr - r0) : 1;
+      int64_t sum[kRows] = {}, pos[kRows] = {};
+      for (int64_t k0 = 0; k0 < Kp; k0 += kStage) {
+        const int64_t n = std::min(kStage, Kp - k0);
+        bool any_pad = false;
+        for (int j = 0; j < rows; ++j) {
+          const int64_t i = i0 + r0 + j;
+          uint8_t* st = st4[j];
+          const int64_t n_real = i < M ? std::clamp<int64_t>(K - k0, 0, n) : 0;
+          any_pad |= n_real < n;
+          if (n_real) {
+            // Whole 16-code vectors: copied and summed in one pass from x (vector stores
+            // the later reads of st forward from; a memcpy here made every read stall).
+            // The rest (< 16 codes) is copied, padded with the fill code, summed from st.
+            const int64_t n_vec = n_real / 16 * 16;
+            code_stats(x + i * ldx + k0, n_vec, chk.zx, rg, sum[j], pos[j], st);
+            const int64_t n16 = round_up(n_real, 16);
+            if (n16 > n_vec) {
+              std::memcpy(st + n_vec, x + i * ldx + k0 + n_vec, size_t(n_real - n_vec));
+              std::memset(st + n_real, fill, size_t(n16 - n_real));
+              code_stats(st + n_vec, 16, chk.zx, rg, sum[j], pos[j]);
+            }
+            if (n > n16) std::memset(st + n16, fill, size_t(n - n16));
+            sum[j] -= (n16 - n_real) * fill;
+            pos[j] -= (n16 - n_real) * fill_pos;
+          } else {
+            std::memset(st, fill, size_t(n));
+          }
+        }
+#if defined(__SSE2__)
+        if (rows == kRows && four && (!any_pad || fill_is_pad)) {
+          scatter4_c4(st4, n, chk.a_offset, mr, r0, reinterpret_cast<uint8_t*>(panel + k0 * mr));
+          continue;
+        }
+#endif
+        for (int j = 0; j < rows; ++j) {
+          const int r = r0 + j;
+          const uint8_t* st = st4[j];
+          const int64_t n_real = i0 + r < M ? std::clamp<int64_t>(K - k0, 0, n) : 0;
+          if (n_real == n || fill_is_pad) {
+            scatter_any(ka, st, n, chk.a_offset, mr, r, panel + k0 * mr);
+            continue;
+          }
+          const int64_t n_full = n_real / ka * ka;
+          scatter_any(ka, st, n_full, chk.a_offset, mr, r, panel + k0 * mr);
+          for (int64_t k = n_full; k < n; ++k)  // the group straddling K and the ones after it
+            panel[k0 * mr + ((k / ka) * mr + r) * ka + k % ka] =
+                k < n_real ? Dst(int32_t(st[k]) + chk.a_offset) : Dst(0);
+        }
       }
-      const bool pad = n_real < n;
-      if (!pad || fill_is_pad) {
-        scatter_any(ka, st, n, chk.a_offset, mr, r, panel + k0 * mr);
-        continue;
-      }
-      const int64_t n_full = n_real / ka * ka;
-      scatter_any(ka, st, n_full, chk.a_offset, mr, r, panel + k0 * mr);
-      for (int64_t k = n_full; k < n; ++k)  // the group straddling K and the ones after it
-        panel[k0 * mr + ((k / ka) * mr + r) * ka + k % ka] =
-            k < n_real ? Dst(int32_t(st[k]) + chk.a_offset) : Dst(0);
+      for (int j = 0; j < rows; ++j)
+        if (i0 + r0 + j < M && stats) stats[r0 + j] = {sum[j], pos[j]};
     }
-    if (real && stats) stats[r] = {sum, pos};
   }
 #if defined(__SSE2__)
 checked:

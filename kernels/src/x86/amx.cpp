@@ -9,6 +9,8 @@
 //      16 * 16 * 64 = 16384 MACs per instruction.  A 32x32 register tile is 4 C tiles
 //      (tmm0-3), 2 A tiles (tmm4-5: rows 0-15 and 16-31) and 2 B tiles (tmm6-7: columns
 //      0-15 and 16-31), so each k-block of 64 does 4 tile loads for 4 tdpbusd.
+//  The 32-row variant also has an in-place form (amx_direct_a): the A tiles are loaded
+//      straight from x's rows (stride ldx), used by the driver where A needs no packing.
 //  Small-M companions (1, 2, 4 rows) use vpdpbusd on the same packed B (dpbusd_zmm.h).
 //  Packed layouts (kernel.h): A u8 [kc/64][32][64] (ka = 64: a 16x64-byte A tile is 16
 //      consecutive rows, stride 64); B s8 [kc/4][32][4] (kb = 4, the VNNI layout: row k of
@@ -111,7 +113,7 @@ void u8s8_amx_x32c4(int64_t kc, const void* a, const void* b, void* c, int64_t l
 // The same product reading A in place: rows of x (u8, row stride lda bytes) instead of the
 // packed [kc/64][32][64] panel (a 16x64-byte A tile is 16 rows of x, stride lda).  The
 // driver uses it only where every byte a tile load touches lies inside x (k past K meets
-// B's zero padding, so those bytes add 0) and no code needs a check (docs/architecture.md).
+// B's zero padding, so those bytes add 0) and no code needs a check (driver.cpp, gemm_on).
 void u8s8_amx_x32c4_direct(int64_t kc, const uint8_t* A, int64_t lda, const void* b, void* c,
                            int64_t ldc, int accumulate) {
   const int8_t* B = static_cast<const int8_t*>(b);
