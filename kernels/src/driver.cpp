@@ -327,9 +327,9 @@ void choose_grid(int64_t mp, int64_t np, int64_t T, const KernelDesc& d, int64_t
 }
 
 // Below this many multiply-adds per thread (about 10 us of one thread's work on a 2020s
-// x86 core; integer tiers run ~2x the MAC rate of fp32), another thread costs more than it
-// saves: such calls run on the calling thread alone.  Adjustable (thread_min_macs) so the
-// tests can force every split on small shapes.
+// x86 core: fp32 ~80 GMAC/s; integer vector tiers ~2x that, x2; tile (AMX) kernels ~1
+// TMAC/s, x16), another thread costs more than it saves: such calls run on fewer threads.
+// Adjustable (thread_min_macs) so the tests can force every split on small shapes.
 std::atomic<int64_t> g_min_macs_per_thread{int64_t(1) << 20};
 // Packed A of one M chunk at most this large (it stays in the last-level cache).
 constexpr int64_t kMinAChunkBytes = int64_t(4) << 20, kMaxAChunkBytes = int64_t(16) << 20;
@@ -566,7 +566,8 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, int64_t flush_k, bool narro
   // Threads: what was asked, at most the pool's capacity, the tiles and the work.
   const double macs = double(M) * double(b0.N) * double(b0.K);
   const double min_macs =
-      double(g_min_macs_per_thread.load(std::memory_order_relaxed)) * (is_float ? 1 : 2);
+      double(g_min_macs_per_thread.load(std::memory_order_relaxed)) *
+      (is_float ? 1 : d.thread_begin ? 16 : 2);
   const int64_t T = std::max<int64_t>(
       1, std::min<int64_t>({int64_t(threads), int64_t(max_threads()), mp * np,
                             int64_t(std::min(macs / std::max(min_macs, 1.0), 1e9))}));

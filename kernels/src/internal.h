@@ -121,7 +121,8 @@ DirectAFn direct_a_kernel(const KernelDesc& d);
 void gemm(const PackedB& b, const void* x, int64_t M, int64_t ldx, int32_t zx, void* c,
           int64_t ldc, int threads);
 int max_threads();  // the pool's capacity
-// Multiply-adds per thread below which a call uses fewer threads (x2 for integer formats);
+// Multiply-adds per thread below which a call uses fewer threads (x2 for integer formats,
+// x16 for tile kernels);
 // v >= 0 sets it.  Returns the value in force.
 int64_t thread_min_macs(int64_t v = -1);
 
