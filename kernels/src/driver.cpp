@@ -639,6 +639,18 @@ bool narrow_plausible(const uint8_t* x, int64_t K, int x_max) {
 
 }  // namespace
 
+#if defined(LOWBIT_ARCH_X86)
+DirectAFn amx_direct_a(const KernelDesc& d);  // x86/amx.cpp
+#endif
+
+DirectAFn direct_a_kernel(const KernelDesc& d) {
+#if defined(LOWBIT_ARCH_X86)
+  if (std::strcmp(d.tier, "amx") == 0) return amx_direct_a(d);
+#endif
+  (void)d;
+  return nullptr;
+}
+
 int max_threads() { return Pool::get().capacity(); }
 
 int64_t thread_min_macs(int64_t v) {

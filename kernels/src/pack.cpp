@@ -8,7 +8,9 @@
 #include <emmintrin.h>
 #include <xmmintrin.h>
 #endif
-#if defined(__x86_64__) && defined(__GNUC__)
+// The AVX-512BW pack for the AMX layout, chosen at run time (not in the SIMDe-emulated
+// build, whose tiers run on CPUs without AVX-512).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(LOWBIT_X86_EMULATE)
 #include <immintrin.h>
 #define LB_PACK_AVX512 1
 #endif

@@ -1,5 +1,4 @@
 // The one registry of kernel variants and the tier rules (docs/architecture.md).
-#include <cstring>
 #include <algorithm>
 #include <cstdlib>
 #include <mutex>
@@ -16,20 +15,11 @@ const KernelList& kernels_avx512();
 const KernelList& kernels_avxvnni();
 const KernelList& kernels_avx512vnni();
 const KernelList& kernels_amx();
-DirectAFn amx_direct_a(const KernelDesc& d);
 #elif defined(LOWBIT_ARCH_AARCH64)
 const KernelList& kernels_neon();
 const KernelList& kernels_dotprod();
 const KernelList& kernels_i8mm();
 #endif
-
-DirectAFn direct_a_kernel(const KernelDesc& d) {
-#if defined(LOWBIT_ARCH_X86)
-  if (std::strcmp(d.tier, "amx") == 0) return amx_direct_a(d);
-#endif
-  (void)d;
-  return nullptr;
-}
 
 const std::vector<TierInfo>& all_tiers() {
   static const std::vector<TierInfo> tiers = {
