@@ -105,19 +105,19 @@ inline void cpu_relax() {
 #endif
 }
 
-// Spins until pred() or spin_ns() elapsed; returns pred().  Between short pause bursts it
-// yields the core, so on an oversubscribed machine the thread it waits for can run.
+// Spins until pred() or spin_ns() elapsed; returns pred().  No sched_yield in the loop: on a
+// shared machine a yield hands the core to another process for a whole time slice, and a
+// parked thread that is woken preempts such a process sooner than a yielding one gets back.
 template <typename Pred>
 bool spin_until(Pred pred) {
   if (pred()) return true;
   const auto t0 = std::chrono::steady_clock::now();
   for (;;) {
-    for (int i = 0; i < 32; ++i) {
+    for (int i = 0; i < 16; ++i) {
       if (pred()) return true;
       cpu_relax();
     }
     if (std::chrono::steady_clock::now() - t0 > std::chrono::nanoseconds(spin_ns())) return pred();
-    std::this_thread::yield();
   }
 }
 
