@@ -44,10 +44,13 @@ void resolve_companions(PackedB& pb) {
   const KernelDesc& d = *pb.desc;
   pb.for_m.assign(size_t(d.mr), {&d, 0});
   for (const KernelDesc* k : all_kernels()) {
+    // A is packed per call in the companion's own layout, so its ka may differ (AMX: the
+    // 64-byte tile rows vs the vpdpbusd companions' groups of 4) as long as its depth
+    // padding divides the packed B's (it never reads past B's Kp).
     const bool same_b = k->format == d.format && std::strcmp(k->tier, d.tier) == 0 &&
                         k->nr == d.nr && k->kb == d.kb && k->b_elem == d.b_elem &&
-                        k->b_offset == d.b_offset && k->a_elem == d.a_elem && k->ka == d.ka &&
-                        k->a_offset == d.a_offset;
+                        k->b_offset == d.b_offset && k->a_elem == d.a_elem &&
+                        d.kpad() % k->kpad() == 0 && k->a_offset == d.a_offset;
     if (!same_b || k->mr >= d.mr) continue;
     for (int64_t m = 1; m <= k->mr; ++m)
       if (k->mr < pb.for_m[size_t(m)].desc->mr) pb.for_m[size_t(m)].desc = k;
