@@ -44,6 +44,14 @@ def test_peers_quick_suite(tmp_path):
         for t in (1, 2):
             assert re.search(rf"^\| quick \| {fmt} \| {t} \| \d+\.\d\dx \|", out.stdout, re.M)
         assert f"per-call cost {fmt} M=1 K=N=128" in out.stdout
+    # Thread scaling: one paired row per measured shape and format, and the summary lines.
+    measured = [s for s in shapes if s.M * s.N * s.K / 1e9 <= 0.05]
+    for s in measured:
+        for fmt in ("int8", "fp32"):
+            assert re.search(rf"^\| {re.escape(s.name)} \| {fmt} \| \d+ \| \d+\.\d\dx \| (yes|no) \|$",
+                             out.stdout, re.M), (s.name, fmt)
+    assert re.search(r"^2 threads: (min speedup over shapes >= 200 us|no shape >= 200 us)",
+                     out.stdout, re.M)
 
 
 def test_peers_rejects_bad_input(tmp_path):

@@ -35,9 +35,32 @@ PARTITION_SHAPES = [
 ]
 
 
+@pytest.fixture
+def every_split():
+    """Small calls normally run on one thread (too little work per thread): lift that cap so
+    these shapes take every split of the partition."""
+    before = _core.thread_min_macs()
+    _core.thread_min_macs(0)
+    yield
+    _core.thread_min_macs(before)
+
+
+def test_thread_min_macs_round_trips():
+    before = _core.thread_min_macs()
+    assert before > 0
+    try:
+        assert _core.thread_min_macs(12345) == 12345
+        assert _core.thread_min_macs() == 12345
+    finally:
+        _core.thread_min_macs(before)
+
+
 @pytest.mark.parametrize("fmt,tier", format_tiers())
 @pytest.mark.parametrize("M,N,K", PARTITION_SHAPES)
-def test_every_partition_is_exact(fmt, tier, M, N, K):
+@pytest.mark.parametrize("cap", ["every_split", "default_cap"])
+def test_every_partition_is_exact(fmt, tier, M, N, K, cap, request):
+    if cap == "every_split":
+        request.getfixturevalue("every_split")
     rng = np.random.default_rng(M * 7 + N * 3 + K)
     params = {"act_levels": 25, "weight_levels": 21} if fmt == "4.6bit" else {}
     x, w = random_operands(rng, fmt, M, N, K, **params)
@@ -57,6 +80,7 @@ def test_every_partition_is_exact(fmt, tier, M, N, K):
         np.testing.assert_array_equal(c, first)
 
 
+@pytest.mark.usefixtures("every_split")
 @pytest.mark.parametrize("fmt,tier", [ft for ft in format_tiers() if ft[0] != "fp32"])
 def test_fused_corrections_zero_points_at_both_ends(fmt, tier):
     """Row, column and offset terms at the extreme zero points, over full and edge tiles and
@@ -81,6 +105,7 @@ def int8_avx2_or_skip():
         pytest.skip("no avx2 int8 tier here")
 
 
+@pytest.mark.usefixtures("every_split")
 @pytest.mark.parametrize("where", ["none", "first", "last", "middle"])
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_seven_bit_path_boundary(where, threads):
@@ -107,6 +132,7 @@ def test_seven_bit_path_boundary(where, threads):
         np.testing.assert_array_equal(c, reference(x, w, zx))
 
 
+@pytest.mark.usefixtures("every_split")
 def test_seven_bit_path_small_m_and_gemv():
     int8_avx2_or_skip()
     rng = np.random.default_rng(12)
@@ -140,6 +166,7 @@ def test_fp32_gemv_wide_path_same_bits_as_one_panel(tier, K):
         np.testing.assert_array_equal(c, alone)
 
 
+@pytest.mark.usefixtures("every_split")
 @pytest.mark.parametrize("fmt,tier", format_tiers())
 def test_concurrent_callers_share_one_packed_weight(fmt, tier):
     """Python threads calling matmul at once (GIL released) on one PackedWeights, each with
@@ -261,6 +288,7 @@ def test_exact_minus_two_to_the_31_is_accepted(threads):
         lowbit.matmul(np.zeros((1, K), np.uint8), p, zero_point=128, threads=threads)
 
 
+@pytest.mark.usefixtures("every_split")
 def test_bad_code_error_names_first_offender_with_threads():
     rng = np.random.default_rng(16)
     x = rng.integers(0, 16, (500, 300), dtype=np.uint8)
@@ -273,6 +301,7 @@ def test_bad_code_error_names_first_offender_with_threads():
             lowbit.matmul(x, p, threads=threads)
 
 
+@pytest.mark.usefixtures("every_split")
 def test_concurrent_writer_never_gets_an_unchecked_code_multiplied():
     """A Python thread rewriting x during calls: every call either raises the range error or
     returns a result in which every code was valid -- never the wrap-around of an unchecked
@@ -310,3 +339,64 @@ def test_blocking_inputs_are_reported():
     cs = _core.cache_sizes()
     assert set(cs) == {"l1d", "l2", "l3"}
     assert all(v >= 0 for v in cs.values())
+
+
+# ---- A read in place (AMX): no packing where nothing about a row needs computing first --
+
+DIRECT_SHAPES = [(31, 32, 27), (32, 32, 64), (33, 40, 70), (95, 64, 288), (1000, 35, 27),
+                 (70, 96, 2000), (64, 32, 3100)]
+
+
+@pytest.mark.skipif("amx" not in lowbit.tiers("int8"), reason="no amx tier here")
+@pytest.mark.usefixtures("every_split")
+@pytest.mark.parametrize("M,N,K", DIRECT_SHAPES)
+@pytest.mark.parametrize("zx", [0, 77, 255])
+def test_amx_in_place_a_is_exact(M, N, K, zx):
+    """zw = 0 (no row term): full 32-row panels read x in place, the last rows packed; also
+    through a strided x (rows wider than K: the loads past K read the next row's bytes, which
+    meet B's zero padding) and with several depth blocks (K > KC)."""
+    rng = np.random.default_rng(M + N + K + zx)
+    wide = rng.integers(0, 256, (M, K + 45), dtype=np.uint8)
+    w = rng.integers(-128, 128, (K, N), dtype=np.int8)
+    p = lowbit.pack_weights(w, "int8", tier="amx")
+    for x in (np.ascontiguousarray(wide[:, :K]), wide[:, :K]):
+        ref = reference(x, w, zx)
+        for threads in (1, 2, 3):
+            np.testing.assert_array_equal(lowbit.matmul(x, p, zero_point=zx, threads=threads), ref)
+    # A weight zero point brings a row term back: packed path, same exactness.
+    p = lowbit.pack_weights(w, "int8", zero_point=3, tier="amx")
+    x = np.ascontiguousarray(wide[:, :K])
+    np.testing.assert_array_equal(lowbit.matmul(x, p, zero_point=zx), reference(x, w, zx, 3))
+
+
+_GUARD_PAGE = r"""
+import ctypes, mmap, sys
+import numpy as np
+import lowbit
+M, N, K = map(int, sys.argv[1:4])
+page = mmap.PAGESIZE
+n = M * K
+size = (n + page - 1) // page * page
+buf = mmap.mmap(-1, size + page)
+base = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+libc = ctypes.CDLL(None, use_errno=True)
+assert libc.mprotect(ctypes.c_void_p(base + size), ctypes.c_size_t(page), 0) == 0
+x = np.frombuffer(buf, np.uint8, count=n, offset=size - n).reshape(M, K)
+x[:] = np.random.default_rng(0).integers(0, 256, (M, K), dtype=np.uint8)
+w = np.random.default_rng(1).integers(-128, 128, (K, N), dtype=np.int8)
+p = lowbit.pack_weights(w, "int8", tier="amx")
+ref = x.astype(np.int64) @ w.astype(np.int64)
+for t in (1, 2):
+    assert np.array_equal(lowbit.matmul(x, p, threads=t), ref)
+print("ok")
+"""
+
+
+@pytest.mark.skipif("amx" not in lowbit.tiers("int8"), reason="no amx tier here")
+@pytest.mark.skipif(SLOW, reason="mprotect guard pages misfire under ASan / QEMU")
+@pytest.mark.parametrize("M,N,K", [(64, 32, 27), (96, 32, 100), (33, 32, 64), (128, 64, 200)])
+def test_amx_in_place_a_never_reads_past_x(M, N, K, tmp_path):
+    """x ends right before an inaccessible page: a tile load past its end would fault."""
+    out = subprocess.run([sys.executable, "-c", _GUARD_PAGE, str(M), str(N), str(K)],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert out.returncode == 0 and "ok" in out.stdout, (out.returncode, out.stderr[-2000:])

@@ -1,24 +1,31 @@
 // The one GEMM driver every format and tier runs through (docs/architecture.md).
 //
 // Per call, for each chunk of M (as many mr-row micro-panels as fit the packed-A budget):
-//   1. pack: the threads split the chunk's micro-panels; each panel is packed once over the
-//      whole depth, and the codes just written are range-checked and summed (row sums for
-//      the corrections, the int32 guard) in the same pass (pack_a).  Shared by every thread.
+//   1. pack: each micro-panel is packed once over the whole depth, and the codes just
+//      written are range-checked and summed (row sums for the corrections, the int32 guard)
+//      in the same pass (pack_a).  Where nothing about a row needs computing first (AMX
+//      int8: every code valid, no row term, the int32 bound static) full panels are not
+//      packed at all: the tile loads read x's rows in place.
 //   2. compute: a 2D grid of regions (M panel ranges x N panel ranges) chosen from the shape
 //      and the thread count; each region runs the BLIS loops jc (NC) -> pc (KC) -> ic (MC)
 //      -> jr (one packed B panel) -> ir (micro-kernel on an mr x nr tile), and the
 //      zero-point corrections are applied to each tile right after its last depth block,
 //      while it is still in L1 (no second pass over C).
+//   With an M-only split, each task packs the panels it computes on: one pool run, no
+//   barrier.  Otherwise the threads first split the packing (shared by every region), then
+//   the regions.  Either way there are a few tasks per thread, taken dynamically.
 // KC is capped at the variant's flush period, so a 16-bit-accumulating micro-kernel is
 // never handed more depth than its lanes can hold: that cap *is* the 16->32-bit flush
 // schedule (docs/formats.md).  MC/KC/NC come from the cache sizes read at run time.
-// Threads come from a persistent pool (no thread creation per call); the caller is one of
-// them.
+// Threads come from a persistent pool (no thread creation per call; workers spin briefly
+// before parking); the caller is one of them.  Calls with too little work per thread run on
+// fewer threads.
 #include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <climits>
 #include <condition_variable>
 #include <cstring>
@@ -77,6 +84,43 @@ namespace {
 
 using TaskFn = std::function<void(int64_t)>;
 
+// Waits briefly by spinning before blocking: waking a parked thread through the kernel costs
+// tens of microseconds on a virtual machine (more when its idle vCPU has halted), more than a
+// small GEMM takes.  The spin is bounded in time (100 us, or LOWBIT_SPIN_US), so an idle pool
+// parks and burns no core.
+int64_t spin_ns() {
+  static const int64_t ns = [] {
+    const char* e = std::getenv("LOWBIT_SPIN_US");
+    const long long us = e && *e ? std::atoll(e) : 100;
+    return int64_t(std::clamp<long long>(us, 0, 100000)) * 1000;
+  }();
+  return ns;
+}
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// Spins until pred() or spin_ns() elapsed; returns pred().  No sched_yield in the loop: on a
+// shared machine a yield hands the core to another process for a whole time slice, and a
+// parked thread that is woken preempts such a process sooner than a yielding one gets back.
+template <typename Pred>
+bool spin_until(Pred pred) {
+  if (pred()) return true;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (;;) {
+    for (int i = 0; i < 16; ++i) {
+      if (pred()) return true;
+      cpu_relax();
+    }
+    if (std::chrono::steady_clock::now() - t0 > std::chrono::nanoseconds(spin_ns())) return pred();
+  }
+}
+
 class Pool {
  public:
   // Never destroyed: at exit the workers may still be parked on the condition variable.
@@ -102,26 +146,31 @@ class Pool {
     }
     const int helpers = int(std::min<int64_t>({threads, ntasks, capacity_}) - 1);
     start_workers(helpers);
+    fn_ = &fn;
+    ntasks_ = ntasks;
+    next_.store(0, std::memory_order_relaxed);
+    error_ = nullptr;
+    error_task_ = INT64_MAX;
+    running_.store(helpers, std::memory_order_relaxed);
+    bool sleepers;
     {
+      // Under m_: a worker about to park re-checks the state under m_ too.
       std::lock_guard<std::mutex> l(m_);
-      fn_ = &fn;
-      ntasks_ = ntasks;
-      next_.store(0);
-      error_ = nullptr;
-      error_task_ = INT64_MAX;
-      participants_ = helpers;
-      running_ = helpers;
-      ++generation_;
+      const uint64_t gen = (state_.load(std::memory_order_relaxed) >> 16) + 1;
+      state_.store(gen << 16 | uint64_t(helpers), std::memory_order_release);
+      sleepers = sleepers_ > 0;
     }
-    wake_.notify_all();
+    if (sleepers) wake_.notify_all();
     work();
-    std::unique_lock<std::mutex> l(m_);
-    done_.wait(l, [&] { return running_ == 0; });
+    auto all_done = [&] { return running_.load(std::memory_order_acquire) == 0; };
+    if (!spin_until(all_done)) {
+      std::unique_lock<std::mutex> l(m_);
+      done_.wait(l, all_done);
+    }
     fn_ = nullptr;
     if (error_) {
       std::exception_ptr e = error_;
       error_ = nullptr;
-      l.unlock();
       std::rethrow_exception(e);
     }
   }
@@ -136,11 +185,7 @@ class Pool {
   void start_workers(int n) {
     while (int(workers_->size()) < n) {
       const int id = int(workers_->size());
-      uint64_t gen;
-      {
-        std::lock_guard<std::mutex> l(m_);
-        gen = generation_;
-      }
+      const uint64_t gen = state_.load(std::memory_order_acquire);
       try {
         workers_->emplace_back([this, id, gen] { worker(id, gen); });
       } catch (const std::exception& e) {
@@ -169,15 +214,22 @@ class Pool {
 
   void worker(int id, uint64_t seen) {
     for (;;) {
-      {
+      auto fresh = [&] { return state_.load(std::memory_order_acquire) != seen; };
+      if (!spin_until(fresh)) {
         std::unique_lock<std::mutex> l(m_);
-        wake_.wait(l, [&] { return generation_ != seen; });
-        seen = generation_;
-        if (id >= participants_) continue;
+        ++sleepers_;
+        wake_.wait(l, fresh);
+        --sleepers_;
       }
+      // One load: the generation and its participant count together (a worker that sat
+      // out a generation must not pair it with the next one's count).
+      seen = state_.load(std::memory_order_acquire);
+      if (id >= int(seen & 0xFFFF)) continue;
       work();
-      std::lock_guard<std::mutex> l(m_);
-      if (--running_ == 0) done_.notify_one();
+      if (running_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> l(m_);  // the caller may be parking on done_
+        done_.notify_one();
+      }
     }
   }
 
@@ -189,17 +241,20 @@ class Pool {
     new (&m_) std::mutex;
     new (&wake_) std::condition_variable;
     new (&done_) std::condition_variable;
-    participants_ = running_ = 0;
+    running_.store(0);
+    sleepers_ = 0;
   }
 
   int capacity_ = 8;
   std::vector<std::thread>* workers_;
   std::mutex busy_;  // one parallel call at a time
-  std::mutex m_;
+  std::mutex m_;     // parking (wake_, done_) and the first error
   std::condition_variable wake_, done_;
-  uint64_t generation_ = 0;
-  int participants_ = 0;  // workers with id < participants_ take part in this generation
-  int running_ = 0;
+  // generation << 16 | participants: one new generation per run (workers wait for a change);
+  // workers with id < participants take part in it.
+  std::atomic<uint64_t> state_{0};
+  int sleepers_ = 0;  // workers parked on wake_ (under m_)
+  std::atomic<int> running_{0};          // participants not yet finished
   const TaskFn* fn_ = nullptr;
   int64_t ntasks_ = 0;
   std::atomic<int64_t> next_{0};
@@ -232,7 +287,9 @@ Blocking blocking(const KernelDesc& d, int64_t flush_k, int64_t Kp) {
   }();
   int64_t kc = d.kc, mc = d.mc, nc = d.nc;
   if (!use_defaults) {
-    if (cs.l1d > 0) kc = cs.l1d / 2 * 8 / (d.nr * b_bits);
+    // Tile (AMX) kernels reload and store their C tiles at every depth block: a B
+    // micro-panel in the whole of L1 instead of half of it halves those reloads.
+    if (cs.l1d > 0) kc = cs.l1d / (d.thread_begin ? 1 : 2) * 8 / (d.nr * b_bits);
     kc = std::clamp<int64_t>(kc, 128, 4096);
   }
   kc = std::max(kpad, round_down(kc, kpad));
@@ -269,8 +326,11 @@ void choose_grid(int64_t mp, int64_t np, int64_t T, const KernelDesc& d, int64_t
     }
 }
 
-// Below this many multiply-adds per thread, another thread costs more than it saves.
-constexpr int64_t kMinMacsPerThread = int64_t(1) << 18;
+// Below this many multiply-adds per thread (about 10 us of one thread's work on a 2020s
+// x86 core: fp32 ~80 GMAC/s; integer vector tiers ~2x that, x2; tile (AMX) kernels ~1
+// TMAC/s, x16), another thread costs more than it saves: such calls run on fewer threads.
+// Adjustable (thread_min_macs) so the tests can force every split on small shapes.
+std::atomic<int64_t> g_min_macs_per_thread{int64_t(1) << 20};
 // Packed A of one M chunk at most this large (it stays in the last-level cache).
 constexpr int64_t kMinAChunkBytes = int64_t(4) << 20, kMaxAChunkBytes = int64_t(16) << 20;
 
@@ -311,6 +371,10 @@ struct Call {
   uint32_t* rowterm;  // indexed by row within the chunk
   uint32_t nA0;
   int64_t B0, A0;
+  // Micro-panels [0, direct_end) of the whole call are read in place from x by `direct`
+  // (no packing, no per-row statistics needed: see gemm_on); 0 = every panel is packed.
+  DirectAFn direct;
+  int64_t direct_end;
 };
 
 // Packs micro-panels [q0, q1) of the chunk starting at panel p0; checks the int32 range of
@@ -321,6 +385,10 @@ void pack_panels(const Call& cl, int64_t p0, int64_t q0, int64_t q1) {
   const int64_t K = b.K;
   for (int64_t q = q0; q < q1; ++q) {
     const int64_t i0 = (p0 + q) * d.mr;
+    if (p0 + q < cl.direct_end) {  // read in place: B0 == 0, so the row term is 0
+      if (cl.correct) std::fill_n(cl.rowterm + q * d.mr, d.mr, 0u);
+      continue;
+    }
     ARowStats* st = cl.stats + q * d.mr;
     pack_a(d, cl.x, cl.M, K, cl.Kp, cl.ldx, i0, cl.check, cl.abuf + q * cl.apanel_bytes, st);
     if (cl.is_float) continue;
@@ -399,11 +467,19 @@ void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t 
               continue;
             }
             int32_t* cp = static_cast<int32_t*>(cl.c) + i * cl.ldc + n0;
+            const bool direct = p0 + q < cl.direct_end;
+            const uint8_t* ax = direct ? static_cast<const uint8_t*>(cl.x) + i * cl.ldx + pc : nullptr;
             if (mv == mr && nv == nr) {
-              d.ukernel(kc, ap, bp, cp, cl.ldc, accumulate);
+              if (direct)
+                cl.direct(kc, ax, cl.ldx, bp, cp, cl.ldc, accumulate);
+              else
+                d.ukernel(kc, ap, bp, cp, cl.ldc, accumulate);
             } else {
               // Edge tile: compute the full tile aside, then merge the valid part.
-              d.ukernel(kc, ap, bp, tile_i, nr, 0);
+              if (direct)
+                cl.direct(kc, ax, cl.ldx, bp, tile_i, nr, 0);
+              else
+                d.ukernel(kc, ap, bp, tile_i, nr, 0);
               for (int64_t r = 0; r < mv; ++r) {
                 uint32_t* crow = reinterpret_cast<uint32_t*>(cp + r * cl.ldc);
                 const uint32_t* trow = reinterpret_cast<const uint32_t*>(tile_i + r * nr);
@@ -463,15 +539,38 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, int64_t flush_k, bool narro
 
   const int64_t mr = d.mr;
   const int64_t mp = ceil_div(M, mr), np = b0.n_panels;
+  // A read in place (XNNPACK-style) where the variant can and nothing about a row needs
+  // computing first: every u8 code is valid (nothing to check, so nothing a concurrent
+  // writer could slip past a check), the weight zero point leaves no row term (B0 == 0),
+  // and K * max|x - zx| * max|w - zw| fits int32 (no row can overflow, whatever its codes).
+  // Only panels whose tile loads stay inside x: a row's loads reach k = Kp - 1, past K on
+  // the last group (those bytes meet B's zero padding), so the last rows are packed.
+  cl.direct = nullptr;
+  cl.direct_end = 0;
+  if (!is_float && !narrow && d.a_elem == Elem::kU8 && check.a_offset == 0 &&
+      check.x_min == 0 && check.x_max == 255 && cl.B0 == 0) {
+    const int64_t max_dx = std::max<int64_t>(zx, 255 - zx);
+    const int64_t max_dw = std::max(std::llabs(b0.w_dev_min), std::llabs(b0.w_dev_max));
+    if (double(b0.K) * double(max_dx) * double(max_dw) <= double(INT32_MAX))
+      cl.direct = direct_a_kernel(d);
+    if (cl.direct) {
+      const int64_t over = Kp - b0.K;  // bytes a row's loads reach past K
+      const int64_t last_row = M - 1 - (over ? ceil_div(over, ldx) : 0);
+      cl.direct_end = std::max<int64_t>(0, last_row + 1) / mr;
+    }
+  }
   // One micro-panel of A (GEMV-like): no B micro-panel is reused across rows, so depth
   // blocks only cut B's stream; take the whole depth (up to the flush period).
   if (mp == 1) cl.blk.KC = flush_k ? std::min(flush_k, Kp) : Kp;
   cl.apanel_bytes = mr * Kp * int64_t(elem_bits(d.a_elem)) / 8;
   // Threads: what was asked, at most the pool's capacity, the tiles and the work.
   const double macs = double(M) * double(b0.N) * double(b0.K);
+  const double min_macs =
+      double(g_min_macs_per_thread.load(std::memory_order_relaxed)) *
+      (is_float ? 1 : d.thread_begin ? 16 : 2);
   const int64_t T = std::max<int64_t>(
       1, std::min<int64_t>({int64_t(threads), int64_t(max_threads()), mp * np,
-                            int64_t(std::min(macs / double(kMinMacsPerThread), 1e9))}));
+                            int64_t(std::min(macs / std::max(min_macs, 1.0), 1e9))}));
   const int64_t budget = std::clamp<int64_t>(cache_sizes().l3 / 2, kMinAChunkBytes, kMaxAChunkBytes);
   const int64_t chunk = std::clamp<int64_t>(budget / cl.apanel_bytes, std::min<int64_t>(T, mp), mp);
 
@@ -484,28 +583,47 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, int64_t flush_k, bool narro
     cl.rowterm = s.rowterm.data();
   }
 
+  Pool& pool = Pool::get();
   for (int64_t p0 = 0; p0 < mp; p0 += chunk) {
     const int64_t cp = std::min(chunk, mp - p0);
-    int64_t tm = 1, tn = 1;
-    if (T > 1) choose_grid(cp, np, T, d, b0.K, tm, tn);
-    const int64_t packers = std::min(T, cp);
-    Pool& pool = Pool::get();
     if (T == 1) {
       pack_panels(cl, p0, 0, cp);
-    } else {
-      pool.run(packers, packers, [&](int64_t t) {
-        pack_panels(cl, p0, cp * t / packers, cp * (t + 1) / packers);
-      });
-    }
-    // Every code of the chunk passed the check: now the B this variant reads.
-    if (narrow && cl.b == &b0) cl.b = &narrow_packing(b0);
-    if (T == 1) {
+      // Every code of the chunk passed the check: now the B this variant reads.
+      if (narrow && cl.b == &b0) cl.b = &narrow_packing(b0);
       compute_region(cl, p0, 0, cp, 0, np);
       continue;
     }
-    pool.run(tm * tn, tm * tn, [&](int64_t t) {
-      const int64_t gm = t / tn, gn = t % tn;
-      compute_region(cl, p0, cp * gm / tm, cp * (gm + 1) / tm, np * gn / tn, np * (gn + 1) / tn);
+    int64_t tm = 1, tn = 1;
+    choose_grid(cp, np, T, d, b0.K, tm, tn);
+    if (tn == 1) {
+      // M split only: every task packs the micro-panels it computes on (nothing shared, one
+      // pool run, no barrier).  A few tasks per thread, taken dynamically, so a thread that
+      // starts late (a busy machine) leaves its share to the others.  A narrow attempt reads
+      // the narrow B only for panels its own task has checked.
+      if (narrow && cl.b == &b0) cl.b = &narrow_packing(b0);
+      const int64_t ntasks = std::min(cp, 4 * T);
+      pool.run(T, ntasks, [&](int64_t t) {
+        const int64_t q0 = cp * t / ntasks, q1 = cp * (t + 1) / ntasks;
+        pack_panels(cl, p0, q0, q1);
+        compute_region(cl, p0, q0, q1, 0, np);
+      });
+      continue;
+    }
+    const int64_t packers = std::min(T, cp);
+    if (packers > 1) {
+      pool.run(packers, packers, [&](int64_t t) {
+        pack_panels(cl, p0, cp * t / packers, cp * (t + 1) / packers);
+      });
+    } else {
+      pack_panels(cl, p0, 0, cp);  // one micro-panel (GEMV-like): not worth a pool run
+    }
+    if (narrow && cl.b == &b0) cl.b = &narrow_packing(b0);
+    // N groups cut finer (several tasks per thread, taken dynamically) when the M split is
+    // trivial, for the same reason as above.
+    const int64_t sn = tm == 1 ? std::min(np, 4 * tn) : tn;
+    pool.run(T, tm * sn, [&](int64_t t) {
+      const int64_t gm = t / sn, gn = t % sn;
+      compute_region(cl, p0, cp * gm / tm, cp * (gm + 1) / tm, np * gn / sn, np * (gn + 1) / sn);
     });
   }
 }
@@ -521,7 +639,24 @@ bool narrow_plausible(const uint8_t* x, int64_t K, int x_max) {
 
 }  // namespace
 
+#if defined(LOWBIT_ARCH_X86)
+DirectAFn amx_direct_a(const KernelDesc& d);  // x86/amx.cpp
+#endif
+
+DirectAFn direct_a_kernel(const KernelDesc& d) {
+#if defined(LOWBIT_ARCH_X86)
+  if (std::strcmp(d.tier, "amx") == 0) return amx_direct_a(d);
+#endif
+  (void)d;
+  return nullptr;
+}
+
 int max_threads() { return Pool::get().capacity(); }
+
+int64_t thread_min_macs(int64_t v) {
+  if (v >= 0) g_min_macs_per_thread.store(v);
+  return g_min_macs_per_thread.load();
+}
 
 void gemm(const PackedB& b, const void* x, int64_t M, int64_t ldx, int32_t zx, void* c,
           int64_t ldc, int threads) {

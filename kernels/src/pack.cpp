@@ -8,6 +8,12 @@
 #include <emmintrin.h>
 #include <xmmintrin.h>
 #endif
+// The AVX-512BW pack for the AMX layout, chosen at run time (not in the SIMDe-emulated
+// build, whose tiers run on CPUs without AVX-512).
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(LOWBIT_X86_EMULATE)
+#include <immintrin.h>
+#define LB_PACK_AVX512 1
+#endif
 
 #include "internal.h"
 
@@ -38,10 +44,13 @@ void resolve_companions(PackedB& pb) {
   const KernelDesc& d = *pb.desc;
   pb.for_m.assign(size_t(d.mr), {&d, 0});
   for (const KernelDesc* k : all_kernels()) {
+    // A is packed per call in the companion's own layout, so its ka may differ (AMX: the
+    // 64-byte tile rows vs the vpdpbusd companions' groups of 4) as long as its depth
+    // padding divides the packed B's (it never reads past B's Kp).
     const bool same_b = k->format == d.format && std::strcmp(k->tier, d.tier) == 0 &&
                         k->nr == d.nr && k->kb == d.kb && k->b_elem == d.b_elem &&
-                        k->b_offset == d.b_offset && k->a_elem == d.a_elem && k->ka == d.ka &&
-                        k->a_offset == d.a_offset;
+                        k->b_offset == d.b_offset && k->a_elem == d.a_elem &&
+                        d.kpad() % k->kpad() == 0 && k->a_offset == d.a_offset;
     if (!same_b || k->mr >= d.mr) continue;
     for (int64_t m = 1; m <= k->mr; ++m)
       if (k->mr < pb.for_m[size_t(m)].desc->mr) pb.for_m[size_t(m)].desc = k;
@@ -241,8 +250,10 @@ struct CodeRange {
 
 // Adds n codes (n a multiple of 16 where SSE2 is there) to the range; returns their sum and
 // their sum of max(v - zx, 0) (zx in 0..255).
+// With copy_to, each 16-code vector is also stored there: the codes summed are the codes
+// copied, in one pass.
 void code_stats(const uint8_t* v, int64_t n, int zx, CodeRange& rg, int64_t& sum_out,
-                int64_t& pos_out) {
+                int64_t& pos_out, uint8_t* copy_to = nullptr) {
   int64_t k = 0;
   uint64_t sum = 0, pos = 0;
 #if defined(__SSE2__)
@@ -250,6 +261,7 @@ void code_stats(const uint8_t* v, int64_t n, int zx, CodeRange& rg, int64_t& sum
   __m128i vsum = zero, vpos = zero, vlo = rg.lo, vhi = rg.hi;
   for (; k + 16 <= n; k += 16) {
     const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(v + k));
+    if (copy_to) _mm_storeu_si128(reinterpret_cast<__m128i*>(copy_to + k), x);
     vlo = _mm_min_epu8(vlo, x);
     vhi = _mm_max_epu8(vhi, x);
     vsum = _mm_add_epi64(vsum, _mm_sad_epu8(x, zero));
@@ -263,6 +275,7 @@ void code_stats(const uint8_t* v, int64_t n, int zx, CodeRange& rg, int64_t& sum
   pos = uint64_t(_mm_cvtsi128_si64(vpos));
 #endif
   for (; k < n; ++k) {
+    if (copy_to) copy_to[k] = v[k];
     rg.slo = std::min(rg.slo, v[k]);
     rg.shi = std::max(rg.shi, v[k]);
     sum += v[k];
@@ -305,10 +318,50 @@ void scatter_row(const uint8_t* st, int64_t n, int32_t offset, int mr, int r, Ds
       }
     }
   }
+  // Byte groups of 16 or more (the AMX layout, KA = 64): whole 16-byte vectors per group.
+  if constexpr (sizeof(Dst) == 1 && KA % 16 == 0) {
+    const __m128i o = _mm_set1_epi8(char(offset));  // codes checked: no wrap
+    for (; g < groups; ++g)
+      for (int u = 0; u < KA; u += 16)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + g * stride + u),
+                         _mm_add_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(st + g * KA + u)), o));
+  }
 #endif
   for (; g < groups; ++g)
     for (int u = 0; u < KA; ++u) d[g * stride + u] = Dst(int32_t(st[g * KA + u]) + offset);
 }
+
+#if defined(__SSE2__)
+// Four staged rows r0..r0+3 of n codes (n a multiple of 4; rows readable to n + 16) into the
+// byte layout [n/4][mr][4]: a 4x4 transpose of 4-byte groups, then one 16-byte store per
+// group (rows r0..r0+3 of a group are adjacent).  Stored = code + offset (mod 256).
+void scatter4_c4(const uint8_t (*st)[kStage + 16], int64_t n, int32_t offset, int mr, int r0,
+                 uint8_t* panel) {
+  const int64_t groups = n / 4, stride = int64_t(mr) * 4;
+  uint8_t* d = panel + int64_t(r0) * 4;
+  const __m128i o = _mm_set1_epi8(char(offset));
+  int64_t g = 0;
+  for (; g + 4 <= groups; g += 4) {
+    const __m128i a0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(st[0] + g * 4));
+    const __m128i a1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(st[1] + g * 4));
+    const __m128i a2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(st[2] + g * 4));
+    const __m128i a3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(st[3] + g * 4));
+    const __m128i t0 = _mm_unpacklo_epi32(a0, a1), t1 = _mm_unpacklo_epi32(a2, a3);
+    const __m128i t2 = _mm_unpackhi_epi32(a0, a1), t3 = _mm_unpackhi_epi32(a2, a3);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + g * stride),
+                     _mm_add_epi8(_mm_unpacklo_epi64(t0, t1), o));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + (g + 1) * stride),
+                     _mm_add_epi8(_mm_unpackhi_epi64(t0, t1), o));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + (g + 2) * stride),
+                     _mm_add_epi8(_mm_unpacklo_epi64(t2, t3), o));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(d + (g + 3) * stride),
+                     _mm_add_epi8(_mm_unpackhi_epi64(t2, t3), o));
+  }
+  for (; g < groups; ++g)
+    for (int j = 0; j < 4; ++j)
+      for (int u = 0; u < 4; ++u) d[g * stride + j * 4 + u] = uint8_t(st[j][g * 4 + u] + offset);
+}
+#endif
 
 template <typename Dst>
 void scatter_any(int ka, const uint8_t* st, int64_t n, int32_t offset, int mr, int r, Dst* panel) {
@@ -317,6 +370,8 @@ void scatter_any(int ka, const uint8_t* st, int64_t n, int32_t offset, int mr, i
     case 2: return scatter_row<2>(st, n, offset, mr, r, panel);
     case 4: return scatter_row<4>(st, n, offset, mr, r, panel);
     case 8: return scatter_row<8>(st, n, offset, mr, r, panel);
+    case 16: return scatter_row<16>(st, n, offset, mr, r, panel);
+    case 64: return scatter_row<64>(st, n, offset, mr, r, panel);
     default:
       for (int64_t g = 0; g < n / ka; ++g)
         for (int u = 0; u < ka; ++u)
@@ -324,49 +379,239 @@ void scatter_any(int ka, const uint8_t* st, int64_t n, int32_t offset, int mr, i
   }
 }
 
+#if defined(LB_PACK_AVX512)
+// The same for one 64-byte group per zmm (ka = 64, the AMX layout), on CPUs with AVX-512BW
+// (every AMX CPU): the straddling group is a masked load (fault-suppressing: nothing past K
+// is read), its lanes past K count as x_min in the sums (taken out below) and store 0.
+__attribute__((target("avx512f,avx512bw"))) void pack_rows64_avx512(
+    int mr, const uint8_t* x, int64_t M, int64_t K, int64_t Kp, int64_t ldx, int64_t i0,
+    const ACheck& chk, uint8_t* out, ARowStats* stats, CodeRange& rg) {
+  constexpr int ka = 64;
+  const int64_t groups = Kp / ka, full = K / ka, tail = K - full * ka;
+  const int64_t stride = int64_t(mr) * ka;
+  const __m512i zero = _mm512_setzero_si512(), z = _mm512_set1_epi8(char(chk.zx));
+  const __m512i o = _mm512_set1_epi8(char(chk.a_offset));  // codes checked: no wrap
+  const __m512i fill = _mm512_set1_epi8(char(chk.x_min));
+  const __mmask64 keep = tail ? (~uint64_t(0) >> (64 - tail)) : 0;
+  const int64_t fill_pos = std::max(chk.x_min - chk.zx, 0);
+  __m512i vlo = _mm512_set1_epi8(char(0xFF)), vhi = zero;
+  for (int r = 0; r < mr; ++r) {
+    const int64_t i = i0 + r;
+    uint8_t* dst = out + int64_t(r) * ka;
+    if (i >= M) {
+      for (int64_t g = 0; g < groups; ++g) _mm512_storeu_si512(dst + g * stride, zero);
+      continue;
+    }
+    const uint8_t* src = x + i * ldx;
+    __m512i vsum = zero, vpos = zero;
+#define LB_GROUP_STATS(v)                                                                \
+  vlo = _mm512_min_epu8(vlo, v);                                                         \
+  vhi = _mm512_max_epu8(vhi, v);                                                         \
+  vsum = _mm512_add_epi64(vsum, _mm512_sad_epu8(v, zero));                               \
+  vpos = _mm512_add_epi64(vpos, _mm512_sad_epu8(_mm512_subs_epu8(v, z), zero))
+    for (int64_t g = 0; g < full; ++g) {
+      const __m512i v = _mm512_loadu_si512(src + g * ka);
+      LB_GROUP_STATS(v);
+      _mm512_storeu_si512(dst + g * stride, _mm512_add_epi8(v, o));
+    }
+    int64_t pad = 0;
+    if (full < groups) {
+      const __m512i v = _mm512_mask_loadu_epi8(fill, keep, src + full * ka);
+      LB_GROUP_STATS(v);
+      _mm512_storeu_si512(dst + full * stride, _mm512_maskz_add_epi8(keep, v, o));
+      for (int64_t g = full + 1; g < groups; ++g) _mm512_storeu_si512(dst + g * stride, zero);
+      pad = ka - tail;
+    }
+    // Through memory: GCC 12's extract intrinsics trip -Wuninitialized under target().
+    alignas(64) int64_t ls[8], lp[8];
+    _mm512_store_si512(ls, vsum);
+    _mm512_store_si512(lp, vpos);
+    int64_t sum = 0, pos = 0;
+    for (int l = 0; l < 8; ++l) {
+      sum += ls[l];
+      pos += lp[l];
+    }
+    if (stats) stats[r] = {sum - pad * int64_t(chk.x_min), pos - pad * fill_pos};
+  }
+#undef LB_GROUP_STATS
+  // Fold the 64 lanes into the 16 of the range.
+  alignas(64) uint8_t blo[64], bhi[64];
+  _mm512_store_si512(blo, vlo);
+  _mm512_store_si512(bhi, vhi);
+  for (int l = 0; l < 64; l += 16) {
+    rg.lo = _mm_min_epu8(rg.lo, _mm_load_si128(reinterpret_cast<const __m128i*>(blo + l)));
+    rg.hi = _mm_max_epu8(rg.hi, _mm_load_si128(reinterpret_cast<const __m128i*>(bhi + l)));
+  }
+}
+
+bool has_avx512bw() {
+  static const bool v = cpu_has_feature("avx512bw");
+  return v;
+}
+#endif
+
+#if defined(__SSE2__)
+// Byte elements in groups of 16 or more (the AMX layout: ka = 64): every full group of a row
+// goes straight from x into the panel, and the range and sums are taken from the very
+// registers that are stored (so the checked codes are the multiplied ones without a staging
+// copy).  The group straddling K, if any, goes through `st`.  Returns false when the layout
+// does not qualify (then the staged path runs).
+template <typename Dst>
+bool pack_rows_direct(const KernelDesc& d, const uint8_t* x, int64_t M, int64_t K, int64_t Kp,
+                      int64_t ldx, int64_t i0, const ACheck& chk, Dst* panel, ARowStats* stats,
+                      CodeRange& rg) {
+  const int mr = d.mr, ka = d.ka;
+  if (sizeof(Dst) != 1 || ka % 16 != 0 || ka > 64 || Kp % ka != 0) return false;
+#if defined(LB_PACK_AVX512)
+  if (ka == 64 && has_avx512bw()) {
+    pack_rows64_avx512(mr, x, M, K, Kp, ldx, i0, chk, reinterpret_cast<uint8_t*>(panel), stats, rg);
+    return true;
+  }
+#endif
+  uint8_t* out = reinterpret_cast<uint8_t*>(panel);
+  const int64_t groups = Kp / ka, full = K / ka;
+  const __m128i zero = _mm_setzero_si128(), z = _mm_set1_epi8(char(chk.zx));
+  const __m128i o = _mm_set1_epi8(char(chk.a_offset));  // codes checked: no wrap
+  const int64_t fill_pos = std::max(chk.x_min - chk.zx, 0);
+  const __m128i lane = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const int64_t tail = K - full * ka;  // real codes of the group straddling K
+  // The straddling groups of every row, staged first and padded with a valid code (taken
+  // out of the sums below): staging them all before reading any keeps the reads clear of
+  // the byte stores still in flight (a store-forwarding stall per row otherwise).
+  alignas(64) uint8_t st[64 * 64];
+  const int real_rows = int(std::clamp<int64_t>(M - i0, 0, mr));
+  if (full < groups) {
+    if (mr > 64) return false;
+    for (int r = 0; r < real_rows; ++r) {
+      std::memcpy(st + r * 64, x + (i0 + r) * ldx + full * ka, size_t(tail));
+      std::memset(st + r * 64 + tail, chk.x_min, size_t(ka - tail));
+    }
+  }
+  for (int r = 0; r < mr; ++r) {
+    const int64_t i = i0 + r;
+    uint8_t* dst = out + int64_t(r) * ka;
+    const int64_t stride = int64_t(mr) * ka;
+    if (i >= M) {
+      for (int64_t g = 0; g < groups; ++g) std::memset(dst + g * stride, 0, size_t(ka));
+      continue;
+    }
+    const uint8_t* src = x + i * ldx;
+    __m128i vsum = zero, vpos = zero, vlo = rg.lo, vhi = rg.hi;
+    // One group: ka codes from s (the first `valid` of them real) into d.
+    auto group = [&](const uint8_t* s, uint8_t* dg, int valid) {
+      for (int u = 0; u < ka; u += 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + u));
+        vlo = _mm_min_epu8(vlo, v);
+        vhi = _mm_max_epu8(vhi, v);
+        vsum = _mm_add_epi64(vsum, _mm_sad_epu8(v, zero));
+        vpos = _mm_add_epi64(vpos, _mm_sad_epu8(_mm_subs_epu8(v, z), zero));
+        __m128i out_v = _mm_add_epi8(v, o);
+        if (valid < ka)  // codes below K, zeros from K on
+          out_v = _mm_and_si128(out_v, _mm_cmplt_epi8(_mm_add_epi8(lane, _mm_set1_epi8(char(u))),
+                                                       _mm_set1_epi8(char(valid))));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dg + u), out_v);
+      }
+    };
+    for (int64_t g = 0; g < full; ++g) group(src + g * ka, dst + g * stride, ka);
+    if (full < groups) {
+      group(st + r * 64, dst + full * stride, int(tail));
+      for (int64_t g = full + 1; g < groups; ++g) std::memset(dst + g * stride, 0, size_t(ka));
+    }
+    rg.lo = vlo;
+    rg.hi = vhi;
+    vsum = _mm_add_epi64(vsum, _mm_unpackhi_epi64(vsum, vsum));
+    vpos = _mm_add_epi64(vpos, _mm_unpackhi_epi64(vpos, vpos));
+    int64_t sum = _mm_cvtsi128_si64(vsum), pos = _mm_cvtsi128_si64(vpos);
+    if (full < groups) {
+      sum -= (ka - tail) * int64_t(chk.x_min);
+      pos -= (ka - tail) * fill_pos;
+    }
+    if (stats) stats[r] = {sum, pos};
+  }
+  return true;
+}
+#endif
+
 // Integer codes: stage (copy) -> sum and range the staged codes -> scatter the same codes;
 // at the end of the panel, the range check.  An offending code is then looked up in the
 // packed panel itself (the codes that would have been multiplied).
 template <typename Dst>
 void pack_a_codes(const KernelDesc& d, const uint8_t* x, int64_t M, int64_t K, int64_t Kp,
                   int64_t ldx, int64_t i0, const ACheck& chk, Dst* panel, ARowStats* stats) {
-  alignas(64) uint8_t st[kStage + 16];
   const int mr = d.mr, ka = d.ka;
   const uint8_t fill = uint8_t(chk.x_min);  // pads the staged codes to 16: a valid code
   const int64_t fill_pos = std::max(chk.x_min - chk.zx, 0);
   // Padding k >= K must store 0; staged fill codes give that when fill + offset == 0.
   const bool fill_is_pad = chk.x_min + chk.a_offset == 0;
   CodeRange rg;
-  for (int r = 0; r < mr; ++r) {
-    const int64_t i = i0 + r;
-    const bool real = i < M;
-    int64_t sum = 0, pos = 0;
-    for (int64_t k0 = 0; k0 < Kp; k0 += kStage) {
-      const int64_t n = std::min(kStage, Kp - k0);
-      const int64_t n_real = real ? std::clamp<int64_t>(K - k0, 0, n) : 0;
-      if (n_real) {
-        std::memcpy(st, x + i * ldx + k0, size_t(n_real));
-        const int64_t n16 = round_up(n_real, 16);
-        std::memset(st + n_real, fill, size_t(std::max(n16, n) - n_real));
-        code_stats(st, n16, chk.zx, rg, sum, pos);
-        sum -= (n16 - n_real) * fill;
-        pos -= (n16 - n_real) * fill_pos;
-      } else {
-        std::memset(st, fill, size_t(n));
+#if defined(__SSE2__)
+  if (pack_rows_direct(d, x, M, K, Kp, ldx, i0, chk, panel, stats, rg)) goto checked;
+#endif
+  {
+    // Rows are staged four at a time where the layout is 4-byte groups of bytes (the VNNI
+    // layout [K/4][mr][4]): the four rows' groups are then stored transposed, 16 bytes (4
+    // rows x 4 codes) per store, instead of one 4-byte store per row and group.
+    constexpr int kRows = 4;
+    const bool four = sizeof(Dst) == 1 && ka == 4;
+    alignas(64) uint8_t st4[kRows][kStage + 16];
+    for (int r0 = 0; r0 < mr; r0 += four ? kRows : 1) {
+      const int rows = four ? std::min(kRows, mr - r0) : 1;
+      int64_t sum[kRows] = {}, pos[kRows] = {};
+      for (int64_t k0 = 0; k0 < Kp; k0 += kStage) {
+        const int64_t n = std::min(kStage, Kp - k0);
+        bool any_pad = false;
+        for (int j = 0; j < rows; ++j) {
+          const int64_t i = i0 + r0 + j;
+          uint8_t* st = st4[j];
+          const int64_t n_real = i < M ? std::clamp<int64_t>(K - k0, 0, n) : 0;
+          any_pad |= n_real < n;
+          if (n_real) {
+            // Whole 16-code vectors: copied and summed in one pass from x (vector stores
+            // the later reads of st forward from; a memcpy here made every read stall).
+            // The rest (< 16 codes) is copied, padded with the fill code, summed from st.
+            const int64_t n_vec = n_real / 16 * 16;
+            code_stats(x + i * ldx + k0, n_vec, chk.zx, rg, sum[j], pos[j], st);
+            const int64_t n16 = round_up(n_real, 16);
+            if (n16 > n_vec) {
+              std::memcpy(st + n_vec, x + i * ldx + k0 + n_vec, size_t(n_real - n_vec));
+              std::memset(st + n_real, fill, size_t(n16 - n_real));
+              code_stats(st + n_vec, 16, chk.zx, rg, sum[j], pos[j]);
+            }
+            if (n > n16) std::memset(st + n16, fill, size_t(n - n16));
+            sum[j] -= (n16 - n_real) * fill;
+            pos[j] -= (n16 - n_real) * fill_pos;
+          } else {
+            std::memset(st, fill, size_t(n));
+          }
+        }
+#if defined(__SSE2__)
+        if (rows == kRows && four && (!any_pad || fill_is_pad)) {
+          scatter4_c4(st4, n, chk.a_offset, mr, r0, reinterpret_cast<uint8_t*>(panel + k0 * mr));
+          continue;
+        }
+#endif
+        for (int j = 0; j < rows; ++j) {
+          const int r = r0 + j;
+          const uint8_t* st = st4[j];
+          const int64_t n_real = i0 + r < M ? std::clamp<int64_t>(K - k0, 0, n) : 0;
+          if (n_real == n || fill_is_pad) {
+            scatter_any(ka, st, n, chk.a_offset, mr, r, panel + k0 * mr);
+            continue;
+          }
+          const int64_t n_full = n_real / ka * ka;
+          scatter_any(ka, st, n_full, chk.a_offset, mr, r, panel + k0 * mr);
+          for (int64_t k = n_full; k < n; ++k)  // the group straddling K and the ones after it
+            panel[k0 * mr + ((k / ka) * mr + r) * ka + k % ka] =
+                k < n_real ? Dst(int32_t(st[k]) + chk.a_offset) : Dst(0);
+        }
       }
-      const bool pad = n_real < n;
-      if (!pad || fill_is_pad) {
-        scatter_any(ka, st, n, chk.a_offset, mr, r, panel + k0 * mr);
-        continue;
-      }
-      const int64_t n_full = n_real / ka * ka;
-      scatter_any(ka, st, n_full, chk.a_offset, mr, r, panel + k0 * mr);
-      for (int64_t k = n_full; k < n; ++k)  // the group straddling K and the ones after it
-        panel[k0 * mr + ((k / ka) * mr + r) * ka + k % ka] =
-            k < n_real ? Dst(int32_t(st[k]) + chk.a_offset) : Dst(0);
+      for (int j = 0; j < rows; ++j)
+        if (i0 + r0 + j < M && stats) stats[r0 + j] = {sum[j], pos[j]};
     }
-    if (real && stats) stats[r] = {sum, pos};
   }
+#if defined(__SSE2__)
+checked:
+#endif
   if (rg.all<true>() >= chk.x_min && rg.all<false>() <= chk.x_max) return;
   if (chk.narrow) throw NarrowMiss{};
   for (int r = 0; r < mr && i0 + r < M; ++r)

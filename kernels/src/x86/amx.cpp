@@ -9,6 +9,8 @@
 //      16 * 16 * 64 = 16384 MACs per instruction.  A 32x32 register tile is 4 C tiles
 //      (tmm0-3), 2 A tiles (tmm4-5: rows 0-15 and 16-31) and 2 B tiles (tmm6-7: columns
 //      0-15 and 16-31), so each k-block of 64 does 4 tile loads for 4 tdpbusd.
+//  The 32-row variant also has an in-place form (amx_direct_a): the A tiles are loaded
+//      straight from x's rows (stride ldx), used by the driver where A needs no packing.
 //  Small-M companions (1, 2, 4 rows) use vpdpbusd on the same packed B (dpbusd_zmm.h).
 //  Packed layouts (kernel.h): A u8 [kc/64][32][64] (ka = 64: a 16x64-byte A tile is 16
 //      consecutive rows, stride 64); B s8 [kc/4][32][4] (kb = 4, the VNNI layout: row k of
@@ -108,6 +110,47 @@ void u8s8_amx_x32c4(int64_t kc, const void* a, const void* b, void* c, int64_t l
   LB_MEMORY_FENCE();
 }
 
+// The same product reading A in place: rows of x (u8, row stride lda bytes) instead of the
+// packed [kc/64][32][64] panel (a 16x64-byte A tile is 16 rows of x, stride lda).  The
+// driver uses it only where every byte a tile load touches lies inside x (k past K meets
+// B's zero padding, so those bytes add 0) and no code needs a check (driver.cpp, gemm_on).
+void u8s8_amx_x32c4_direct(int64_t kc, const uint8_t* A, int64_t lda, const void* b, void* c,
+                           int64_t ldc, int accumulate) {
+  const int8_t* B = static_cast<const int8_t*>(b);
+  int32_t* C = static_cast<int32_t*>(c);
+  const int64_t ldc_bytes = ldc * int64_t(sizeof(int32_t));
+  int32_t* C10 = C + 16 * ldc;
+  const uint8_t* A1 = A + 16 * lda;
+  LB_MEMORY_FENCE();
+  if (accumulate) {
+    _tile_loadd(0, C, ldc_bytes);
+    _tile_loadd(1, C + 16, ldc_bytes);
+    _tile_loadd(2, C10, ldc_bytes);
+    _tile_loadd(3, C10 + 16, ldc_bytes);
+  } else {
+    _tile_zero(0);
+    _tile_zero(1);
+    _tile_zero(2);
+    _tile_zero(3);
+  }
+  for (int64_t k = 0; k < kc; k += kKA) {
+    _tile_loadd(4, A + k, lda);
+    _tile_loadd(6, B, kNR * 4);
+    _tile_loadd(7, B + 64, kNR * 4);
+    _tile_dpbusd(0, 4, 6);
+    _tile_dpbusd(1, 4, 7);
+    _tile_loadd(5, A1 + k, lda);
+    _tile_dpbusd(2, 5, 6);
+    _tile_dpbusd(3, 5, 7);
+    B += (kKA / 4) * kNR * 4;
+  }
+  _tile_stored(0, C, ldc_bytes);
+  _tile_stored(1, C + 16, ldc_bytes);
+  _tile_stored(2, C10, ldc_bytes);
+  _tile_stored(3, C10 + 16, ldc_bytes);
+  LB_MEMORY_FENCE();
+}
+
 // Blocking not tuned on hardware (none was available to this build): a B micro-panel of
 // kc x 32 bytes = 32 KiB stays in L1d, the A block mc x kc = 256 KiB in L2 (2 MiB).
 constexpr Blocking kAmxBlocking{256, 1024, 2048};
@@ -131,6 +174,10 @@ LB_VNNI(1) LB_VNNI(2) LB_VNNI(4)
 const KernelDesc* const kList[] = {&kInt8_32, &kInt8_16, &kInt8_1, &kInt8_2, &kInt8_4};
 
 }  // namespace
+
+DirectAFn amx_direct_a(const KernelDesc& d) {
+  return &d == &kInt8_32 ? u8s8_amx_x32c4_direct : nullptr;
+}
 
 const KernelList& kernels_amx() {
   static const KernelList l = {kList, sizeof(kList) / sizeof(kList[0])};
