@@ -137,9 +137,12 @@ class Pool {
   // Runs fn(t) for every t in [0, ntasks) on up to `threads` threads, the caller included,
   // and rethrows the exception of the lowest-numbered failing task.  When another caller
   // holds the pool, runs every task on the calling thread (same result, no waiting).
+  // The call returns when every task is done, not when every helper has shown up: a helper
+  // that is slow to wake (parked, or its vCPU descheduled) finds no task left and the caller
+  // has not waited for it.
   void run(int64_t threads, int64_t ntasks, const TaskFn& fn) {
     std::unique_lock<std::mutex> busy(busy_, std::defer_lock);
-    if (threads > 1 && ntasks > 1) busy.try_lock();
+    if (threads > 1 && ntasks > 1 && ntasks <= kField) busy.try_lock();
     if (!busy.owns_lock()) {
       for (int64_t t = 0; t < ntasks; ++t) fn(t);
       return;
@@ -147,25 +150,25 @@ class Pool {
     const int helpers = int(std::min<int64_t>({threads, ntasks, capacity_}) - 1);
     start_workers(helpers);
     fn_ = &fn;
-    ntasks_ = ntasks;
-    next_.store(0, std::memory_order_relaxed);
     error_ = nullptr;
     error_task_ = INT64_MAX;
-    running_.store(helpers, std::memory_order_relaxed);
+    done_.store(0, std::memory_order_relaxed);
     bool sleepers;
     {
       // Under m_: a worker about to park re-checks the state under m_ too.
       std::lock_guard<std::mutex> l(m_);
       const uint64_t gen = (state_.load(std::memory_order_relaxed) >> 16) + 1;
+      // The tasks are published before the generation, so a woken helper finds them.
+      next_.store((gen & kGenMask) << 40 | uint64_t(ntasks) << 20, std::memory_order_release);
       state_.store(gen << 16 | uint64_t(helpers), std::memory_order_release);
       sleepers = sleepers_ > 0;
     }
     if (sleepers) wake_.notify_all();
     work();
-    auto all_done = [&] { return running_.load(std::memory_order_acquire) == 0; };
+    auto all_done = [&] { return done_.load(std::memory_order_acquire) == ntasks; };
     if (!spin_until(all_done)) {
       std::unique_lock<std::mutex> l(m_);
-      done_.wait(l, all_done);
+      finished_.wait(l, all_done);
     }
     fn_ = nullptr;
     if (error_) {
@@ -196,10 +199,28 @@ class Pool {
     }
   }
 
-  void work() {
+  // next_ = generation << 40 | ntasks << 20 | next task: a claim is one compare-exchange on
+  // the run's own word, so a helper that woke for an earlier run cannot take (or count) a task
+  // of a later one.  A claimed task keeps its run open, so fn_ is that run's while it runs.
+  static constexpr int64_t kField = (int64_t(1) << 20) - 1;
+  static constexpr uint64_t kGenMask = (uint64_t(1) << 24) - 1;
+  bool claim(int64_t& task, int64_t& ntasks) {
+    uint64_t v = next_.load(std::memory_order_acquire);
     for (;;) {
-      const int64_t t = next_.fetch_add(1);
-      if (t >= ntasks_) return;
+      const uint64_t n = (v >> 20) & uint64_t(kField), i = v & uint64_t(kField);
+      if (i >= n) return false;
+      if (next_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel,
+                                      std::memory_order_acquire)) {
+        task = int64_t(i);
+        ntasks = int64_t(n);
+        return true;
+      }
+    }
+  }
+
+  void work() {
+    int64_t t, n;
+    while (claim(t, n)) {
       try {
         (*fn_)(t);
       } catch (...) {
@@ -208,6 +229,10 @@ class Pool {
           error_task_ = t;
           error_ = std::current_exception();
         }
+      }
+      if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == n) {
+        std::lock_guard<std::mutex> l(m_);  // the caller may be parking on finished_
+        finished_.notify_one();
       }
     }
   }
@@ -226,10 +251,6 @@ class Pool {
       seen = state_.load(std::memory_order_acquire);
       if (id >= int(seen & 0xFFFF)) continue;
       work();
-      if (running_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        std::lock_guard<std::mutex> l(m_);  // the caller may be parking on done_
-        done_.notify_one();
-      }
     }
   }
 
@@ -240,24 +261,24 @@ class Pool {
     new (&busy_) std::mutex;
     new (&m_) std::mutex;
     new (&wake_) std::condition_variable;
-    new (&done_) std::condition_variable;
-    running_.store(0);
+    new (&finished_) std::condition_variable;
+    next_.store(0);
+    done_.store(0);
     sleepers_ = 0;
   }
 
   int capacity_ = 8;
   std::vector<std::thread>* workers_;
   std::mutex busy_;  // one parallel call at a time
-  std::mutex m_;     // parking (wake_, done_) and the first error
-  std::condition_variable wake_, done_;
+  std::mutex m_;     // parking (wake_, finished_) and the first error
+  std::condition_variable wake_, finished_;
   // generation << 16 | participants: one new generation per run (workers wait for a change);
   // workers with id < participants take part in it.
   std::atomic<uint64_t> state_{0};
   int sleepers_ = 0;  // workers parked on wake_ (under m_)
-  std::atomic<int> running_{0};          // participants not yet finished
   const TaskFn* fn_ = nullptr;
-  int64_t ntasks_ = 0;
-  std::atomic<int64_t> next_{0};
+  std::atomic<uint64_t> next_{0};    // see claim()
+  std::atomic<int64_t> done_{0};     // tasks of the current run finished
   std::exception_ptr error_;
   int64_t error_task_ = INT64_MAX;
 };
