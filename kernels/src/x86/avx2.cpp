@@ -23,44 +23,6 @@ namespace {
 using x86::Ymm;
 constexpr int kNR = nr_of<Ymm>();
 
-// The 1-row fp32 tile (GEMV-like calls) over P adjacent B panels (b, b + b_stride bytes,
-// ...): a GEMV is bound by memory, and P = 4 keeps four streams in flight and eight
-// accumulators (eight FMAs, as the FMA latency needs).  Every column sums in k order
-// whatever P is (the driver mixes P = 1 and 4: same bits for any split of N).  The order
-// differs from the 6-row tile's, which fp32's K-scaled tolerance covers.
-template <int P>
-void f32_row_x16(int64_t kc, const void* a, const void* b, int64_t b_stride, void* c,
-                 int accumulate) {
-  const float* A = static_cast<const float*>(a);
-  const float* B[P];
-  for (int p = 0; p < P; ++p)
-    B[p] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(b) + p * b_stride);
-  __m256 acc[P][2];
-  for (int p = 0; p < P; ++p) acc[p][0] = acc[p][1] = _mm256_setzero_ps();
-  for (int64_t k = 0; k < kc; ++k) {
-    const __m256 av = _mm256_broadcast_ss(A + k);
-#pragma GCC unroll 4
-    for (int p = 0; p < P; ++p) {
-      acc[p][0] = _mm256_fmadd_ps(av, _mm256_load_ps(B[p] + k * kNR), acc[p][0]);
-      acc[p][1] = _mm256_fmadd_ps(av, _mm256_load_ps(B[p] + k * kNR + 8), acc[p][1]);
-    }
-  }
-  float* C = static_cast<float*>(c);
-  for (int p = 0; p < P; ++p) {
-    float* row = C + p * kNR;
-    if (accumulate) {
-      acc[p][0] = _mm256_add_ps(acc[p][0], _mm256_loadu_ps(row));
-      acc[p][1] = _mm256_add_ps(acc[p][1], _mm256_loadu_ps(row + 8));
-    }
-    _mm256_storeu_ps(row, acc[p][0]);
-    _mm256_storeu_ps(row + 8, acc[p][1]);
-  }
-}
-
-void f32_1x16(int64_t kc, const void* a, const void* b, void* c, int64_t, int accumulate) {
-  f32_row_x16<1>(kc, a, b, 0, c, accumulate);
-}
-
 // The edge panel of a one-row call (fewer than 16 real columns, never in a wide call: any
 // summation order): k split into four phases with their own accumulators, so the loop does
 // not wait on the FMA latency (two accumulators per k would).
@@ -125,8 +87,8 @@ constexpr Blocking kBlocking{96, 1024, 3072};
           .with_offsets(q46_centre, q46_shift);
 // The one-row fp32 tile: four B panels a call (KernelDesc::ukernel_wide), its own edge kernel.
 constexpr KernelDesc kF32_1 =
-    KernelDesc::fp32("f32_gemm_1x16__avx2", "avx2", 1, kNR, {96, 256, 3072}, f32_1x16)
-        .with_wide(f32_row_x16<4>, 4)
+    KernelDesc::fp32("f32_gemm_1x16__avx2", "avx2", 1, kNR, {96, 256, 3072}, f32_row1<Ymm>)
+        .with_wide(f32_row<Ymm, 4>, 4)
         .with_edge(f32_1x16_edge);
 // Tiles chosen by measurement on Zen 3 (docs/formats.md): int8 6x16 has no spills;
 // the low-bit kernels need two more registers (nibble mask, raw bytes), so 5x16.

@@ -55,7 +55,11 @@ constexpr int kNR = nr_of<Zmm>();
 // 12 rows: 24 accumulators + B vectors + broadcast (+ nibble mask and halves) fit the 32 zmm
 // registers without a spill (kernels/tests_native/x86/loop_report.py).  Small-M companions
 // (same packed B, fewer rows; the driver picks the smallest mr >= M) for GEMV-like calls.
-LB_F32(12) LB_F32(1) LB_F32(2) LB_F32(4) LB_F32(8)
+// The one-row fp32 tile: four B panels a call (KernelDesc::ukernel_wide), as on avx2.
+constexpr KernelDesc kF32_1 =
+    KernelDesc::fp32("f32_gemm_1x32__avx512", "avx512", 1, kNR, {192, 256, 3072}, f32_row1<Zmm>)
+        .with_wide(f32_row<Zmm, 4>, 4);
+LB_F32(12) LB_F32(2) LB_F32(4) LB_F32(8)
 LB_INT8(12) LB_INT8(1) LB_INT8(2) LB_INT8(4) LB_INT8(8)
 LB_INT4(12) LB_INT4(1) LB_INT4(2) LB_INT4(4) LB_INT4(8)
 LB_Q46(12) LB_Q46(1) LB_Q46(2) LB_Q46(4) LB_Q46(8)

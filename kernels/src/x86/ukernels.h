@@ -30,6 +30,48 @@ inline void store_i32(int32_t* row, typename V::I v0, typename V::I v1, int accu
 #define LB_STORE_I(r) \
   if (r < MR) store_i32<V>(C + r * ldc, c##r##0, c##r##1, accumulate);
 
+// The 1-row fp32 tile (GEMV-like calls) over P adjacent B panels (b, b + b_stride bytes,
+// ...): a GEMV is bound by memory, and P = 4 keeps four streams in flight and eight
+// accumulators (eight FMAs, as the FMA latency needs).  Every column sums in k order
+// whatever P is (the driver mixes P = 1 and P > 1: same bits for any split of N).  The order
+// differs from the multi-row tile's, which fp32's K-scaled tolerance covers.
+template <class V, int P>
+void f32_row(int64_t kc, const void* a, const void* b, int64_t b_stride, void* c,
+             int accumulate) {
+  constexpr int kNR = nr_of<V>();
+  using F = typename V::F;
+  const float* A = static_cast<const float*>(a);
+  const float* B[P];
+  for (int p = 0; p < P; ++p)
+    B[p] = reinterpret_cast<const float*>(static_cast<const uint8_t*>(b) + p * b_stride);
+  F acc[P][2];
+  for (int p = 0; p < P; ++p) acc[p][0] = acc[p][1] = V::zero_f();
+  for (int64_t k = 0; k < kc; ++k) {
+    const F av = V::bcast_f(A + k);
+#pragma GCC unroll 4
+    for (int p = 0; p < P; ++p) {
+      acc[p][0] = V::fmadd(av, V::load_bf(B[p] + k * kNR), acc[p][0]);
+      acc[p][1] = V::fmadd(av, V::load_bf(B[p] + k * kNR + V::kLanes), acc[p][1]);
+    }
+  }
+  float* C = static_cast<float*>(c);
+  for (int p = 0; p < P; ++p) {
+    float* out = C + p * kNR;
+    if (accumulate) {
+      acc[p][0] = V::add_f(acc[p][0], V::loadu_f(out));
+      acc[p][1] = V::add_f(acc[p][1], V::loadu_f(out + V::kLanes));
+    }
+    V::storeu_f(out, acc[p][0]);
+    V::storeu_f(out + V::kLanes, acc[p][1]);
+  }
+}
+
+// One panel of the row tile, as a plain micro-kernel (the ukernel beside ukernel_wide).
+template <class V>
+void f32_row1(int64_t kc, const void* a, const void* b, void* c, int64_t, int accumulate) {
+  f32_row<V, 1>(kc, a, b, 0, c, accumulate);
+}
+
 // fp32 MR x NR: vfmadd231ps with the A element broadcast, 2*MR accumulators.
 template <class V, int MR>
 void f32_tile(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
