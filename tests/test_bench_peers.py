@@ -20,7 +20,8 @@ def _peers(args, tmp_path):
                           capture_output=True, text=True, cwd=tmp_path, timeout=300)
 
 
-@pytest.mark.skipif(os.environ.get("LOWBIT_TEST_PROFILE") == "sanitize", reason="timing")
+@pytest.mark.skipif(os.environ.get("LOWBIT_TEST_PROFILE") in ("sanitize", "emulated"),
+                    reason="timed runs of the CLI: minutes under ASan or QEMU; the native run covers it")
 def test_peers_quick_suite(tmp_path):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("threadpoolctl")
