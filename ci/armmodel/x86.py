@@ -21,7 +21,6 @@ import re
 import shlex
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -222,6 +221,7 @@ def measure(entries: list[dict], repeats: int = 200, calls: int = 1, rounds: int
     many short timings is the one least disturbed), in `rounds` rounds."""
     import lowbit
     from lowbit.bench.operands import make_operands
+    from lowbit.bench.timing import timed
 
     load_before = [round(x, 2) for x in os.getloadavg()]
     M, N, K = SHAPE
@@ -251,10 +251,7 @@ def measure(entries: list[dict], repeats: int = 200, calls: int = 1, rounds: int
         best = {k: float("inf") for k in calls_by_key}
         for _ in range(repeats):
             for key, (fn, _) in calls_by_key.items():
-                t0 = time.perf_counter()
-                for _ in range(calls):
-                    fn()
-                best[key] = min(best[key], (time.perf_counter() - t0) / calls)
+                best[key] = min(best[key], timed(fn, calls))
         clocks.append(clock_ghz())
         for key, t in best.items():
             per_round[key].append((M * N * K / t / 1e9 / clocks[-1], t))

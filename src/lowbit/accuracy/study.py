@@ -16,6 +16,7 @@ from dataclasses import asdict
 import numpy as np
 
 import lowbit
+from lowbit.bench.timing import timed
 from lowbit.nn import QuantLinear, im2col, kernel_clock
 from lowbit.quant import dybit
 
@@ -115,9 +116,7 @@ def _time(net, x, reps: int) -> dict:
     total, kernels, quantized = [], [], []
     for _ in range(reps):
         with kernel_clock() as clock:
-            t0 = time.perf_counter()
-            net(x)
-            total.append(time.perf_counter() - t0)
+            total.append(timed(lambda: net(x), 1))
         kernels.append(clock.seconds)
         quantized.append(clock.layer_seconds(*net.quantized_gemms))
     return {"time_s": float(np.median(total)), "kernel_time_s": float(np.median(kernels)),
