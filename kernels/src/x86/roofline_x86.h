@@ -65,6 +65,47 @@
 #define RL_PROBE_DPBUSD(NAME, W, ACC) \
   RL_PROBE(NAME, DPBUSD, W, ACC, "vpbroadcastd", int32_t{0x01020304}, int32_t{0x01010101})
 
+// A whole tier's probe list, list_<TIER>(), at width W (Y | Z; w: ymm | zmm) on NACC
+// accumulators (ACC: RL_R<NACC>).  L1, L2, L4: fp32 lanes, int16 lanes and bytes of one
+// register, as literals for the report's descriptions; ops per iteration are 2 per MAC.
+//  RL_ARITH_TIER: FMA, vpmaddwd+vpaddd, vpmaddubsw+vpaddw and the streaming read over x86::V
+//  (avx2, avx512).  RL_VNNI_TIER: vpdpbusd, NOTE appended to its description (avxvnni,
+//  avx512vnni).
+#define RL_ARITH_TIER(TIER, W, w, ACC, NACC, L1, L2, L4, V)                                    \
+  namespace lowbit {                                                                         \
+  namespace roofline {                                                                       \
+  namespace {                                                                                \
+  RL_PROBE_FMA(fma_##w, W, ACC)                                                              \
+  RL_PROBE_MADDWD(maddwd_##w, W, ACC)                                                        \
+  RL_PROBE_MADDUBSW(maddubsw_##w, W, ACC)                                                    \
+  const Probe kProbes[] = {                                                                  \
+      {"fma." #w, #TIER, "vfmadd231ps " #w ": " #L1 " fp32 multiply-adds", NACC * 2.0 * L1,     \
+       fma_##w},                                                                             \
+      {"vpmaddwd+vpaddd." #w, #TIER, "vpmaddwd + vpaddd " #w ": " #L2 " int16 MACs into int32", \
+       NACC * 2.0 * L2, maddwd_##w},                                                         \
+      {"vpmaddubsw+vpaddw." #w, #TIER,                                                       \
+       "vpmaddubsw + vpaddw " #w ": " #L4 " u8 x s8 MACs into int16", NACC * 2.0 * L4,          \
+       maddubsw_##w},                                                                        \
+  };                                                                                         \
+  const Reader kReaders[] = {{"read." #w, #TIER, read_streams<x86::V>}};                     \
+  }                                                                                          \
+  List list_##TIER() { return {kProbes, 3, kReaders, 1}; }                                   \
+  }                                                                                          \
+  }
+#define RL_VNNI_TIER(TIER, W, w, ACC, NACC, L4, NOTE)                                          \
+  namespace lowbit {                                                                         \
+  namespace roofline {                                                                       \
+  namespace {                                                                                \
+  RL_PROBE_DPBUSD(dpbusd_##w, W, ACC)                                                        \
+  const Probe kProbes[] = {                                                                  \
+      {"vpdpbusd." #w, #TIER, "vpdpbusd " #w NOTE ": " #L4 " u8 x s8 MACs into int32",          \
+       NACC * 2.0 * L4, dpbusd_##w},                                                         \
+  };                                                                                         \
+  }                                                                                          \
+  List list_##TIER() { return {kProbes, 1, nullptr, 0}; }                                    \
+  }                                                                                          \
+  }
+
 namespace lowbit {
 namespace roofline {
 namespace {  // internal linkage: one copy per tier TU, compiled with that tier's flags
