@@ -2,7 +2,7 @@
 """ARM cycle model of the aarch64 micro-kernels (``make arm-model``).
 
 Compiles each tier translation unit of kernels/src/arm/ with the aarch64 cross compiler and
-the same flags as the library (ci/armmodel/flags.sh) plus -DLOWBIT_MCA, which brackets one
+the same flags as the library (the tier table kernels/src/tiers.def) plus -DLOWBIT_MCA, which brackets one
 iteration of every micro-kernel's inner loop and its once-per-call epilogue with
 ``// LLVM-MCA-BEGIN name`` / ``// LLVM-MCA-END name`` comments.  Each bracketed block is fed
 to ``llvm-mca`` for several ARM cores; cycles per iteration and the MACs per iteration
@@ -142,15 +142,40 @@ class Desc:
 # ---- sources ---------------------------------------------------------------------------
 
 
-def read_flags() -> dict[str, str]:
+# The compile settings the tiers share, as the library's build has them (CMakeLists.txt:
+# C++17, -O3; the x86 extension's TUs are Release PIC objects with hidden visibility; the
+# aarch64 harnesses of cmake/native-tests.cmake add -Wall -Wextra -Werror).  Each tier's own
+# flags are not repeated here: they are the flags column of the tier table.
+ARM_CXX = "aarch64-linux-gnu-g++"
+ARM_CXXFLAGS = "-O3 -std=c++17 -Wall -Wextra -Werror -Ikernels/include -Ikernels/src"
+X86_CXX = "g++"
+X86_CXXFLAGS = ("-O3 -DNDEBUG -std=gnu++17 -fPIC -fvisibility=hidden -DLOWBIT_ARCH_X86 "
+                "-Ikernels/include -Ikernels/src")
+TIER_ROW_RE = re.compile(r'^LOWBIT_TIER\((\w+),\s*(\w+),\s*\d+,\s*\d,\s*"[^"]*",\s*"([^"]*)"\)')
+
+
+def tier_flags() -> dict[tuple[str, str], str]:
+    """{(arch, tier): compile flags} from the tier table (kernels/src/tiers.def), the one
+    copy that CMake, the registry and the native harnesses read too."""
     out = {}
-    for line in (ROOT / "ci/armmodel/flags.sh").read_text().splitlines():
-        m = re.match(r'^((?:ARM|X86)_\w+)="(?:\$\{\w+:-)?([^"}]*)\}?"', line)
+    for line in (ROOT / "kernels/src/tiers.def").read_text().splitlines():
+        m = TIER_ROW_RE.match(line)
         if m:
-            out[m.group(1)] = m.group(2)
-    for key in ("ARM_CXX", "X86_CXX"):
-        if key in os.environ:
-            out[key] = os.environ[key]
+            out[(m.group(2), m.group(1))] = m.group(3)
+    return out
+
+
+def read_flags() -> dict[str, str]:
+    """Compilers, shared flags and each modelled tier's flags (ARM_MARCH_<tier> for the
+    aarch64 tiers, X86_MARCH_<tier> for the x86 tiers the model checks); ARM_CXX and
+    X86_CXX may be overridden from the environment."""
+    out = {"ARM_CXX": os.environ.get("ARM_CXX", ARM_CXX), "ARM_CXXFLAGS": ARM_CXXFLAGS,
+           "X86_CXX": os.environ.get("X86_CXX", X86_CXX), "X86_CXXFLAGS": X86_CXXFLAGS}
+    for (arch, tier), flags in tier_flags().items():
+        if arch == "arm":
+            out[f"ARM_MARCH_{tier}"] = flags
+        elif arch == "x86" and tier in X86_MODELS:
+            out[f"X86_MARCH_{tier}"] = flags
     return out
 
 

@@ -2,10 +2,10 @@
 machine's own kernels, against a measurement.
 
 The x86 tier sources carry no LLVM-MCA markers, so the inner loop is found in the object
-code: each tier translation unit is compiled with the library's flags (ci/armmodel/flags.sh,
-equal to CMakeLists.txt's), disassembled with objdump, and in each micro-kernel function the
-backward branch whose body holds the most multiply instructions is the k loop.  That body
-(AT&T syntax, the closing branch included) goes to llvm-mca and OSACA.
+code: each tier translation unit is compiled with the library's flags (its row of the tier
+table kernels/src/tiers.def, as CMakeLists.txt), disassembled with objdump, and in each
+micro-kernel function the backward branch whose body holds the most multiply instructions is
+the k loop.  That body (AT&T syntax, the closing branch included) goes to llvm-mca and OSACA.
 
 The measurement is lowbit.matmul of the installed package, one thread, on a shape whose
 operands stay in the L2 cache, best of several interleaved repeats; cycles come from the

@@ -100,6 +100,7 @@ struct Ymm {
   static I and_(I a, I b) { return _mm256_and_si256(a, b); }
   static I srli16(I a, int n) { return _mm256_srli_epi16(a, n); }
   static I srli32(I a, int n) { return _mm256_srli_epi32(a, n); }
+  static I add64(I a, I b) { return _mm256_add_epi64(a, b); }
   static I add32(I a, I b) { return _mm256_add_epi32(a, b); }
   static I add16(I a, I b) { return _mm256_add_epi16(a, b); }
   static I madd16(I a, I b) { return _mm256_madd_epi16(a, b); }
@@ -141,6 +142,7 @@ struct Zmm {
   static I and_(I a, I b) { return _mm512_and_si512(a, b); }
   static I srli16(I a, int n) { return _mm512_srli_epi16(a, n); }
   static I srli32(I a, int n) { return _mm512_srli_epi32(a, n); }
+  static I add64(I a, I b) { return _mm512_add_epi64(a, b); }
   static I add32(I a, I b) { return _mm512_add_epi32(a, b); }
   static I add16(I a, I b) { return _mm512_add_epi16(a, b); }
   static I madd16(I a, I b) { return _mm512_madd_epi16(a, b); }
