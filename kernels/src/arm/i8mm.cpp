@@ -128,12 +128,16 @@ LB_INT4(8) LB_INT4(4) LB_INT4(2)
           .with_offsets(q46_centre);
 LB_Q46(8) LB_Q46(4) LB_Q46(2)
 
-const KernelDesc* const kList[] = {&kInt8_8, &kInt8_4, &kInt8_2, &kInt4_8, &kInt4_4, &kInt4_2, &kQ46_8, &kQ46_4, &kQ46_2};
+constexpr KernelFamily kList[] = {
+    {&kInt8_8, &kInt8_4, &kInt8_2},
+    {&kInt4_8, &kInt4_4, &kInt4_2},
+    {&kQ46_8, &kQ46_4, &kQ46_2},
+};
 
 }  // namespace
 
-const KernelList& kernels_i8mm() {
-  static const KernelList l = {kList, sizeof(kList) / sizeof(kList[0])};
+const FamilyList& kernels_i8mm() {
+  static const FamilyList l = {kList, sizeof(kList) / sizeof(kList[0])};
   return l;
 }
 
