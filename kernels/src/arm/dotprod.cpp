@@ -89,7 +89,7 @@ void qu4_x8c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, in
 
 int int8_to_signed(const FormatParams&) { return -128; }
 
-// First descriptor of a format: main tile; the rest: small-M companions (same packed B).
+// First descriptor of a format: main tile; the rest: its small-M tiles (one family, kList).
 #define LB_INT8(MR)                                                                          \
 constexpr KernelDesc kInt8_##MR =                                                            \
     KernelDesc::acc32("qu8s8_gemm_" #MR "x12c4__dotprod", Format::kInt8, "dotprod",          \

@@ -109,7 +109,7 @@ void qu4_x8c8(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, in
 }
 
 
-// First descriptor of a format: main tile; the rest: small-M companions (same packed B).
+// First descriptor of a format: main tile; the rest: its small-M tiles (one family, kList).
 #define LB_INT8(MR)                                                                 \
   constexpr KernelDesc kInt8_##MR = KernelDesc::acc32(                              \
       "qu8s8_gemm_" #MR "x8c8__i8mm", Format::kInt8, "i8mm", {MR, 8, 8, 8}, Elem::kU8, \

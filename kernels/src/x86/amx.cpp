@@ -170,7 +170,8 @@ constexpr KernelDesc kInt8_16 =
                         Elem::kU8, Elem::kS8, {196, 768, 3072}, u8s8_x32c4<MR>);
 LB_VNNI(1) LB_VNNI(2) LB_VNNI(4)
 
-// The first variant is the one pack_weights uses; the driver picks the smallest mr >= M.
+// One family (kernel.h): main tile first (pack_weights packs for it); the driver picks the
+// smallest mr >= M by index (KernelFamily::tile_for).
 constexpr KernelFamily kList[] = {
     {&kInt8_32, &kInt8_16, &kInt8_1, &kInt8_2, &kInt8_4},
 };

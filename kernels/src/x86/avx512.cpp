@@ -64,7 +64,8 @@ LB_INT8(12) LB_INT8(1) LB_INT8(2) LB_INT8(4) LB_INT8(8)
 LB_INT4(12) LB_INT4(1) LB_INT4(2) LB_INT4(4) LB_INT4(8)
 LB_Q46(12) LB_Q46(1) LB_Q46(2) LB_Q46(4) LB_Q46(8)
 
-// The first variant of a format is the one pack_weights uses (the largest tile).
+// One family per format (kernel.h): main tile first (pack_weights packs for it), then the
+// small-M tiles; the driver picks the tile for M by index (KernelFamily::tile_for).
 constexpr KernelFamily kList[] = {
     {&kF32_12, &kF32_1, &kF32_2, &kF32_4, &kF32_8},
     {&kInt8_12, &kInt8_1, &kInt8_2, &kInt8_4, &kInt8_8},
