@@ -177,21 +177,25 @@ PYBIND11_MODULE(_core, m) {
           const int32_t zero_point = zero_point_arg(zero_point_arg_, f, p, false);
           check_matrix(w, "w", w_dtype(f));
           const std::string t = tier ? *tier : tiers_for(f).front();  // best runnable
-          const KernelDesc* dp = &select_kernel(f, t);
+          const KernelFamily* fam = &select_family(f, t);
+          int tile = 0;
           if (variant) {  // a specific tile of that format and tier (benchmarks, tests)
-            dp = nullptr;
-            for (const KernelDesc* k : all_kernels())
-              if (*variant == k->name && k->format == f && t == k->tier) dp = k;
-            if (!dp)
+            fam = nullptr;
+            for (const KernelFamily* k : all_families())
+              for (int i = 0; i < k->count; ++i)
+                if (*variant == k->tiles[i]->name && k->main().format == f && t == k->main().tier) {
+                  fam = k;
+                  tile = i;
+                }
+            if (!fam)
               throw py::value_error("no variant '" + *variant + "' for " + fmt + " on tier " + t);
           }
-          const KernelDesc& d = *dp;
           const int64_t K = w.shape(0), N = w.shape(1);
           const void* data = w.data();
           PackedWeights out;
           {
             py::gil_scoped_release nogil;
-            out.b = pack_b(d, data, K, N, N, zero_point, p);
+            out.b = pack_b(*fam, tile, data, K, N, N, zero_point, p);
           }
           return out;
         },

@@ -683,9 +683,8 @@ void gemm(const PackedB& b, const void* x, int64_t M, int64_t ldx, int32_t zx, v
           int64_t ldc, int threads) {
   if (threads < 1) throw std::invalid_argument("threads must be >= 1");
   if (M < 1) return;
-  const PackedB::Companion comp =
-      M < b.desc->mr ? b.for_m[size_t(M)] : PackedB::Companion{b.desc, b.flush_k};
-  const KernelDesc& d = *comp.desc;
+  const int tile = b.family->tile_for(M, b.tile);
+  const KernelDesc& d = *b.family->tiles[tile];
   if (d.format == Format::kFp32 && zx != 0)
     throw std::invalid_argument("fp32 activations take no zero point");
   // The exact-but-faster variant when the codes allow it (the pack check decides).
@@ -698,7 +697,7 @@ void gemm(const PackedB& b, const void* x, int64_t M, int64_t ldx, int32_t zx, v
     } catch (const NarrowMiss&) {
     }
   }
-  gemm_on(b, d, comp.flush_k, false, x, M, ldx, zx, c, ldc, threads);
+  gemm_on(b, d, b.tile_flush_k[size_t(tile)], false, x, M, ldx, zx, c, ldc, threads);
 }
 
 }  // namespace lowbit

@@ -57,7 +57,9 @@ AlignedBytes aligned_bytes(size_t n, bool zero = true);  // 64-byte aligned
 // ---- packed weights --------------------------------------------------------------------
 
 struct PackedB {
-  const KernelDesc* desc = nullptr;
+  const KernelFamily* family = nullptr;
+  int tile = 0;                       // the family's tile it is packed for
+  const KernelDesc* desc = nullptr;   // family->tiles[tile]
   Format format = Format::kFp32;
   FormatParams params;
   int64_t K = 0, N = 0;
@@ -74,13 +76,9 @@ struct PackedB {
   FormatRanges ranges{};    // of the format and params (integer formats)
   std::vector<int64_t> colsum;    // per column, sum over real k of the stored values
   std::vector<uint32_t> colsum32; // the same modulo 2^32 (the fused correction reads it)
-  // Resolved once at packing, not per call: the variant each M < desc->mr runs (smallest
-  // mr >= M reading the same packed B) and its flush period.  Index 0 = desc itself.
-  struct Companion {
-    const KernelDesc* desc;
-    int64_t flush_k;
-  };
-  std::vector<Companion> for_m;
+  // Flush period of each tile of the family no taller than desc (by tile index; -1 for
+  // taller ones): a call of M rows runs tile family->tile_for(M, tile).
+  std::vector<int64_t> tile_flush_k;
   AlignedBytes data;
   size_t data_bytes = 0;
   // The same weights in the layout of desc->narrow (KernelDesc::narrow), built on the
@@ -93,7 +91,8 @@ struct PackedB {
 const PackedB& narrow_packing(const PackedB& b);
 
 // w: K x N row-major with row stride ldw elements (float, int8 or uint8 per format).
-std::unique_ptr<PackedB> pack_b(const KernelDesc& d, const void* w, int64_t K, int64_t N,
+// Packs for tile `tile` of family f (0: its main tile).
+std::unique_ptr<PackedB> pack_b(const KernelFamily& f, int tile, const void* w, int64_t K, int64_t N,
                                 int64_t ldw, int32_t zero_point, const FormatParams& p);
 
 // What pack_a checks and measures in the codes it has just staged (integer formats).
@@ -152,14 +151,20 @@ struct TierInfo {
 };
 const std::vector<TierInfo>& all_tiers();    // compiled for this architecture
 const TierInfo& tier_info(const std::string& name);  // throws for unknown names
-std::vector<const KernelDesc*> all_kernels();         // every compiled variant
+const std::vector<const KernelFamily*>& all_families();  // every compiled family, checked
+std::vector<const KernelDesc*> all_kernels();   // their tiles, family by family, main first
+struct FamilyTile {
+  const KernelFamily* family;
+  int tile;  // index of the descriptor in family->tiles
+};
+FamilyTile family_of(const KernelDesc& d);  // throws for a descriptor of no family
 bool tier_runnable(const std::string& tier);  // CPU has it (and AMX permission granted)
 // Empty when LOWBIT_MAX_TIER is unset; throws for an unknown value.
 std::string max_tier_cap();
 bool tier_allowed(const std::string& tier);   // runnable and within LOWBIT_MAX_TIER
 std::string tier_unavailable_reason(const std::string& tier);  // "" when allowed
 std::vector<std::string> tiers_for(Format f);  // allowed tiers, best first
-const KernelDesc& select_kernel(Format f, const std::string& tier);  // throws
+const KernelFamily& select_family(Format f, const std::string& tier);  // throws
 
 bool cpu_has_feature(const std::string& name);
 std::vector<std::string> cpu_feature_list();

@@ -37,32 +37,16 @@ void check_stored_fits(const KernelDesc& d, Elem e, int lo, int hi, const char* 
                            "] does not fit its element type");
 }
 
-// Variants that read the same packed B (same format, tier, nr, kb, B element and offset)
-// differ only in mr; for M < mr the driver takes the smallest mr >= M, so a GEMV does not
-// multiply padding rows.  Resolved here once, not on every call.
-void resolve_companions(PackedB& pb) {
-  const KernelDesc& d = *pb.desc;
-  pb.for_m.assign(size_t(d.mr), {&d, 0});
-  for (const KernelDesc* k : all_kernels()) {
-    // A is packed per call in the companion's own layout, so its ka may differ (AMX: the
-    // 64-byte tile rows vs the vpdpbusd companions' groups of 4) as long as its depth
-    // padding divides the packed B's (it never reads past B's Kp).
-    const bool same_b = k->format == d.format && std::strcmp(k->tier, d.tier) == 0 &&
-                        k->nr == d.nr && k->kb == d.kb && k->b_elem == d.b_elem &&
-                        k->b_offset == d.b_offset && k->a_elem == d.a_elem &&
-                        d.kpad() % k->kpad() == 0 && k->a_offset == d.a_offset;
-    if (!same_b || k->mr >= d.mr) continue;
-    for (int64_t m = 1; m <= k->mr; ++m)
-      if (k->mr < pb.for_m[size_t(m)].desc->mr) pb.for_m[size_t(m)].desc = k;
-  }
-}
-
 }  // namespace
 
-std::unique_ptr<PackedB> pack_b(const KernelDesc& d, const void* w, int64_t K, int64_t N,
-                                int64_t ldw, int32_t zero_point, const FormatParams& p) {
+std::unique_ptr<PackedB> pack_b(const KernelFamily& f, int tile, const void* w, int64_t K,
+                                int64_t N, int64_t ldw, int32_t zero_point, const FormatParams& p) {
   if (K < 1 || N < 1) throw std::invalid_argument("weights must have K >= 1 and N >= 1");
+  if (tile < 0 || tile >= f.count) throw std::logic_error("pack_b: no such tile in the family");
+  const KernelDesc& d = *f.tiles[tile];
   auto pb = std::make_unique<PackedB>();
+  pb->family = &f;
+  pb->tile = tile;
   pb->desc = &d;
   pb->format = d.format;
   pb->params = p;
@@ -76,7 +60,7 @@ std::unique_ptr<PackedB> pack_b(const KernelDesc& d, const void* w, int64_t K, i
   pb->data_bytes = size_t(pb->panel_bytes * pb->n_panels);
   pb->data = aligned_bytes(pb->data_bytes);
   uint8_t* out = pb->data.get();
-  resolve_companions(*pb);
+  pb->tile_flush_k.assign(size_t(f.count), 0);
 
   if (d.format == Format::kFp32) {
     if (zero_point != 0) throw std::invalid_argument("fp32 weights take no zero point");
@@ -177,7 +161,9 @@ std::unique_ptr<PackedB> pack_b(const KernelDesc& d, const void* w, int64_t K, i
   pb->max_abs_w = max_abs;
   pb->w_dev_min = int64_t(lo) - zero_point;
   pb->w_dev_max = int64_t(hi) - zero_point;
-  for (auto& c : pb->for_m) c.flush_k = c.desc == &d ? pb->flush_k : flush_period(*c.desc, p);
+  for (int i = 0; i < f.count; ++i)
+    pb->tile_flush_k[size_t(i)] = i == tile ? pb->flush_k
+                                  : f.tiles[i]->mr < d.mr ? flush_period(*f.tiles[i], p) : -1;
   pb->colsum32.resize(size_t(N));
   for (int64_t j = 0; j < N; ++j) pb->colsum32[size_t(j)] = uint32_t(uint64_t(pb->colsum[size_t(j)]));
   return pb;

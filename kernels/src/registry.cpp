@@ -1,5 +1,6 @@
 // The one registry of kernel variants and the tier rules (docs/architecture.md).
 #include <algorithm>
+#include <cstring>
 #include <cstdlib>
 #include <mutex>
 
@@ -8,9 +9,9 @@
 
 namespace lowbit {
 
-// Each tier translation unit exports its variants: kernels_<name>() for every row of the
+// Each tier translation unit exports its families: kernels_<name>() for every row of the
 // tier table (tiers.def) of this architecture.
-#define LOWBIT_TIER_X(name, rank, emulated, features, flags) const KernelList& kernels_##name();
+#define LOWBIT_TIER_X(name, rank, emulated, features, flags) const FamilyList& kernels_##name();
 #include "tiers.def"
 #undef LOWBIT_TIER_X
 
@@ -50,25 +51,66 @@ const TierInfo& tier_info(const std::string& name) {
   throw std::invalid_argument("unknown tier '" + name + "' (this build knows: " + known + ")");
 }
 
-std::vector<const KernelDesc*> all_kernels() {
-  static const std::vector<const KernelDesc*> kernels = [] {
-    const std::vector<const KernelList*> lists = {
+namespace {
+
+// The tiles of a family read one packed B (KernelFamily): checked once, here.
+void check_family(const KernelFamily& f) {
+  const KernelDesc& m = f.main();
+  for (int i = 0; i < f.count; ++i) {
+    const KernelDesc* d = f.tiles[i];
+    const std::string who = std::string(d->name) + " (family of " + m.name + "): ";
+    if (d->mr * d->nr > 64 * 64 || d->mr > KernelFamily::kMaxMR)
+      throw std::logic_error(who + "tile too large");
+    if (d->ukernel_wide && (d->mr != 1 || d->format != Format::kFp32 || d->wide_panels < 2))
+      throw std::logic_error(who + "ukernel_wide is for fp32 mr = 1");
+    if (d->format != m.format || std::string(d->tier) != m.tier || d->nr != m.nr ||
+        d->kb != m.kb || d->a_elem != m.a_elem || d->b_elem != m.b_elem ||
+        d->a_offset != m.a_offset || d->b_offset != m.b_offset)
+      throw std::logic_error(who + "does not read the family's packed B");
+    // A is packed per call in each tile's own layout; a shorter tile's depth padding must
+    // divide a taller one's (it never reads past the packed B's Kp).
+    for (int j = 0; j < f.count; ++j) {
+      const KernelDesc* e = f.tiles[j];
+      if (e != d && e->mr == d->mr) throw std::logic_error(who + "two tiles of one height");
+      if (e->mr > d->mr && e->kpad() % d->kpad() != 0)
+        throw std::logic_error(who + "kpad does not divide " + e->name + "'s");
+    }
+    if (i > 0 && d->mr >= m.mr) throw std::logic_error(who + "taller than the main tile");
+  }
+}
+
+}  // namespace
+
+const std::vector<const KernelFamily*>& all_families() {
+  static const std::vector<const KernelFamily*> families = [] {
+    const std::vector<const FamilyList*> lists = {
 #define LOWBIT_TIER_X(name, rank, emulated, features, flags) &kernels_##name(),
 #include "tiers.def"
 #undef LOWBIT_TIER_X
     };
-    std::vector<const KernelDesc*> out;
-    for (const KernelList* l : lists)
+    std::vector<const KernelFamily*> out;
+    for (const FamilyList* l : lists)
       for (size_t i = 0; i < l->count; ++i) {
-        const KernelDesc* d = l->items[i];
-        if (d->mr * d->nr > 64 * 64) throw std::logic_error("tile too large");
-        if (d->ukernel_wide && (d->mr != 1 || d->format != Format::kFp32 || d->wide_panels < 2))
-          throw std::logic_error(std::string(d->name) + ": ukernel_wide is for fp32 mr = 1");
-        out.push_back(d);
+        check_family(l->items[i]);
+        out.push_back(&l->items[i]);
       }
     return out;
   }();
-  return kernels;
+  return families;
+}
+
+std::vector<const KernelDesc*> all_kernels() {
+  std::vector<const KernelDesc*> out;
+  for (const KernelFamily* f : all_families())
+    for (int i = 0; i < f->count; ++i) out.push_back(f->tiles[i]);
+  return out;
+}
+
+FamilyTile family_of(const KernelDesc& d) {
+  for (const KernelFamily* f : all_families())
+    for (int i = 0; i < f->count; ++i)
+      if (f->tiles[i] == &d) return {f, i};
+  throw std::logic_error(std::string(d.name) + ": in no family of the registry");
 }
 
 bool tier_runnable(const std::string& tier) {
@@ -124,19 +166,19 @@ std::vector<std::string> tiers_for(Format f) {
   std::vector<std::string> out;
   for (const auto& t : all_tiers()) {
     bool has = false;
-    for (const KernelDesc* d : all_kernels())
-      if (d->format == f && t.name == std::string(d->tier)) has = true;
+    for (const KernelFamily* k : all_families())
+      if (k->main().format == f && t.name == std::string(k->main().tier)) has = true;
     if (has && tier_allowed(t.name)) out.push_back(t.name);
   }
   return out;  // all_tiers() is in preference order
 }
 
-const KernelDesc& select_kernel(Format f, const std::string& tier) {
+const KernelFamily& select_family(Format f, const std::string& tier) {
   tier_info(tier);  // unknown names first
-  const KernelDesc* found = nullptr;
-  for (const KernelDesc* d : all_kernels())
-    if (d->format == f && tier == d->tier) {
-      found = d;
+  const KernelFamily* found = nullptr;
+  for (const KernelFamily* k : all_families())
+    if (k->main().format == f && tier == k->main().tier) {
+      found = k;
       break;
     }
   if (!found)

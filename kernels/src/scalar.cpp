@@ -70,12 +70,17 @@ constexpr KernelDesc kQ46 = KernelDesc::acc32("q46_gemm_4x4__scalar", Format::kQ
                                               ukernel_int<int8_t, int8_t>)
                                 .with_offsets(q46_centre);
 
-const KernelDesc* const kList[] = {&kF32, &kInt8, &kInt4, &kQ46};
+constexpr KernelFamily kList[] = {
+    {&kF32},
+    {&kInt8},
+    {&kInt4},
+    {&kQ46},
+};
 
 }  // namespace
 
-const KernelList& kernels_scalar() {
-  static const KernelList l = {kList, sizeof(kList) / sizeof(kList[0])};
+const FamilyList& kernels_scalar() {
+  static const FamilyList l = {kList, sizeof(kList) / sizeof(kList[0])};
   return l;
 }
 

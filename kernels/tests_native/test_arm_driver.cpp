@@ -44,7 +44,8 @@ void run_int(const KernelDesc& d, const FormatParams& p, Shape s, int threads, s
   std::vector<uint8_t> wu(wv.begin(), wv.end());
   const void* w = d.format == Format::kInt4 ? static_cast<const void*>(wu.data()) : w8.data();
   const int zx = uni(r.zx_min, r.zx_max), zw = uni(r.zw_min, r.zw_max);
-  auto pb = pack_b(d, w, s.K, s.N, s.N, zw, p);
+  const FamilyTile ft = family_of(d);
+  auto pb = pack_b(*ft.family, ft.tile, w, s.K, s.N, s.N, zw, p);
   std::vector<int32_t> c(size_t(s.M * s.N), 0x7f7f7f7f);
   gemm(*pb, x.data(), s.M, s.K, zx, c.data(), s.N, threads);
   bool ok = true;
@@ -68,7 +69,8 @@ void run_f32(const KernelDesc& d, Shape s, int threads, std::mt19937& rng) {
   std::vector<float> x(size_t(s.M * s.K)), w(size_t(s.K * s.N));
   for (auto& v : x) v = nd(rng);
   for (auto& v : w) v = nd(rng);
-  auto pb = pack_b(d, w.data(), s.K, s.N, s.N, 0, {});
+  const FamilyTile ft = family_of(d);
+  auto pb = pack_b(*ft.family, ft.tile, w.data(), s.K, s.N, s.N, 0, {});
   std::vector<float> c(size_t(s.M * s.N), NAN);
   gemm(*pb, x.data(), s.M, s.K, 0, c.data(), s.N, threads);
   bool ok = true;

@@ -29,7 +29,7 @@
 #include "tiers.h"
 
 namespace lowbit {
-#define LOWBIT_TIER_X(name, rank, emulated, features, flags) const KernelList& kernels_##name();
+#define LOWBIT_TIER_X(name, rank, emulated, features, flags) const FamilyList& kernels_##name();
 #include "tiers.def"
 #undef LOWBIT_TIER_X
 }  // namespace lowbit
@@ -275,7 +275,7 @@ int main() {
   std::printf("\n");
   struct Tier {
     const char* name;
-    const lowbit::KernelList& (*list)();
+    const lowbit::FamilyList& (*list)();
     const char* needs;  // space-separated CPU features
   };
   // Every tier of the tier table (tiers.def) for aarch64, and the scalar one.
@@ -295,8 +295,9 @@ int main() {
       continue;
     }
     ++tiers_run;
-    const lowbit::KernelList& l = t.list();
-    for (size_t i = 0; i < l.count; ++i) test_kernel(*l.items[i], rng);
+    const lowbit::FamilyList& l = t.list();
+    for (size_t f = 0; f < l.count; ++f)
+      for (int i = 0; i < l.items[f].count; ++i) test_kernel(*l.items[f].tiles[i], rng);
   }
   if (tiers_run == 0) ++g_fail;  // not even base ASIMD: detection is broken
   std::printf("%d passed, %d failed\n", g_pass, g_fail);

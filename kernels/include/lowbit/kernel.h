@@ -199,10 +199,44 @@ struct KernelDesc {
   }
 };
 
-// The registry: every compiled variant, in preference order (best first) within a format.
+// A kernel family: the micro-kernels that read one packed B.  Its tiles share format, tier,
+// nr, kb, element types and offsets (the registry checks this once); they differ in tile
+// height mr (and may differ in ka as long as a taller tile's kpad() is a multiple of a
+// shorter one's, in blocking and in thread hooks).  tiles[0] is the main tile, the one
+// pack_weights packs for; the others serve calls with fewer rows.  The tile for M is an
+// index lookup (tile_for), fixed when the family is declared:
+//   constexpr KernelFamily kList[] = {{&kF32_6, &kF32_1, &kF32_2, &kF32_4}, ...};
+struct KernelFamily {
+  static constexpr int kMaxTiles = 8;
+  static constexpr int kMaxMR = 64;
+  const KernelDesc* tiles[kMaxTiles] = {};
+  int count = 0;
+  // by_m[m] (1 <= m <= kMaxMR): index of the smallest tile with mr >= m (0 when none).
+  unsigned char by_m[kMaxMR + 1] = {};
+
+  template <typename... D>
+  constexpr KernelFamily(const KernelDesc* main, D... small) : tiles{main, small...} {
+    static_assert(sizeof...(D) < kMaxTiles, "too many tiles in a family");
+    count = int(1 + sizeof...(D));
+    for (int m = 1; m <= kMaxMR; ++m) {
+      int best = 0;
+      for (int i = 1; i < count; ++i)
+        if (tiles[i]->mr >= m && tiles[i]->mr < tiles[best]->mr) best = i;
+      by_m[m] = static_cast<unsigned char>(best);
+    }
+  }
+  const KernelDesc& main() const { return *tiles[0]; }
+  // The tile of this family that runs M rows on a B packed for tile `packed`: the smallest
+  // mr >= M, never taller than the packed tile.
+  int tile_for(int64_t M, int packed) const {
+    return M >= tiles[packed]->mr ? packed : by_m[M];
+  }
+};
+
+// The registry: every compiled family, in preference order (best first) within a format.
 // Each tier translation unit contributes a list (see registry.cpp).
-struct KernelList {
-  const KernelDesc* const* items;
+struct FamilyList {
+  const KernelFamily* items;
   size_t count;
 };
 

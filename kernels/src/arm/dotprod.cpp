@@ -89,7 +89,7 @@ void qu4_x8c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, in
 
 int int8_to_signed(const FormatParams&) { return -128; }
 
-// First descriptor of a format: main tile; the rest: small-M companions (same packed B).
+// First descriptor of a format: main tile; the rest: its small-M tiles (one family, kList).
 #define LB_INT8(MR)                                                                          \
 constexpr KernelDesc kInt8_##MR =                                                            \
     KernelDesc::acc32("qu8s8_gemm_" #MR "x12c4__dotprod", Format::kInt8, "dotprod",          \
@@ -108,12 +108,16 @@ constexpr KernelDesc kQ46_##MR =                                                
         .with_offsets(q46_centre);
 LB_Q46(8) LB_Q46(4) LB_Q46(2) LB_Q46(1)
 
-const KernelDesc* const kList[] = {&kInt8_8, &kInt8_4, &kInt8_2, &kInt8_1, &kInt4_8, &kInt4_4, &kInt4_2, &kInt4_1, &kQ46_8, &kQ46_4, &kQ46_2, &kQ46_1};
+constexpr KernelFamily kList[] = {
+    {&kInt8_8, &kInt8_4, &kInt8_2, &kInt8_1},
+    {&kInt4_8, &kInt4_4, &kInt4_2, &kInt4_1},
+    {&kQ46_8, &kQ46_4, &kQ46_2, &kQ46_1},
+};
 
 }  // namespace
 
-const KernelList& kernels_dotprod() {
-  static const KernelList l = {kList, sizeof(kList) / sizeof(kList[0])};
+const FamilyList& kernels_dotprod() {
+  static const FamilyList l = {kList, sizeof(kList) / sizeof(kList[0])};
   return l;
 }
 

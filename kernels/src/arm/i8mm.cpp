@@ -109,7 +109,7 @@ void qu4_x8c8(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, in
 }
 
 
-// First descriptor of a format: main tile; the rest: small-M companions (same packed B).
+// First descriptor of a format: main tile; the rest: its small-M tiles (one family, kList).
 #define LB_INT8(MR)                                                                 \
   constexpr KernelDesc kInt8_##MR = KernelDesc::acc32(                              \
       "qu8s8_gemm_" #MR "x8c8__i8mm", Format::kInt8, "i8mm", {MR, 8, 8, 8}, Elem::kU8, \
@@ -128,12 +128,16 @@ LB_INT4(8) LB_INT4(4) LB_INT4(2)
           .with_offsets(q46_centre);
 LB_Q46(8) LB_Q46(4) LB_Q46(2)
 
-const KernelDesc* const kList[] = {&kInt8_8, &kInt8_4, &kInt8_2, &kInt4_8, &kInt4_4, &kInt4_2, &kQ46_8, &kQ46_4, &kQ46_2};
+constexpr KernelFamily kList[] = {
+    {&kInt8_8, &kInt8_4, &kInt8_2},
+    {&kInt4_8, &kInt4_4, &kInt4_2},
+    {&kQ46_8, &kQ46_4, &kQ46_2},
+};
 
 }  // namespace
 
-const KernelList& kernels_i8mm() {
-  static const KernelList l = {kList, sizeof(kList) / sizeof(kList[0])};
+const FamilyList& kernels_i8mm() {
+  static const FamilyList l = {kList, sizeof(kList) / sizeof(kList[0])};
   return l;
 }
 

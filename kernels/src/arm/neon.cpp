@@ -275,14 +275,17 @@ constexpr KernelDesc kQ46_##MR =                                                
         .with_offsets(q46_centre);
 LB_Q46(8) LB_Q46(4) LB_Q46(2) LB_Q46(1)
 
-const KernelDesc* const kList[] = {&kF32_8,  &kF32_4,  &kF32_2,  &kF32_1, &kInt8_4, &kInt8_2,
-                                   &kInt8_1, &kInt4_8, &kInt4_4, &kInt4_2, &kInt4_1, &kQ46_8,
-                                   &kQ46_4,  &kQ46_2,  &kQ46_1};
+constexpr KernelFamily kList[] = {
+    {&kF32_8, &kF32_4, &kF32_2, &kF32_1},
+    {&kInt8_4, &kInt8_2, &kInt8_1},
+    {&kInt4_8, &kInt4_4, &kInt4_2, &kInt4_1},
+    {&kQ46_8, &kQ46_4, &kQ46_2, &kQ46_1},
+};
 
 }  // namespace
 
-const KernelList& kernels_neon() {
-  static const KernelList l = {kList, sizeof(kList) / sizeof(kList[0])};
+const FamilyList& kernels_neon() {
+  static const FamilyList l = {kList, sizeof(kList) / sizeof(kList[0])};
   return l;
 }
 

@@ -11,9 +11,9 @@
 
 namespace lowbit {
 
-const KernelList& kernels_neon();     // kernels/src/arm/neon.cpp     -march=armv8-a
-const KernelList& kernels_dotprod();  // kernels/src/arm/dotprod.cpp  -march=armv8.2-a+dotprod
-const KernelList& kernels_i8mm();     // kernels/src/arm/i8mm.cpp     -march=armv8.2-a+dotprod+i8mm
+const FamilyList& kernels_neon();     // kernels/src/arm/neon.cpp     -march=armv8-a
+const FamilyList& kernels_dotprod();  // kernels/src/arm/dotprod.cpp  -march=armv8.2-a+dotprod
+const FamilyList& kernels_i8mm();     // kernels/src/arm/i8mm.cpp     -march=armv8.2-a+dotprod+i8mm
 
 // kernels/src/cpu_arm.cpp (same signatures as the x86 detection in internal.h).
 // Feature names: "asimd", "asimddp" (dotprod), "i8mm", as in /proc/cpuinfo.

@@ -170,8 +170,11 @@ constexpr KernelDesc kInt8_16 =
                         Elem::kU8, Elem::kS8, {196, 768, 3072}, u8s8_x32c4<MR>);
 LB_VNNI(1) LB_VNNI(2) LB_VNNI(4)
 
-// The first variant is the one pack_weights uses; the driver picks the smallest mr >= M.
-const KernelDesc* const kList[] = {&kInt8_32, &kInt8_16, &kInt8_1, &kInt8_2, &kInt8_4};
+// One family (kernel.h): main tile first (pack_weights packs for it); the driver picks the
+// smallest mr >= M by index (KernelFamily::tile_for).
+constexpr KernelFamily kList[] = {
+    {&kInt8_32, &kInt8_16, &kInt8_1, &kInt8_2, &kInt8_4},
+};
 
 }  // namespace
 
@@ -179,8 +182,8 @@ DirectAFn amx_direct_a(const KernelDesc& d) {
   return &d == &kInt8_32 ? u8s8_amx_x32c4_direct : nullptr;
 }
 
-const KernelList& kernels_amx() {
-  static const KernelList l = {kList, sizeof(kList) / sizeof(kList[0])};
+const FamilyList& kernels_amx() {
+  static const FamilyList l = {kList, sizeof(kList) / sizeof(kList[0])};
   return l;
 }
 

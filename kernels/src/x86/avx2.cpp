@@ -93,21 +93,25 @@ constexpr KernelDesc kF32_1 =
 // Tiles chosen by measurement on Zen 3 (docs/formats.md): int8 6x16 has no spills;
 // the low-bit kernels need two more registers (nibble mask, raw bytes), so 5x16.
 // Small-M companions (same packed B, fewer rows) for GEMV-like calls: the driver picks the
-// smallest mr >= M (pick_for_m in driver.cpp).
+// smallest mr >= M (KernelFamily::tile_for).
 LB_F32(6) LB_F32(2) LB_F32(4)
 LB_INT8(6) LB_INT8(1) LB_INT8(2) LB_INT8(4)
 LB_INT4(5) LB_INT4(1) LB_INT4(2) LB_INT4(4)
 LB_Q46(5) LB_Q46(1) LB_Q46(2) LB_Q46(4)
 
-// The first variant of a format is the one pack_weights uses (the largest tile).
-const KernelDesc* const kList[] = {&kF32_6, &kF32_1, &kF32_2, &kF32_4, &kInt8_6, &kInt8_1, &kInt8_2, &kInt8_4,
-                                   &kInt4_5, &kInt4_1, &kInt4_2, &kInt4_4, &kQ46_5,
-                                   &kQ46_1, &kQ46_2, &kQ46_4};
+// One family per format (kernel.h): main tile first (pack_weights packs for it), then the
+// small-M tiles; the driver picks the tile for M by index (KernelFamily::tile_for).
+constexpr KernelFamily kList[] = {
+    {&kF32_6, &kF32_1, &kF32_2, &kF32_4},
+    {&kInt8_6, &kInt8_1, &kInt8_2, &kInt8_4},
+    {&kInt4_5, &kInt4_1, &kInt4_2, &kInt4_4},
+    {&kQ46_5, &kQ46_1, &kQ46_2, &kQ46_4},
+};
 
 }  // namespace
 
-const KernelList& kernels_avx2() {
-  static const KernelList l = {kList, sizeof(kList) / sizeof(kList[0])};
+const FamilyList& kernels_avx2() {
+  static const FamilyList l = {kList, sizeof(kList) / sizeof(kList[0])};
   return l;
 }
 

@@ -64,16 +64,19 @@ LB_INT8(12) LB_INT8(1) LB_INT8(2) LB_INT8(4) LB_INT8(8)
 LB_INT4(12) LB_INT4(1) LB_INT4(2) LB_INT4(4) LB_INT4(8)
 LB_Q46(12) LB_Q46(1) LB_Q46(2) LB_Q46(4) LB_Q46(8)
 
-// The first variant of a format is the one pack_weights uses (the largest tile).
-const KernelDesc* const kList[] = {
-    &kF32_12,  &kF32_1,  &kF32_2,  &kF32_4,  &kF32_8,  &kInt8_12, &kInt8_1, &kInt8_2, &kInt8_4,
-    &kInt8_8,  &kInt4_12, &kInt4_1, &kInt4_2, &kInt4_4, &kInt4_8,  &kQ46_12, &kQ46_1,  &kQ46_2,
-    &kQ46_4,   &kQ46_8};
+// One family per format (kernel.h): main tile first (pack_weights packs for it), then the
+// small-M tiles; the driver picks the tile for M by index (KernelFamily::tile_for).
+constexpr KernelFamily kList[] = {
+    {&kF32_12, &kF32_1, &kF32_2, &kF32_4, &kF32_8},
+    {&kInt8_12, &kInt8_1, &kInt8_2, &kInt8_4, &kInt8_8},
+    {&kInt4_12, &kInt4_1, &kInt4_2, &kInt4_4, &kInt4_8},
+    {&kQ46_12, &kQ46_1, &kQ46_2, &kQ46_4, &kQ46_8},
+};
 
 }  // namespace
 
-const KernelList& kernels_avx512() {
-  static const KernelList l = {kList, sizeof(kList) / sizeof(kList[0])};
+const FamilyList& kernels_avx512() {
+  static const FamilyList l = {kList, sizeof(kList) / sizeof(kList[0])};
   return l;
 }
 

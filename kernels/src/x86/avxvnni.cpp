@@ -42,15 +42,18 @@ LB_INT8(6) LB_INT8(1) LB_INT8(2) LB_INT8(4)
 LB_INT4(5) LB_INT4(1) LB_INT4(2) LB_INT4(4)
 LB_Q46(6) LB_Q46(1) LB_Q46(2) LB_Q46(4)
 
-// The first variant of a format is the one pack_weights uses (the largest tile).
-const KernelDesc* const kList[] = {&kInt8_6, &kInt8_1, &kInt8_2, &kInt8_4,
-                                   &kInt4_5, &kInt4_1, &kInt4_2, &kInt4_4,
-                                   &kQ46_6,  &kQ46_1,  &kQ46_2,  &kQ46_4};
+// One family per format (kernel.h): main tile first (pack_weights packs for it), then the
+// small-M tiles; the driver picks the tile for M by index (KernelFamily::tile_for).
+constexpr KernelFamily kList[] = {
+    {&kInt8_6, &kInt8_1, &kInt8_2, &kInt8_4},
+    {&kInt4_5, &kInt4_1, &kInt4_2, &kInt4_4},
+    {&kQ46_6, &kQ46_1, &kQ46_2, &kQ46_4},
+};
 
 }  // namespace
 
-const KernelList& kernels_avxvnni() {
-  static const KernelList l = {kList, sizeof(kList) / sizeof(kList[0])};
+const FamilyList& kernels_avxvnni() {
+  static const FamilyList l = {kList, sizeof(kList) / sizeof(kList[0])};
   return l;
 }
 

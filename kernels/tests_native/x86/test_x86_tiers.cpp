@@ -32,11 +32,11 @@ namespace lowbit {
 #define LB_IF_EMULATED_0(...)
 #define LB_IF_EMULATED_1(...) __VA_ARGS__
 #define LOWBIT_TIER_X(name, rank, emulated, features, flags) \
-  LB_IF_EMULATED_##emulated(const KernelList& kernels_##name();)
+  LB_IF_EMULATED_##emulated(const FamilyList& kernels_##name();)
 #include "tiers.def"
 #undef LOWBIT_TIER_X
 
-std::vector<const KernelList*> emulated_lists() {
+std::vector<const FamilyList*> emulated_lists() {
   return {
 #define LOWBIT_TIER_X(name, rank, emulated, features, flags) \
   LB_IF_EMULATED_##emulated(&kernels_##name(),)
@@ -45,13 +45,14 @@ std::vector<const KernelList*> emulated_lists() {
   };
 }
 
-// The driver picks small-M companions from the registry (pick_for_m in driver.cpp); here the
-// registry is the emulated tiers (registry.cpp would pull in every other tier).
-std::vector<const KernelDesc*> all_kernels() {
-  std::vector<const KernelDesc*> out;
-  for (const KernelList* l : emulated_lists())
-    for (size_t i = 0; i < l->count; ++i) out.push_back(l->items[i]);
-  return out;
+// The family of a descriptor, as registry.cpp finds it; here the registry is the emulated
+// tiers (registry.cpp would pull in every other tier).
+FamilyTile family_of(const KernelDesc& d) {
+  for (const FamilyList* l : emulated_lists())
+    for (size_t i = 0; i < l->count; ++i)
+      for (int t = 0; t < l->items[i].count; ++t)
+        if (l->items[i].tiles[t] == &d) return {&l->items[i], t};
+  throw std::logic_error(std::string(d.name) + ": in no family");
 }
 
 }  // namespace lowbit
@@ -298,7 +299,8 @@ void run_gemm(const KernelDesc& d, const FormatParams& p, int64_t M, int64_t N, 
   }
   const void* w = is_f ? static_cast<const void*>(wf.data()) : wb.data();
   const void* x = is_f ? static_cast<const void*>(xf.data()) : xb.data();
-  auto packed = pack_b(d, w, K, N, N, zw, p);
+  const FamilyTile ft = family_of(d);
+  auto packed = pack_b(*ft.family, ft.tile, w, K, N, N, zw, p);
 
   for (int threads : {1, 2}) {
     std::vector<int32_t> c(size_t(M * N), 0x5a5a5a5a);
@@ -458,19 +460,19 @@ void test_name(const KernelDesc& d) {
 
 int main() {
   const auto t0 = std::chrono::steady_clock::now();
-  const std::vector<const KernelList*> lists = emulated_lists();
+  const std::vector<const FamilyList*> lists = emulated_lists();
   test_primitives();
   std::printf("emulated instructions vs their definitions: %s\n", g_failures ? "FAILED" : "ok");
   int kernels = 0;
-  for (const KernelList* l : lists)
-    for (size_t i = 0; i < l->count; ++i) {
-      const KernelDesc& d = *l->items[i];
+  for (const FamilyList* l : lists)
+    for (size_t f = 0; f < l->count; ++f)
+    for (int i = 0; i < l->items[f].count; ++i) {
+      const KernelDesc& d = *l->items[f].tiles[i];
       const int before = g_failures;
       const auto t1 = std::chrono::steady_clock::now();
       test_name(d);
       if (d.thread_begin) d.thread_begin();  // micro-kernel calls outside the driver
-      // The first variant of a (format, tier) is its main tile; the others are companions.
-      const bool main_tile = i == 0 || l->items[i - 1]->format != d.format;
+      const bool main_tile = i == 0;  // a family's first tile is its main one
       test_ukernel(d, main_tile);
       if (d.thread_end) d.thread_end();
       test_gemm(d, main_tile);
