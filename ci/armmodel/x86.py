@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 # Micro-kernel function templates of each tier's main tile, by format ({mr}: the tile's
-# rows, read from the tier's kList).  A renamed function fails loudly below.
+# rows, from the registry: main_tile).  A renamed function fails loudly below.
 FUNCS = {
     "avx2": {"fp32": "f32_tile<lowbit::x86::Ymm, {mr}>", "int8": "qu8s8_c2<lowbit::x86::Ymm, {mr}>",
              "int4": "lowbit_c4<lowbit::x86::Ymm, {mr}, true, false>",
@@ -34,8 +34,6 @@ FUNCS = {
                "int4": "lowbit_c4<lowbit::x86::Zmm, {mr}, true, true>",
                "4.6bit": "lowbit_c4<lowbit::x86::Zmm, {mr}, false, false>"},
 }
-KLIST = {"fp32": "kF32", "int8": "kInt8", "int4": "kInt4", "4.6bit": "kQ46"}
-NR = {"avx2": 16, "avx512": 32}
 MAC_RULES = (
     (re.compile(r"^vfmadd\d+ps\s.*%ymm"), 8),
     (re.compile(r"^vfmadd\d+ps\s.*%zmm"), 16),
@@ -82,13 +80,16 @@ def macs_in(block: list[str]) -> int:
     return sum(next((m for r, m in MAC_RULES if r.match(ins)), 0) for ins in block)
 
 
-def main_mr(tier: str, fmt: str) -> int:
-    src = (ROOT / f"kernels/src/x86/{tier}.cpp").read_text()
-    m = re.search(r"kList\[\]\s*=\s*\{(.*?)\};", src, re.DOTALL)
-    first = re.search(rf"&{KLIST[fmt]}_(\d+)", m.group(1)) if m else None
-    if not first:
-        raise SystemExit(f"x86 model: no {KLIST[fmt]}_<mr> in the kList of {tier}.cpp")
-    return int(first.group(1))
+def main_tile(tier: str, fmt: str) -> tuple[int, int]:
+    """(mr, nr) of the tier's main tile for `fmt`, from the registry (lowbit.variants() lists each
+    kernel family main tile first), not from the TU's source."""
+    import lowbit
+
+    tile = next(((v.mr, v.nr) for v in lowbit.variants() if v.tier == tier and v.format == fmt),
+                None)
+    if tile is None:
+        raise SystemExit(f"x86 model: the registry has no {fmt} kernel of tier {tier}")
+    return tile
 
 
 def disassemble(tier: str, flags: dict[str, str], workdir: Path) -> dict[str, list[tuple]]:
@@ -137,18 +138,18 @@ def extract(tiers: tuple[str, ...], flags: dict[str, str], disassembled: dict | 
         for tier in tiers:
             funcs = (disassembled or {}).get(tier) or disassemble(tier, flags, Path(tmp))
             for fmt, pattern in FUNCS[tier].items():
-                mr = main_mr(tier, fmt)
+                mr, nr = main_tile(tier, fmt)
                 want = pattern.format(mr=mr)
                 name = next((f for f in funcs if f"::{want}(" in f), None)
                 if name is None:
                     raise SystemExit(f"x86 model: no function {want} in {tier}.cpp's object")
                 loop = k_loop(funcs[name])
                 macs = macs_in(loop)
-                if not loop or macs % (mr * NR[tier]):
+                if not loop or macs % (mr * nr):
                     raise SystemExit(f"x86 model: {want}: no k loop with a whole number of k "
-                                     f"for a {mr}x{NR[tier]} tile ({macs} MACs)")
+                                     f"for a {mr}x{nr} tile ({macs} MACs)")
                 out.append({"tier": tier, "format": fmt, "function": want, "mr": mr,
-                            "nr": NR[tier], "k_per_iteration": macs // (mr * NR[tier]),
+                            "nr": nr, "k_per_iteration": macs // (mr * nr),
                             "macs_per_iteration": macs, "loop_instructions": len(loop) - 1,
                             "block": loop})
     return out
