@@ -24,6 +24,7 @@ pytest.importorskip("lowbit")
 
 from lowbit.bench import impls  # noqa: E402
 from lowbit.bench.cases import group_name  # noqa: E402
+from lowbit.bench.timing import openblas_spin_s, spin  # noqa: E402
 
 
 def _plan() -> list:
@@ -56,6 +57,10 @@ def test_gemm(benchmark, case):
     benchmark.group = group_name(case)
     benchmark.extra_info.update({"case": case["id"], **{k: case[k] for k in INFO_KEYS},
                                  "pack_s": prep.pack_s, **prep.extra})
+    if case["threads"] > 1:
+        # The case before may be a numpy one whose OpenBLAS workers still spin (~0.1 s),
+        # holding a core this multi-threaded case needs: wait them out first.
+        spin(openblas_spin_s())
     with prep.context:
         first = prep.fn()
         if prep.check is not None:

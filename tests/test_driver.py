@@ -100,6 +100,61 @@ def test_fused_corrections_zero_points_at_both_ends(fmt, tier):
                     assert_matches_reference(c, x, w, fmt, zx, zw)
 
 
+def _family_mrs(fmt, tier):
+    """(main tile's mr, sorted mrs of its shorter companions) from the registry."""
+    mine = [v for v in lowbit.variants() if v.format == fmt and v.tier == tier]
+    main = max(v.mr for v in mine)
+    return main, sorted({v.mr for v in mine if v.mr < main})
+
+
+@pytest.mark.parametrize("fmt,tier", format_tiers())
+def test_tail_rows_run_the_shortest_companion_that_holds_them(fmt, tier):
+    """M = q*mr + r (q >= 1): the full micro-panels run the main tile, the last r rows the
+    shortest companion tile with mr >= r (none: the main tile, padded)."""
+    main, small = _family_mrs(fmt, tier)
+    spec = lowbit.format_spec(fmt)
+    w = np.zeros((40, 24), dtype=spec.w_dtype)
+    p = lowbit.pack_weights(w, fmt, tier=tier)
+    for M in range(main, 3 * main + 1):
+        head, tail = _core.call_tiles(p, M)
+        assert f"_{main}x" in head, (M, head)
+        r = M % main
+        want = min((m for m in small if m >= r), default=None) if r else None
+        if want is None:
+            assert tail is None, (M, tail)
+        else:
+            assert tail is not None and f"_{want}x" in tail, (M, want, tail)
+    with pytest.raises(ValueError, match="M must be >= 1"):
+        _core.call_tiles(p, 0)
+
+
+@pytest.mark.usefixtures("every_split")
+@pytest.mark.parametrize("fmt,tier", format_tiers())
+def test_tail_tile_rows_are_exact(fmt, tier):
+    """Every remainder r = M % mr, on one and several threads, over several depth blocks
+    (K beyond KC and the 16-bit flush period) and at the extreme zero points: the rows the
+    companion tile computes are as exact as the others (fp32: the same bits at every thread
+    count, and within the K-scaled tolerance)."""
+    main, _ = _family_mrs(fmt, tier)
+    rng = np.random.default_rng(main)
+    spec = lowbit.format_spec(fmt)
+    zx = 0 if fmt == "fp32" else int(spec.zx_range[1])
+    zw = 0 if fmt == "fp32" else int(spec.zw_range[0])
+    N = 37
+    for K in (3, 300, 1500 if SLOW else 4500):
+        x_all, w = random_operands(rng, fmt, 3 * main, N, K)
+        p = lowbit.pack_weights(w, fmt, zero_point=zw, tier=tier)
+        for M in range(main + 1, 2 * main + 1):
+            x = np.ascontiguousarray(x_all[:M])
+            first = None
+            for threads in (1, 2, 3):
+                c = lowbit.matmul(x, p, zero_point=zx, threads=threads)
+                assert_matches_reference(c, x, w, fmt, zx, zw)
+                if fmt == "fp32":
+                    first = c if first is None else first
+                    np.testing.assert_array_equal(c, first)
+
+
 def int8_avx2_or_skip():
     if "avx2" not in lowbit.tiers("int8"):
         pytest.skip("no avx2 int8 tier here")
@@ -130,6 +185,27 @@ def test_seven_bit_path_boundary(where, threads):
     for zx in (0, 127, 128, 255):
         c = lowbit.matmul(x, p, zero_point=zx, threads=threads)
         np.testing.assert_array_equal(c, reference(x, w, zx))
+
+
+@pytest.mark.usefixtures("every_split")
+def test_seven_bit_path_tail_tile():
+    """The 7-bit path's tail rows run its own short companion (qu7s8 2-row tile for M = 8 on
+    the 6-row tile), exact; one code of 128 in the tail rows sends the call to the full path."""
+    int8_avx2_or_skip()
+    rng = np.random.default_rng(13)
+    w = rng.integers(-128, 128, (2000, 40), dtype=np.int8)
+    w[:, :3] = -128
+    p = lowbit.pack_weights(w, "int8", tier="avx2")
+    head, tail = _core.call_tiles(p, 8, narrow=True)
+    assert head.startswith("qu7s8_gemm_6x") and tail.startswith("qu7s8_gemm_2x"), (head, tail)
+    for M in (7, 8, 9, 10, 11, 13):
+        for hi in (127, 128):
+            x = rng.integers(0, 128, (M, 2000), dtype=np.uint8)
+            x[rng.random(x.shape) < 0.3] = 127
+            x[-1, -1] = hi  # in the tail rows
+            for threads in (1, 2):
+                np.testing.assert_array_equal(lowbit.matmul(x, p, zero_point=0, threads=threads),
+                                              reference(x, w, 0))
 
 
 @pytest.mark.usefixtures("every_split")

@@ -396,6 +396,12 @@ struct Call {
   // (no packing, no per-row statistics needed: see gemm_on); 0 = every panel is packed.
   DirectAFn direct;
   int64_t direct_end;
+  // The partial last micro-panel (M % mr rows) runs a shorter tile of the family, packed
+  // in that tile's layout in the same slot: mr - M % mr rows of work fewer (M = 8 on a 6-row
+  // tile computed 12 rows before).  nullptr: the main tile runs it, rows padded.
+  const KernelDesc* dt;
+  int64_t tail_panel;  // index (in the whole call) of that panel
+  const KernelDesc& tile_of(int64_t panel) const { return dt && panel == tail_panel ? *dt : *d; }
 };
 
 // Packs micro-panels [q0, q1) of the chunk starting at panel p0; checks the int32 range of
@@ -411,7 +417,7 @@ void pack_panels(const Call& cl, int64_t p0, int64_t q0, int64_t q1) {
       continue;
     }
     ARowStats* st = cl.stats + q * d.mr;
-    pack_a(d, cl.x, cl.M, K, cl.Kp, cl.ldx, i0, cl.check, cl.abuf + q * cl.apanel_bytes, st);
+    pack_a(cl.tile_of(p0 + q), cl.x, cl.M, K, cl.Kp, cl.ldx, i0, cl.check, cl.abuf + q * cl.apanel_bytes, st);
     if (cl.is_float) continue;
     for (int64_t r = 0; r < d.mr && i0 + r < cl.M; ++r) {
       // With P and Q the sums of the positive and negative parts of x - zx over k,
@@ -467,20 +473,21 @@ void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t 
           const int64_t wide = d.wide_panels;
           const bool multi = d.ukernel_wide && jr + wide <= jc_end && n0 + wide * nr <= b.N;
           for (int64_t q = ic; q < ic_end; ++q) {
-            const uint8_t* ap = cl.abuf + q * cl.apanel_bytes + pc * mr * a_bits / 8;
+            const KernelDesc& dq = cl.tile_of(p0 + q);
+            const uint8_t* ap = cl.abuf + q * cl.apanel_bytes + pc * dq.mr * a_bits / 8;
             const int64_t i = (p0 + q) * mr;
-            const int64_t mv = std::min(mr, cl.M - i);
+            const int64_t mv = std::min<int64_t>(dq.mr, cl.M - i);
             if (cl.is_float) {
               float* cp = static_cast<float*>(cl.c) + i * cl.ldc + n0;
               if (multi) {
                 d.ukernel_wide(kc, ap, bp, b.panel_bytes, cp, accumulate);
                 continue;
               }
-              if (mv == mr && nv == nr) {
-                d.ukernel(kc, ap, bp, cp, cl.ldc, accumulate);
+              if (mv == dq.mr && nv == nr) {
+                dq.ukernel(kc, ap, bp, cp, cl.ldc, accumulate);
                 continue;
               }
-              (nv < nr && d.ukernel_edge ? d.ukernel_edge : d.ukernel)(kc, ap, bp, tile_f, nr, 0);
+              (nv < nr && dq.ukernel_edge ? dq.ukernel_edge : dq.ukernel)(kc, ap, bp, tile_f, nr, 0);
               for (int64_t r = 0; r < mv; ++r)
                 for (int64_t v = 0; v < nv; ++v)
                   cp[r * cl.ldc + v] = accumulate ? cp[r * cl.ldc + v] + tile_f[r * nr + v]
@@ -490,17 +497,17 @@ void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t 
             int32_t* cp = static_cast<int32_t*>(cl.c) + i * cl.ldc + n0;
             const bool direct = p0 + q < cl.direct_end;
             const uint8_t* ax = direct ? static_cast<const uint8_t*>(cl.x) + i * cl.ldx + pc : nullptr;
-            if (mv == mr && nv == nr) {
+            if (mv == dq.mr && nv == nr) {
               if (direct)
                 cl.direct(kc, ax, cl.ldx, bp, cp, cl.ldc, accumulate);
               else
-                d.ukernel(kc, ap, bp, cp, cl.ldc, accumulate);
+                dq.ukernel(kc, ap, bp, cp, cl.ldc, accumulate);
             } else {
               // Edge tile: compute the full tile aside, then merge the valid part.
               if (direct)
                 cl.direct(kc, ax, cl.ldx, bp, tile_i, nr, 0);
               else
-                d.ukernel(kc, ap, bp, tile_i, nr, 0);
+                dq.ukernel(kc, ap, bp, tile_i, nr, 0);
               for (int64_t r = 0; r < mv; ++r) {
                 uint32_t* crow = reinterpret_cast<uint32_t*>(cp + r * cl.ldc);
                 const uint32_t* trow = reinterpret_cast<const uint32_t*>(tile_i + r * nr);
@@ -522,9 +529,9 @@ void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t 
 // One attempt of a call on variant d.  narrow: d is a narrow variant (KernelDesc::narrow),
 // its B the narrow packing, and its pack check the narrower code range (NarrowMiss when a
 // code is outside it).
-void gemm_on(const PackedB& b0, const KernelDesc& d, int64_t flush_k, bool narrow,
-             const void* x, int64_t M, int64_t ldx, int32_t zx, void* c, int64_t ldc,
-             int threads) {
+void gemm_on(const PackedB& b0, const KernelDesc& d, const KernelDesc* tail, int64_t flush_k,
+             bool narrow, const void* x, int64_t M, int64_t ldx, int32_t zx, void* c,
+             int64_t ldc, int threads) {
   const bool is_float = d.format == Format::kFp32;
   const int64_t Kp = round_up(b0.K, d.kpad());
   Call cl{};
@@ -560,6 +567,8 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, int64_t flush_k, bool narro
 
   const int64_t mr = d.mr;
   const int64_t mp = ceil_div(M, mr), np = b0.n_panels;
+  cl.dt = tail;
+  cl.tail_panel = mp - 1;
   // A read in place (XNNPACK-style) where the variant can and nothing about a row needs
   // computing first: every u8 code is valid (nothing to check, so nothing a concurrent
   // writer could slip past a check), the weight zero point leaves no row term (B0 == 0),
@@ -679,25 +688,51 @@ int64_t thread_min_macs(int64_t v) {
   return g_min_macs_per_thread.load();
 }
 
+CallTiles call_tiles(const PackedB& b, int64_t M, bool narrow) {
+  const KernelFamily& f = *b.family;
+  const int tile = f.tile_for(M, b.tile);
+  const KernelDesc& d = *f.tiles[tile];
+  CallTiles out{&d, nullptr, b.tile_flush_k[size_t(tile)]};
+  // The rows past the last full tile: the family's shortest tile that holds them, when it is
+  // shorter than d, takes d's depth blocks (flush period no shorter, kpad dividing d's) and
+  // needs no per-thread set-up (tile kernels configure their tile shape per thread).
+  auto fits = [](const KernelDesc& m, int64_t mflush, const KernelDesc& t, int64_t tflush) {
+    return t.mr < m.mr && !m.thread_begin && !t.thread_begin && t.kb == m.kb && t.nr == m.nr &&
+           m.kpad() % t.kpad() == 0 && (tflush == 0 || (mflush != 0 && tflush >= mflush));
+  };
+  const int64_t rem = M % d.mr;
+  const int ti = rem ? int(f.by_m[rem]) : 0;
+  if (ti && fits(d, out.flush_k, *f.tiles[ti], b.tile_flush_k[size_t(ti)])) out.tail = f.tiles[ti];
+  if (!narrow) return out;
+  const KernelDesc* nd = d.narrow;
+  if (!nd || !b.desc->narrow || nd->kb != b.desc->narrow->kb || nd->nr != b.desc->narrow->nr)
+    return {};
+  const int64_t nflush = flush_period(*nd, b.params);
+  const KernelDesc* nt = out.tail ? out.tail->narrow : nullptr;
+  if (nt && !fits(*nd, nflush, *nt, flush_period(*nt, b.params))) nt = nullptr;
+  return {nd, nt, nflush};
+}
+
 void gemm(const PackedB& b, const void* x, int64_t M, int64_t ldx, int32_t zx, void* c,
           int64_t ldc, int threads) {
   if (threads < 1) throw std::invalid_argument("threads must be >= 1");
   if (M < 1) return;
-  const int tile = b.family->tile_for(M, b.tile);
-  const KernelDesc& d = *b.family->tiles[tile];
-  if (d.format == Format::kFp32 && zx != 0)
+  const CallTiles t = call_tiles(b, M, false);
+  if (t.main->format == Format::kFp32 && zx != 0)
     throw std::invalid_argument("fp32 activations take no zero point");
   // The exact-but-faster variant when the codes allow it (the pack check decides).
-  const KernelDesc* nd = d.narrow;
-  if (nd && b.desc->narrow && nd->kb == b.desc->narrow->kb && nd->nr == b.desc->narrow->nr &&
+  if (t.main->narrow &&
       narrow_plausible(static_cast<const uint8_t*>(x), b.K, b.desc->narrow_x_max)) {
-    try {
-      gemm_on(b, *nd, flush_period(*nd, b.params), true, x, M, ldx, zx, c, ldc, threads);
-      return;
-    } catch (const NarrowMiss&) {
+    const CallTiles n = call_tiles(b, M, true);
+    if (n.main) {
+      try {
+        gemm_on(b, *n.main, n.tail, n.flush_k, true, x, M, ldx, zx, c, ldc, threads);
+        return;
+      } catch (const NarrowMiss&) {
+      }
     }
   }
-  gemm_on(b, d, b.tile_flush_k[size_t(tile)], false, x, M, ldx, zx, c, ldc, threads);
+  gemm_on(b, *t.main, t.tail, t.flush_k, false, x, M, ldx, zx, c, ldc, threads);
 }
 
 }  // namespace lowbit

@@ -130,6 +130,17 @@ DirectAFn direct_a_kernel(const KernelDesc& d);  // driver.cpp
 void gemm(const PackedB& b, const void* x, int64_t M, int64_t ldx, int32_t zx, void* c,
           int64_t ldc, int threads);
 int max_threads();  // the pool's capacity
+
+// The tiles a call of M rows runs on b: `main` for the full micro-panels (with its flush
+// period) and `tail` for the rows past them (nullptr: main runs them, padded); with
+// narrow, the narrow (exact-but-faster) companions of those tiles (main nullptr when b has
+// none).  gemm() runs exactly these; _core.call_tiles shows them.
+struct CallTiles {
+  const KernelDesc* main = nullptr;
+  const KernelDesc* tail = nullptr;
+  int64_t flush_k = 0;
+};
+CallTiles call_tiles(const PackedB& b, int64_t M, bool narrow);
 // Multiply-adds per thread below which a call uses fewer threads (x2 for integer formats,
 // x16 for tile kernels);
 // v >= 0 sets it.  Returns the value in force.

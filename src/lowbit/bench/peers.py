@@ -9,6 +9,9 @@ the same load. --x127 draws int8 activations from 0..127, where onnxruntime's AV
 and whether onnxruntime's result is exact is printed. Also prints lowbit's thread scaling
 (1 thread against each other count, paired in its own interleaved group, for every shape,
 flagging those whose one-thread time is >= 200 us) and the per-call cost at M=1, K=N=128.
+At more than one thread, each numpy call is followed by a busy wait until OpenBLAS's
+spinning workers have parked (settle_s): a user running one library never sees the other's
+spinning threads, and lowbit timed inside that window runs at its one-thread speed.
 Prints markdown; shapes above --max-gop giga-MACs are skipped (said so in the output).
 """
 
@@ -20,7 +23,7 @@ import sys
 import numpy as np
 
 from . import stats
-from .timing import interleaved, paired_ratios, timed
+from .timing import interleaved, openblas_spin_s, paired_ratios, spin, timed
 
 PEER = {"int8": "onnxruntime MatMulInteger", "fp32": "numpy/OpenBLAS"}
 
@@ -58,8 +61,17 @@ def _scaling(fmt: str, tier: str, x, w, more, repeat: int):
 
     pw = lowbit.pack_weights(w, fmt, tier=tier)
     calls = {t: (lambda t=t: lowbit.matmul(x, pw, threads=t)) for t in (1, *more)}
+    spin(settle_s(fmt, max(more)))  # the peer timed just before may still hold a core
     tm = interleaved({0: calls}, repeat, subsamples=3, warmup_rounds=2)[0]
     return stats.median(tm[1]), [stats.median(paired_ratios(tm, 1, t)) for t in more]
+
+
+def settle_s(fmt: str, threads: int) -> float:
+    """Busy-wait after a peer's multi-threaded call before timing anything else: OpenBLAS's
+    workers spin ~0.1 s after a call (timing.openblas_spin_s), and lowbit's 2-thread call made
+    in that window ran at its 1-thread speed. onnxruntime's spin was measured not to matter
+    (lowbit int8 2-thread times the same 0 and 50 ms after an onnxruntime call)."""
+    return openblas_spin_s() if fmt == "fp32" and threads > 1 else 0.0
 
 
 def per_call(fn, n: int = 20000, rounds: int = 5) -> float:
@@ -103,7 +115,8 @@ def main(suite: str = "default", threads=(1, 2), repeat: int = 5, max_gop: float
                 mine, peer, note = _pair(fmt, tiers[fmt], x, w, t)
                 with threadpool_limits(t, user_api="blas"):
                     tm = interleaved({0: {"lowbit": mine, "peer": peer}}, repeat,
-                                     subsamples=3, warmup_rounds=2)[0]
+                                     subsamples=3, warmup_rounds=2,
+                                     settle={"peer": settle_s(fmt, t)})[0]
                 r = stats.median(paired_ratios(tm, "peer", "lowbit"))
                 ta, tb = stats.median(tm["lowbit"]), stats.median(tm["peer"])
                 ratios.setdefault((fmt, t), []).append((s.name, r))

@@ -11,6 +11,7 @@ the minimum discards it. Ratios are taken within a round (a paired design).
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Callable, Mapping
 
@@ -29,6 +30,42 @@ def timed(fn: Callable[[], object], n: int) -> float:
     return (time.perf_counter() - t0) / n
 
 
+def spin(seconds: float) -> None:
+    """Busy-waits (a sleep would let the vCPU idle, and the next call start cold)."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        pass
+
+
+def openblas_spin_s() -> float:
+    """How long OpenBLAS's worker threads keep spinning after a multi-threaded call: 2^t
+    time-stamp-counter ticks (t = OPENBLAS_THREAD_TIMEOUT, 4..30, default 28), with a margin.
+    A spinning worker holds a core: a multi-threaded call of another library made within that
+    window runs at about its one-thread speed (measured on a 2-core Zen 3 VM: lowbit fp32
+    196x256x2304 at 2 threads 2.8 ms for the first 0.11 s after a numpy call, 1.4 ms after).
+    Nobody running one library sees that, so a paired comparison waits it out."""
+    try:
+        t = int(os.environ.get("OPENBLAS_THREAD_TIMEOUT") or os.environ.get("GOTO_THREAD_TIMEOUT")
+                or 28)
+    except ValueError:
+        t = 28
+    t = min(max(t, 4), 30)
+    return 1.2 * (1 << t) / _tsc_hz()
+
+
+def _tsc_hz() -> float:
+    """The time-stamp counter's rate: on x86 Linux, BogoMIPS is twice it (the delay loop is
+    calibrated on the TSC); 2 GHz where that is not known (a longer, safe wait)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("bogomips"):
+                    return max(float(line.split(":")[1]) / 2 * 1e6, 1e9)
+    except (OSError, ValueError):
+        pass
+    return 2e9
+
+
 def calls_per_timing(calls: Mapping[str, Callable], target_s: float = TARGET_SAMPLE_S) -> int:
     """The same call count for every member of a group, set by the slowest one."""
     slowest = max(timed(c, 3) for c in calls.values())
@@ -37,8 +74,12 @@ def calls_per_timing(calls: Mapping[str, Callable], target_s: float = TARGET_SAM
 
 def interleaved(groups: Mapping[object, Mapping[str, Callable]], rounds: int, *,
                 subsamples: int = SUBSAMPLES, warmup_rounds: int = WARMUP_ROUNDS,
-                target_s: float = TARGET_SAMPLE_S) -> dict:
+                target_s: float = TARGET_SAMPLE_S,
+                settle: Mapping[str, float] | None = None) -> dict:
     """{group: {name: [seconds per call, one per round]}}.
+
+    settle: {name: seconds} to busy-wait after each timing of that call, so that the call's
+    spinning worker threads (openblas_spin_s) have parked before the next call is timed.
 
     Rounds of all groups are interleaved too (round i of every group, then round i + 1), so a
     burst of load lasting a second touches a slice of every group's samples instead of all of
@@ -46,12 +87,14 @@ def interleaved(groups: Mapping[object, Mapping[str, Callable]], rounds: int, *,
     """
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, got {rounds}")
+    settle = dict(settle or {})
     prepared = {g: (dict(calls), calls_per_timing(calls, target_s)) for g, calls in groups.items()}
     out = {g: {name: [] for name in calls} for g, (calls, _) in prepared.items()}
     for _ in range(warmup_rounds):  # page in buffers, settle caches and clock
         for calls, n in prepared.values():
-            for fn in calls.values():
+            for name, fn in calls.items():
                 timed(fn, n)
+                spin(settle.get(name, 0.0))
     for i in range(rounds):
         for g, (calls, n) in prepared.items():
             names = list(calls)
@@ -61,6 +104,7 @@ def interleaved(groups: Mapping[object, Mapping[str, Callable]], rounds: int, *,
             for _ in range(subsamples):
                 for name in rot:
                     best[name] = min(best[name], timed(calls[name], n))
+                    spin(settle.get(name, 0.0))
             for name in rot:
                 out[g][name].append(best[name])
     return out
