@@ -155,6 +155,23 @@ def test_tail_tile_rows_are_exact(fmt, tier):
                     np.testing.assert_array_equal(c, first)
 
 
+@pytest.mark.parametrize("fmt,tier", format_tiers())
+def test_edge_panels_of_every_width_are_exact(fmt, tier):
+    """The last B panel with 1..nr real columns (a half-width edge kernel serves those with
+    at most nr/2), on full tiles and tail tiles, full-range and (int8) 7-bit codes."""
+    rng = np.random.default_rng(17)
+    nr = max(v.nr for v in lowbit.variants() if v.format == fmt and v.tier == tier)
+    K = 300
+    for N in range(1, 2 * nr + 2):
+        x, w = random_operands(rng, fmt, 15, N, K)
+        p = lowbit.pack_weights(w, fmt, tier=tier)
+        xs = [x, (x >> 1).astype(x.dtype)] if fmt == "int8" else [x]  # 0..127: the 7-bit path
+        for xv in xs:
+            for M in (1, 6, 15):
+                c = lowbit.matmul(np.ascontiguousarray(xv[:M]), p)
+                assert_matches_reference(c, xv[:M], w, fmt)
+
+
 def int8_avx2_or_skip():
     if "avx2" not in lowbit.tiers("int8"):
         pytest.skip("no avx2 int8 tier here")

@@ -446,6 +446,11 @@ inline void correct_rows(const Call& cl, int32_t* c, int64_t rows, int64_t cols,
   }
 }
 
+// Whether the edge kernel of d serves a B panel with nv real columns.
+inline bool edge_kernel(const KernelDesc& d, int64_t nv) {
+  return d.ukernel_edge && nv < d.nr && (d.edge_cols == 0 || nv <= d.edge_cols);
+}
+
 // One region: A micro-panels [q0, q1) of the chunk starting at panel p0 x B panels [j0, j1).
 void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t j0, int64_t j1) {
   const KernelDesc& d = *cl.d;
@@ -487,7 +492,7 @@ void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t 
                 dq.ukernel(kc, ap, bp, cp, cl.ldc, accumulate);
                 continue;
               }
-              (nv < nr && dq.ukernel_edge ? dq.ukernel_edge : dq.ukernel)(kc, ap, bp, tile_f, nr, 0);
+              (edge_kernel(dq, nv) ? dq.ukernel_edge : dq.ukernel)(kc, ap, bp, tile_f, nr, 0);
               for (int64_t r = 0; r < mv; ++r)
                 for (int64_t v = 0; v < nv; ++v)
                   cp[r * cl.ldc + v] = accumulate ? cp[r * cl.ldc + v] + tile_f[r * nr + v]
@@ -507,7 +512,7 @@ void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t 
               if (direct)
                 cl.direct(kc, ax, cl.ldx, bp, tile_i, nr, 0);
               else
-                dq.ukernel(kc, ap, bp, tile_i, nr, 0);
+                (edge_kernel(dq, nv) ? dq.ukernel_edge : dq.ukernel)(kc, ap, bp, tile_i, nr, 0);
               for (int64_t r = 0; r < mv; ++r) {
                 uint32_t* crow = reinterpret_cast<uint32_t*>(cp + r * cl.ldc);
                 const uint32_t* trow = reinterpret_cast<const uint32_t*>(tile_i + r * nr);

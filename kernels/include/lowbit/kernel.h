@@ -123,9 +123,10 @@ struct KernelDesc {
     d.wide_panels = panels;
     return d;
   }
-  constexpr KernelDesc with_edge(UKernelFn fn) const {
+  constexpr KernelDesc with_edge(UKernelFn fn, int cols = 0) const {
     KernelDesc d = *this;
     d.ukernel_edge = fn;
+    d.edge_cols = cols;
     return d;
   }
 
@@ -169,9 +170,12 @@ struct KernelDesc {
   // result however its panels are split.
   UPanelsFn ukernel_wide = nullptr;
   int wide_panels = 0;
-  // When set, the kernel for an edge tile (a B panel with fewer than nr real columns): such a
-  // panel is never part of a wide call, so its summation order is free.
+  // When set, the kernel for an edge tile (a B panel with fewer than nr real columns, and at
+  // most edge_cols of them when edge_cols > 0): such a panel is never part of a wide call,
+  // so its summation order is free.  With edge_cols, it computes only the tile's first
+  // edge_cols columns (half the vectors: N = 35 on 16-column panels computed 48 columns).
   UKernelFn ukernel_edge = nullptr;
+  int edge_cols = 0;
 
  private:
   static constexpr KernelDesc make(const char* name, Format f, const char* tier, Tile t,

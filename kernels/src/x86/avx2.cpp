@@ -60,15 +60,18 @@ void f32_1x16_edge(int64_t kc, const void* a, const void* b, void* c, int64_t, i
 constexpr Blocking kBlocking{96, 1024, 3072};
 #define LB_F32(MR)                                                                      \
   constexpr KernelDesc kF32_##MR = KernelDesc::fp32("f32_gemm_" #MR "x16__avx2", "avx2", MR, \
-                                                    kNR, {96, 256, 3072}, f32_tile<Ymm, MR>);
+                                                    kNR, {96, 256, 3072}, f32_tile<Ymm, MR>) \
+                                  .with_edge(f32_tile<Ymm, MR, 1>, kNR / 2);
 // Each int8 tile carries its 7-bit companion (KernelDesc::narrow), same mr.
 #define LB_INT8(MR)                                                                            \
   constexpr KernelDesc kInt8n_##MR =                                                           \
       KernelDesc::acc32("qu7s8_gemm_" #MR "x16c4__avx2", Format::kInt8, "avx2", {MR, kNR, 4, 4}, \
-                        Elem::kU8, Elem::kS8, kBlocking, qu7s8_c4<Ymm, MR>);                   \
+                        Elem::kU8, Elem::kS8, kBlocking, qu7s8_c4<Ymm, MR>)                    \
+          .with_edge(qu7s8_c4<Ymm, MR, 1>, kNR / 2);                                            \
   constexpr KernelDesc kInt8_##MR =                                                            \
       KernelDesc::acc32("qu8s8_gemm_" #MR "x16c2__avx2", Format::kInt8, "avx2", {MR, kNR, 2, 2}, \
                         Elem::kS16, Elem::kS8, {96, 512, 3072}, qu8s8_c2<Ymm, MR>)            \
+          .with_edge(qu8s8_c2<Ymm, MR, 1>, kNR / 2)                                             \
           .with_narrow(&kInt8n_##MR, 127);
 // int4: activations 0..15 (as the signed operand), weights 0..15 as nibbles; one
 // vpmaddubsw step (2 products) must fit int16: it saturates.

@@ -73,9 +73,12 @@ void f32_row1(int64_t kc, const void* a, const void* b, void* c, int64_t, int ac
 }
 
 // fp32 MR x NR: vfmadd231ps with the A element broadcast, 2*MR accumulators.
-template <class V, int MR>
+// NV = 1: only the first V::kLanes columns (the edge kernel of panels that narrow: the
+// others are stored as 0); each column sums in the same order as with NV = 2.
+template <class V, int MR, int NV = 2>
 void f32_tile(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
   static_assert(MR >= 1 && MR <= kMaxRows, "LB_ROWS spells out 14 rows");
+  static_assert(NV == 1 || NV == 2, "one or two vectors of columns");
   constexpr int kNR = nr_of<V>();
   using F = typename V::F;
   const float* A = static_cast<const float*>(a);
@@ -95,16 +98,17 @@ void f32_tile(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, in
   if (r < MR) {                                \
     const F av = V::bcast_f(A + r);            \
     c##r##0 = V::fmadd(av, b0, c##r##0);       \
-    c##r##1 = V::fmadd(av, b1, c##r##1);       \
+    if constexpr (NV > 1)                      \
+      c##r##1 = V::fmadd(av, b1, c##r##1);     \
     if constexpr (!V::kUnrollF32) {            \
       LB_PIN(c##r##0);                         \
-      LB_PIN(c##r##1);                         \
+      if constexpr (NV > 1) LB_PIN(c##r##1);   \
     }                                          \
   }
 #define LB_K_STEP                              \
   {                                            \
     const F b0 = V::load_bf(B);                \
-    const F b1 = V::load_bf(B + V::kLanes);    \
+    const F b1 = NV > 1 ? V::load_bf(B + V::kLanes) : b0; \
     LB_ROWS(LB_FMA)                            \
     A += MR;                                   \
     B += kNR;                                  \
@@ -135,23 +139,26 @@ void f32_tile(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, in
 // Exact u8 x s8 without VNNI.  A: int16 [kc/2][MR][2] (x widened while packing);
 // B: int8 [kc/2][NR][2], sign-extended in registers; vpmaddwd pair sums never saturate
 // (2 * 255 * 128 < 2^31).
-template <class V, int MR>
+// NV = 1: the first V::kLanes columns only (as f32_tile).
+template <class V, int MR, int NV = 2>
 void qu8s8_c2(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
   static_assert(MR >= 1 && MR <= kMaxRows, "LB_ROWS spells out 14 rows");
+  static_assert(NV == 1 || NV == 2, "one or two vectors of columns");
   constexpr int kNR = nr_of<V>();
   const int16_t* A = static_cast<const int16_t*>(a);
   const int8_t* B = static_cast<const int8_t*>(b);
   LB_ROWS(LB_DECL_I)
   for (int64_t g = 0; g < kc / 2; ++g) {
     const typename V::I b0 = V::widen_s8(B);
-    const typename V::I b1 = V::widen_s8(B + kNR);
+    const typename V::I b1 = NV > 1 ? V::widen_s8(B + kNR) : b0;
 #define LB_MADD(r)                                            \
   if (r < MR) {                                               \
     const typename V::I av = V::set1_32(x86::load32(A + 2 * r));   \
     c##r##0 = V::add32(c##r##0, V::madd16(av, b0));           \
-    c##r##1 = V::add32(c##r##1, V::madd16(av, b1));           \
+    if constexpr (NV > 1)                                     \
+      c##r##1 = V::add32(c##r##1, V::madd16(av, b1));         \
     LB_PIN(c##r##0);                                          \
-    LB_PIN(c##r##1);                                          \
+    if constexpr (NV > 1) LB_PIN(c##r##1);                    \
   }
     LB_ROWS(LB_MADD)
 #undef LB_MADD
@@ -274,9 +281,11 @@ void lowbit_c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, i
 // products into int16: |sum| <= 2 * 127 * 128 = 32512, so it never saturates for such
 // activations (it would for codes >= 128); vpmaddwd with ones widens the two pair sums of
 // each column into int32.  No sign extension of B.
-template <class V, int MR>
+// NV = 1: the first V::kLanes columns only (as f32_tile).
+template <class V, int MR, int NV = 2>
 void qu7s8_c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
   static_assert(MR >= 1 && MR <= kMaxRows, "LB_ROWS spells out 14 rows");
+  static_assert(NV == 1 || NV == 2, "one or two vectors of columns");
   constexpr int kNR = nr_of<V>();
   using I = typename V::I;
   const uint8_t* A = static_cast<const uint8_t*>(a);
@@ -285,14 +294,15 @@ void qu7s8_c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, in
   const I ones = V::set1_16(1);
   for (int64_t g = 0; g < kc / 4; ++g) {
     const I b0 = V::load_b(B);
-    const I b1 = V::load_b(B + 2 * kNR);
+    const I b1 = NV > 1 ? V::load_b(B + 2 * kNR) : b0;
 #define LB_Q7(r)                                                           \
   if (r < MR) {                                                            \
     const I av = V::set1_32(x86::load32(A + 4 * r));                       \
     c##r##0 = V::add32(c##r##0, V::madd16(V::maddubs(av, b0), ones));      \
-    c##r##1 = V::add32(c##r##1, V::madd16(V::maddubs(av, b1), ones));      \
+    if constexpr (NV > 1)                                                  \
+      c##r##1 = V::add32(c##r##1, V::madd16(V::maddubs(av, b1), ones));    \
     LB_PIN(c##r##0);                                                       \
-    LB_PIN(c##r##1);                                                       \
+    if constexpr (NV > 1) LB_PIN(c##r##1);                                 \
   }
     LB_ROWS(LB_Q7)
 #undef LB_Q7
