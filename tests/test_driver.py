@@ -434,6 +434,29 @@ def test_blocking_inputs_are_reported():
     assert all(v >= 0 for v in cs.values())
 
 
+def _sysfs_cache(level):
+    from pathlib import Path
+
+    for d in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            if int((d / "level").read_text()) == level and (d / "type").read_text().strip() != "Instruction":
+                size = (d / "size").read_text().strip()
+                return int(size[:-1]) << {"K": 10, "M": 20}[size[-1]] if size[-1] in "KM" else int(size)
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+def test_cache_sizes_are_the_kernels_view():
+    """Where Linux's sysfs lists the caches, the blocking uses its sizes (what lscpu prints),
+    not glibc's sysconf (which said L3 = 256 MiB for a 32 MiB L3 on an EPYC guest)."""
+    cs = _core.cache_sizes()
+    want = {"l1d": _sysfs_cache(1), "l2": _sysfs_cache(2), "l3": _sysfs_cache(3)}
+    if None in want.values():
+        pytest.skip("no sysfs cache description here")
+    assert cs == want
+
+
 # ---- A read in place (AMX): no packing where nothing about a row needs computing first --
 
 DIRECT_SHAPES = [(31, 32, 27), (32, 32, 64), (33, 40, 70), (95, 64, 288), (1000, 35, 27),

@@ -64,15 +64,15 @@ int64_t sysfs_cache(int level, bool data) {
 
 const CacheSizes& cache_sizes() {
   static const CacheSizes c = [] {
-    CacheSizes s{0, 0, 0};
+    // The kernel's view (sysfs, what lscpu prints) first: glibc's sysconf decodes CPUID
+    // itself and on an AMD EPYC (Zen 3) KVM guest said L3 = 256 MiB where sysfs and lscpu
+    // say 32 MiB.
+    CacheSizes s{sysfs_cache(1, true), sysfs_cache(2, true), sysfs_cache(3, true)};
 #if defined(_SC_LEVEL1_DCACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE) && defined(_SC_LEVEL3_CACHE_SIZE)
-    s.l1d = std::max<long>(0, sysconf(_SC_LEVEL1_DCACHE_SIZE));
-    s.l2 = std::max<long>(0, sysconf(_SC_LEVEL2_CACHE_SIZE));
-    s.l3 = std::max<long>(0, sysconf(_SC_LEVEL3_CACHE_SIZE));
+    if (!s.l1d) s.l1d = std::max<long>(0, sysconf(_SC_LEVEL1_DCACHE_SIZE));
+    if (!s.l2) s.l2 = std::max<long>(0, sysconf(_SC_LEVEL2_CACHE_SIZE));
+    if (!s.l3) s.l3 = std::max<long>(0, sysconf(_SC_LEVEL3_CACHE_SIZE));
 #endif
-    if (!s.l1d) s.l1d = sysfs_cache(1, true);
-    if (!s.l2) s.l2 = sysfs_cache(2, true);
-    if (!s.l3) s.l3 = sysfs_cache(3, true);
     return s;
   }();
   return c;
