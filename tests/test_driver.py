@@ -172,6 +172,43 @@ def test_edge_panels_of_every_width_are_exact(fmt, tier):
                 assert_matches_reference(c, xv[:M], w, fmt)
 
 
+def test_fp32_in_place_a_gives_the_packed_bits(tmp_path):
+    """fp32 calls with few B panels read A in place (no packing) on tiers with an in-place
+    tile; each element must sum in the packed tile's order: the same bits with the in-place
+    path turned off (LOWBIT_F32_DIRECT=0, read once per process, so in a child process)."""
+    rng = np.random.default_rng(19)
+    shapes = [(600, 16, 300), (37, 100, 1000), (13, 128, 2), (7, 40, 5000), (61, 129, 77)]
+    ops = [(rng.standard_normal((M, K), dtype=np.float32),
+            rng.standard_normal((K, N), dtype=np.float32)) for M, N, K in shapes]
+    np.savez(tmp_path / "ops.npz", *[a for pair in ops for a in pair])
+    code = textwrap.dedent(f"""
+        import numpy as np, lowbit
+        from lowbit import _core
+        _core.thread_min_macs(0)
+        z = np.load({str(tmp_path / "ops.npz")!r})
+        a = [z[f"arr_{{i}}"] for i in range(len(z.files))]
+        out = {{}}
+        for t in lowbit.tiers("fp32"):
+            for i in range(0, len(a), 2):
+                p = lowbit.pack_weights(a[i + 1], "fp32", tier=t)
+                for threads in (1, 3):
+                    out[f"{{t}}_{{i}}_{{threads}}"] = lowbit.matmul(a[i], p, threads=threads)
+        np.savez({str(tmp_path)!r} + "/out_" + __import__("os").environ.get("LOWBIT_F32_DIRECT", "1"), **out)
+    """)
+    import os
+
+    for flag in ("1", "0"):
+        subprocess.run([sys.executable, "-c", code], check=True,
+                       env={**os.environ, "LOWBIT_F32_DIRECT": flag})
+    on, off = np.load(tmp_path / "out_1.npz"), np.load(tmp_path / "out_0.npz")
+    assert sorted(on.files) == sorted(off.files) and on.files
+    for k in on.files:
+        np.testing.assert_array_equal(on[k], off[k], err_msg=k)
+        i = int(k.split("_")[-2])
+        x, w = ops[i // 2]
+        assert_matches_reference(on[k], x, w, "fp32")
+
+
 def int8_avx2_or_skip():
     if "avx2" not in lowbit.tiers("int8"):
         pytest.skip("no avx2 int8 tier here")

@@ -479,6 +479,11 @@ void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t 
           const bool multi = d.ukernel_wide && jr + wide <= jc_end && n0 + wide * nr <= b.N;
           for (int64_t q = ic; q < ic_end; ++q) {
             const KernelDesc& dq = cl.tile_of(p0 + q);
+            // In place: row i of x, from depth pc (elements of a_bits; lda in bytes).
+            const bool direct = p0 + q < cl.direct_end;
+            const uint8_t* ax = direct ? static_cast<const uint8_t*>(cl.x) +
+                                             ((p0 + q) * mr * cl.ldx + pc) * a_bits / 8
+                                       : nullptr;
             const uint8_t* ap = cl.abuf + q * cl.apanel_bytes + pc * dq.mr * a_bits / 8;
             const int64_t i = (p0 + q) * mr;
             const int64_t mv = std::min<int64_t>(dq.mr, cl.M - i);
@@ -488,11 +493,18 @@ void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t 
                 d.ukernel_wide(kc, ap, bp, b.panel_bytes, cp, accumulate);
                 continue;
               }
-              if (mv == dq.mr && nv == nr) {
+              if (direct) {  // a full micro-panel; an edge panel goes through the tile
+                if (nv == nr) {
+                  cl.direct(kc, ax, cl.ldx * 4, bp, cp, cl.ldc, accumulate);
+                  continue;
+                }
+                cl.direct(kc, ax, cl.ldx * 4, bp, tile_f, nr, 0);
+              } else if (mv == dq.mr && nv == nr) {
                 dq.ukernel(kc, ap, bp, cp, cl.ldc, accumulate);
                 continue;
+              } else {
+                (edge_kernel(dq, nv) ? dq.ukernel_edge : dq.ukernel)(kc, ap, bp, tile_f, nr, 0);
               }
-              (edge_kernel(dq, nv) ? dq.ukernel_edge : dq.ukernel)(kc, ap, bp, tile_f, nr, 0);
               for (int64_t r = 0; r < mv; ++r)
                 for (int64_t v = 0; v < nv; ++v)
                   cp[r * cl.ldc + v] = accumulate ? cp[r * cl.ldc + v] + tile_f[r * nr + v]
@@ -500,8 +512,6 @@ void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t 
               continue;
             }
             int32_t* cp = static_cast<int32_t*>(cl.c) + i * cl.ldc + n0;
-            const bool direct = p0 + q < cl.direct_end;
-            const uint8_t* ax = direct ? static_cast<const uint8_t*>(cl.x) + i * cl.ldx + pc : nullptr;
             if (mv == dq.mr && nv == nr) {
               if (direct)
                 cl.direct(kc, ax, cl.ldx, bp, cp, cl.ldc, accumulate);
@@ -594,6 +604,18 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, const KernelDesc* tail, int
       cl.direct_end = std::max<int64_t>(0, last_row + 1) / mr;
     }
   }
+  // fp32: no codes to check, so A can be read in place where the variant has an in-place
+  // form (every full micro-panel; the partial last one is packed).  Only for narrow calls
+  // (at most 8 B panels), where packing A costs a large share of the call: measured on
+  // Zen 3, one thread, M = 3136, K = 576: N = 16 28 -> 46 GFMA/s, N = 64 38 -> 44, but N = 256
+  // 43 -> 41 (every B panel re-reads A's strided rows).  LOWBIT_F32_DIRECT=0 turns it off
+  // (the bits are the same either way).
+  static const bool no_direct_f32 = [] {
+    const char* e = std::getenv("LOWBIT_F32_DIRECT");
+    return e && std::string(e) == "0";
+  }();
+  if (is_float && !no_direct_f32 && np <= 8 && (cl.direct = direct_a_kernel(d)))
+    cl.direct_end = M / mr;
   // One micro-panel of A (GEMV-like): no B micro-panel is reused across rows, so depth
   // blocks only cut B's stream; take the whole depth (up to the flush period).
   if (mp == 1) cl.blk.KC = flush_k ? std::min(flush_k, Kp) : Kp;
@@ -618,14 +640,29 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, const KernelDesc* tail, int
     cl.rowterm = s.rowterm.data();
   }
 
+  // Where all of B fits in L2, A is packed and consumed in blocks of half of L2 (a tall,
+  // skinny call: packed A then never leaves L2, and B costs nothing to sweep again per
+  // block); otherwise the whole range is packed first and B swept once per range.
+  // (3136x16x576 fp32: 20.9 -> GFMA/s with blocks; packed A had gone to L3 and back.)
+  const int64_t b_bytes = b0.K * b0.N * int64_t(elem_bits(d.b_elem)) / 8;
+  const int64_t l2 = cache_sizes().l2;
+  const int64_t sub = l2 > 0 && b_bytes <= l2 ? std::max<int64_t>(1, l2 / 2 / cl.apanel_bytes)
+                                              : INT64_MAX;
+  auto pack_and_compute = [&](int64_t p0, int64_t q0, int64_t q1) {
+    for (int64_t s0 = q0; s0 < q1; s0 += std::min(sub, q1 - s0)) {
+      const int64_t s1 = std::min(q1, s0 + sub);
+      pack_panels(cl, p0, s0, s1);
+      // Every code of the block passed the check: now the B this variant reads (a narrow
+      // attempt reads the narrow B only for panels already checked).
+      if (narrow && cl.b == &b0) cl.b = &narrow_packing(b0);
+      compute_region(cl, p0, s0, s1, 0, np);
+    }
+  };
   Pool& pool = Pool::get();
   for (int64_t p0 = 0; p0 < mp; p0 += chunk) {
     const int64_t cp = std::min(chunk, mp - p0);
     if (T == 1) {
-      pack_panels(cl, p0, 0, cp);
-      // Every code of the chunk passed the check: now the B this variant reads.
-      if (narrow && cl.b == &b0) cl.b = &narrow_packing(b0);
-      compute_region(cl, p0, 0, cp, 0, np);
+      pack_and_compute(p0, 0, cp);
       continue;
     }
     int64_t tm = 1, tn = 1;
@@ -638,9 +675,7 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, const KernelDesc* tail, int
       if (narrow && cl.b == &b0) cl.b = &narrow_packing(b0);
       const int64_t ntasks = std::min(cp, 4 * T);
       pool.run(T, ntasks, [&](int64_t t) {
-        const int64_t q0 = cp * t / ntasks, q1 = cp * (t + 1) / ntasks;
-        pack_panels(cl, p0, q0, q1);
-        compute_region(cl, p0, q0, q1, 0, np);
+        pack_and_compute(p0, cp * t / ntasks, cp * (t + 1) / ntasks);
       });
       continue;
     }
@@ -675,12 +710,14 @@ bool narrow_plausible(const uint8_t* x, int64_t K, int x_max) {
 }  // namespace
 
 #if defined(LOWBIT_ARCH_X86)
-DirectAFn amx_direct_a(const KernelDesc& d);  // x86/amx.cpp
+DirectAFn amx_direct_a(const KernelDesc& d);   // x86/amx.cpp
+DirectAFn avx2_direct_a(const KernelDesc& d);  // x86/avx2.cpp
 #endif
 
 DirectAFn direct_a_kernel(const KernelDesc& d) {
 #if defined(LOWBIT_ARCH_X86)
   if (std::strcmp(d.tier, "amx") == 0) return amx_direct_a(d);
+  if (std::strcmp(d.tier, "avx2") == 0) return avx2_direct_a(d);
 #endif
   (void)d;
   return nullptr;

@@ -113,6 +113,11 @@ constexpr KernelFamily kList[] = {
 
 }  // namespace
 
+// The in-place form of the main fp32 tile (the driver reads A from x where it has one).
+DirectAFn avx2_direct_a(const KernelDesc& d) {
+  return &d == &kF32_6 ? f32_tile_direct<Ymm, 6> : nullptr;
+}
+
 const FamilyList& kernels_avx2() {
   static const FamilyList l = {kList, sizeof(kList) / sizeof(kList[0])};
   return l;

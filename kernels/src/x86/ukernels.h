@@ -136,6 +136,60 @@ void f32_tile(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, in
 #undef LB_STORE
 }
 
+// f32_tile with A read in place: row r of the tile is x's row at a + r * lda bytes (no
+// packing; XNNPACK's GEMMs read A this way).  Each element sums in the same order as
+// f32_tile's (one FMA per k, k ascending), so packed and in-place panels give the same bits.
+template <class V, int MR>
+void f32_tile_direct(int64_t kc, const uint8_t* a, int64_t lda, const void* b, void* c,
+                     int64_t ldc, int accumulate) {
+  static_assert(MR >= 1 && MR <= kMaxRows, "LB_ROWS spells out 14 rows");
+  constexpr int kNR = nr_of<V>();
+  using F = typename V::F;
+  const float* B = static_cast<const float*>(b);
+#define LB_DECL(r) \
+  F c##r##0 = V::zero_f(), c##r##1 = V::zero_f(); \
+  const float* A##r = reinterpret_cast<const float*>(a + (r < MR ? r : 0) * lda);
+  LB_ROWS(LB_DECL)
+#undef LB_DECL
+#define LB_FMA(r)                              \
+  if (r < MR) {                                \
+    const F av = V::bcast_f(A##r + k);         \
+    c##r##0 = V::fmadd(av, b0, c##r##0);       \
+    c##r##1 = V::fmadd(av, b1, c##r##1);       \
+    if constexpr (!V::kUnrollF32) {            \
+      LB_PIN(c##r##0);                         \
+      LB_PIN(c##r##1);                         \
+    }                                          \
+  }
+#define LB_K_STEP                                   \
+  {                                                 \
+    const F b0 = V::load_bf(B + k * kNR);           \
+    const F b1 = V::load_bf(B + k * kNR + V::kLanes); \
+    LB_ROWS(LB_FMA)                                 \
+  }
+  if constexpr (V::kUnrollF32) {
+#pragma GCC unroll 4
+    for (int64_t k = 0; k < kc; ++k) LB_K_STEP
+  } else {
+    for (int64_t k = 0; k < kc; ++k) LB_K_STEP
+  }
+#undef LB_K_STEP
+#undef LB_FMA
+  float* C = static_cast<float*>(c);
+#define LB_STORE(r)                                                 \
+  if (r < MR) {                                                     \
+    float* row = C + r * ldc;                                       \
+    if (accumulate) {                                               \
+      c##r##0 = V::add_f(c##r##0, V::loadu_f(row));                 \
+      c##r##1 = V::add_f(c##r##1, V::loadu_f(row + V::kLanes));     \
+    }                                                               \
+    V::storeu_f(row, c##r##0);                                      \
+    V::storeu_f(row + V::kLanes, c##r##1);                          \
+  }
+  LB_ROWS(LB_STORE)
+#undef LB_STORE
+}
+
 // Exact u8 x s8 without VNNI.  A: int16 [kc/2][MR][2] (x widened while packing);
 // B: int8 [kc/2][NR][2], sign-extended in registers; vpmaddwd pair sums never saturate
 // (2 * 255 * 128 < 2^31).
