@@ -143,6 +143,9 @@ arm-native-test:
 # from the committed measurement reports/arm-model-x86.json: deterministic, so a CI run
 # leaves the committed reports as they are.  arm-model-report also measures this machine's
 # x86 kernels first (rewrites reports/arm-model-x86.json): run it to regenerate the reports.
+# The kernels are compiled with CMake's own commands: model.py configures the native-tests
+# graphs (aarch64 as arm-native-test does, and the host) in build/arm-model/ and reads their
+# compile_commands.json (ci/armmodel/cmake_graph.py).
 .PHONY: arm-model-report
 arm-model arm-model-report: install
 	bash ci/armmodel/tools.sh model

@@ -1,9 +1,11 @@
 """The ARM cycle models (ci/armmodel/model.py, reports/arm-model.json): llvm-mca and OSACA.
 
 The committed JSON is the issue-6 regression baseline, so its structure and internal
-arithmetic are checked on every run; regenerating it needs the aarch64 cross compiler,
-llvm-mca and OSACA and is skipped only when those are missing (then only the neon tier, to
-stay fast, compared exactly with the committed numbers when the tool versions match).
+arithmetic are checked on every run; regenerating it needs CMake, the aarch64 cross
+compiler, QEMU user mode, llvm-mca and OSACA and is skipped only when those are missing (then
+only the neon tier, to stay fast, compared exactly with the committed numbers when the tool
+versions match).  The model compiles with CMake's commands and nothing of its own: checked
+against compile_commands.json.
 The flush periods are checked against the overflow rule itself and, on aarch64 (in the
 arm64 image, `make arm-test`), against the library's own kernels.
 """
@@ -14,7 +16,9 @@ import importlib.util
 import json
 import math
 import platform
+import shlex
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -30,6 +34,15 @@ def load_model_module():
     sys.modules["armmodel"] = mod  # dataclasses look their module up here
     spec.loader.exec_module(mod)
     return mod
+
+
+# What the model's aarch64 graph needs (cmake/aarch64-native-tests.cmake; ci/armmodel/tools.sh
+# installs the two Debian packages).
+ARM_TOOLS = ("cmake", "ctest", "aarch64-linux-gnu-g++", "qemu-aarch64-static")
+
+
+def missing_tools(tools) -> list[str]:
+    return [t for t in tools if shutil.which(t) is None]
 
 
 def check_model(m: dict, tiers: tuple[str, ...]) -> None:
@@ -136,10 +149,9 @@ def test_committed_flush_periods_are_the_deepest_safe_depth():
     more padded step of k would overflow it.  The rule is restated here, not taken from
     the model script."""
     mod = load_model_module()
-    cxx = mod.read_flags()["ARM_CXX"]
-    if shutil.which(cxx) is None or shutil.which("qemu-aarch64-static") is None:
-        pytest.skip("the registry dump (model.registry_dump) needs the aarch64 cross compiler "
-                    "and qemu-aarch64-static (make arm-native-test installs them)")
+    if missing_tools(ARM_TOOLS):
+        pytest.skip(f"the registry dump (model.registry_dump) needs {missing_tools(ARM_TOOLS)} "
+                    "(make arm-native-test installs them)")
     m = json.loads(REPORT.read_text())
     for tier in mod.TIERS:
         for d in mod.main_descs(tier):
@@ -182,8 +194,7 @@ def test_committed_model_matches_the_library_kernels():
 def test_regenerated_neon_model(tmp_path):
     mod = load_model_module()
     mca = mod.find_llvm_mca()
-    cxx = mod.read_flags()["ARM_CXX"]
-    if mca is None or shutil.which(cxx) is None or importlib.util.find_spec("osaca") is None:
+    if mca is None or missing_tools(ARM_TOOLS) or importlib.util.find_spec("osaca") is None:
         pytest.skip(
             "llvm-mca, OSACA or the aarch64 cross compiler is missing "
             "(make arm-model installs them)"
@@ -203,6 +214,61 @@ def test_regenerated_neon_model(tmp_path):
     if same_tools:
         want = [k for k in committed["kernels"] if k["tier"] == "neon"]
         assert fresh["kernels"] == want, "reports/arm-model.json is stale: run make arm-model"
+
+
+def test_model_compiles_with_cmakes_commands_only(tmp_path, monkeypatch):
+    """Every compiler run of the model (ARM blocks, x86 objects, the registry dump) is a
+    command of CMake's compile_commands.json, read here from the file: the ARM assembly is
+    the entry with -c -> -S and -DLOWBIT_MCA added, the x86 object the entry itself; only the
+    output path differs, and it runs in the entry's directory.  A flag the model adds or
+    drops, or a TU it compiles by hand (the registry dump's sources were), fails this."""
+    x86_too = platform.machine() in ("x86_64", "AMD64")
+    if missing_tools(ARM_TOOLS + (("objdump",) if x86_too else ())):
+        pytest.skip(f"needs {missing_tools(ARM_TOOLS)} (make arm-model installs them)")
+    mod = load_model_module()
+    runs = []
+    real_run = subprocess.run
+
+    def spy(argv, *args, **kw):
+        runs.append(([str(a) for a in argv], kw.get("cwd")))
+        return real_run(argv, *args, **kw)
+
+    monkeypatch.setattr(subprocess, "run", spy)
+    for tier in mod.TIERS:
+        assert mod.compile_regions(tier, tmp_path)
+    if x86_too:
+        for tier in mod.X86_MODELS:
+            assert mod.x86.disassemble(tier, tmp_path)
+    assert mod.registry_dump()
+
+    entries = {}
+    for graph in ("aarch64", "x86"):
+        path = ROOT / "build/arm-model" / graph / "compile_commands.json"
+        if path.is_file():
+            entries.update({e["file"]: e for e in json.loads(path.read_text())})
+
+    def without_output(argv):
+        i = argv.index("-o")
+        return argv[:i] + argv[i + 2:]
+
+    compiled = set()
+    for argv, cwd in runs:
+        srcs = [a for a in argv if a.endswith((".cpp", ".cc", ".c"))]
+        if not srcs:
+            continue
+        (src,) = srcs
+        e = entries[src]  # a source the model compiles is one of CMake's, by its path
+        want = without_output(shlex.split(e["command"]))
+        got = without_output(argv)
+        if "-S" in got:
+            assert got.count("-DLOWBIT_MCA") == 1
+            got = [a for a in got if a != "-DLOWBIT_MCA"]
+            want = ["-S" if a == "-c" else a for a in want]
+        assert got == want, src
+        assert Path(cwd) == Path(e["directory"])
+        compiled.add(Path(src).relative_to(ROOT).as_posix())
+    assert compiled == {f"kernels/src/arm/{t}.cpp" for t in mod.TIERS} | (
+        {f"kernels/src/x86/{t}.cpp" for t in mod.X86_MODELS} if x86_too else set())
 
 
 CPUINFO = """processor\t: 0

@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """ARM cycle model of the aarch64 micro-kernels (``make arm-model``).
 
-Compiles each tier translation unit of kernels/src/arm/ with the aarch64 cross compiler and
-the same flags as the library (the tier table kernels/src/tiers.def) plus -DLOWBIT_MCA, which brackets one
-iteration of every micro-kernel's inner loop and its once-per-call epilogue with
-``// LLVM-MCA-BEGIN name`` / ``// LLVM-MCA-END name`` comments.  Each bracketed block is fed
-to ``llvm-mca`` for several ARM cores; cycles per iteration and the MACs per iteration
-(counted from the multiply instructions of the block itself and checked against the
-descriptor's mr x nr x k) give predicted MACs/cycle, and from those the speedups the papers
-report.
+Compiles each tier translation unit of kernels/src/arm/ to assembly with its command from
+CMake's compile_commands.json of the aarch64 native-tests graph (ci/armmodel/cmake_graph.py:
+the cross compiler and the library's flags, the tier's from the tier table
+kernels/src/tiers.def; no flag of this script's own), -c replaced by -S, plus -DLOWBIT_MCA,
+which brackets one iteration of every micro-kernel's inner loop and its once-per-call
+epilogue with ``// LLVM-MCA-BEGIN name`` / ``// LLVM-MCA-END name`` comments.  The variants
+come from the registry dump: that graph's registry_dump target, run under QEMU.  Each
+bracketed block is fed to ``llvm-mca`` for several ARM cores; cycles per iteration and the
+MACs per iteration (counted from the multiply instructions of the block itself and checked
+against the descriptor's mr x nr x k) give predicted MACs/cycle, and from those the speedups
+the papers report.
 
 Limits (repeated in the report): the inner loop only, in steady state, with every load
 hitting L1; no cache or memory effects, no packing, no driver.  llvm-mca's scheduling model
@@ -21,12 +24,10 @@ the issue-6 regression gate compares reports/arm-model.json exactly.
 from __future__ import annotations
 
 import argparse
-import functools
 import hashlib
 import json
 import os
 import re
-import shlex
 import shutil
 import subprocess
 import sys
@@ -36,7 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # osaca_model, x86
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # cmake_graph, osaca_model, x86
+import cmake_graph  # noqa: E402
 import osaca_model  # noqa: E402
 import x86  # noqa: E402
 from lowbit.bench.atomic import write_text  # noqa: E402  (run with the venv's python)
@@ -142,71 +144,25 @@ class Desc:
 # ---- sources ---------------------------------------------------------------------------
 
 
-# The compile settings the tiers share, as the library's build has them (CMakeLists.txt:
-# C++17, -O3; the x86 extension's TUs are Release PIC objects with hidden visibility; the
-# aarch64 harnesses of cmake/native-tests.cmake add -Wall -Wextra -Werror).  Each tier's own
-# flags are not repeated here: they are the flags column of the tier table.
-ARM_CXX = "aarch64-linux-gnu-g++"
-ARM_CXXFLAGS = "-O3 -std=c++17 -Wall -Wextra -Werror -Ikernels/include -Ikernels/src"
-X86_CXX = "g++"
-X86_CXXFLAGS = ("-O3 -DNDEBUG -std=gnu++17 -fPIC -fvisibility=hidden -DLOWBIT_ARCH_X86 "
-                "-Ikernels/include -Ikernels/src")
-TIER_ROW_RE = re.compile(r'^LOWBIT_TIER\((\w+),\s*(\w+),\s*\d+,\s*\d,\s*"[^"]*",\s*"([^"]*)"\)')
+_DUMP: list[tuple[dict, ...]] = []
 
 
-def tier_flags() -> dict[tuple[str, str], str]:
-    """{(arch, tier): compile flags} from the tier table (kernels/src/tiers.def), the one
-    copy that CMake, the registry and the native harnesses read too."""
-    out = {}
-    for line in (ROOT / "kernels/src/tiers.def").read_text().splitlines():
-        m = TIER_ROW_RE.match(line)
-        if m:
-            out[(m.group(2), m.group(1))] = m.group(3)
-    return out
+def registry_dump(jobs: int | None = None) -> tuple[dict, ...]:
+    """The registry dump (kernels/tests_native/registry_dump.cpp): the library's own list of
+    variants, the `registry_dump` target of the aarch64 graph (cmake_graph.py) built with
+    compile_jobs(jobs) compiles at a time and run under QEMU user mode as its ctest test runs
+    it; once per process."""
+    if not _DUMP:
+        out = cmake_graph.run_test_program("arm", "registry_dump", compile_jobs(jobs),
+                                           {"QEMU_CPU": "max"})  # every tier's variants anyway
+        _DUMP.append(tuple(json.loads(out)))
+    return _DUMP[0]
 
 
-def read_flags() -> dict[str, str]:
-    """Compilers, shared flags and each modelled tier's flags (ARM_MARCH_<tier> for the
-    aarch64 tiers, X86_MARCH_<tier> for the x86 tiers the model checks); ARM_CXX and
-    X86_CXX may be overridden from the environment."""
-    out = {"ARM_CXX": os.environ.get("ARM_CXX", ARM_CXX), "ARM_CXXFLAGS": ARM_CXXFLAGS,
-           "X86_CXX": os.environ.get("X86_CXX", X86_CXX), "X86_CXXFLAGS": X86_CXXFLAGS}
-    for (arch, tier), flags in tier_flags().items():
-        if arch == "arm":
-            out[f"ARM_MARCH_{tier}"] = flags
-        elif arch == "x86" and tier in X86_MODELS:
-            out[f"X86_MARCH_{tier}"] = flags
-    return out
-
-
-# The registry dump (kernels/tests_native/registry_dump.cpp): the library's own list of
-# variants, cross-built for aarch64 from the library's sources and run under QEMU user mode.
-# -O0: descriptors do not depend on optimisation, and it compiles in seconds.
-DUMP_SOURCES = ("arm/neon", "arm/dotprod", "arm/i8mm", "cpu_arm", "formats", "registry", "scalar",
-                "pack", "driver")
-
-
-@functools.lru_cache(maxsize=None)
-def registry_dump() -> tuple[dict, ...]:
-    flags = read_flags()
-    with tempfile.TemporaryDirectory(prefix="armmodel-registry-") as tmp:
-        objs = []
-        for src in (*DUMP_SOURCES, "../tests_native/registry_dump"):
-            tier = src.split("/")[-1]
-            march = flags.get(f"ARM_MARCH_{tier}", flags["ARM_MARCH_neon"])
-            obj = Path(tmp) / f"{tier}.o"
-            subprocess.run([flags["ARM_CXX"], *shlex.split(flags["ARM_CXXFLAGS"]), "-O0",
-                            "-DLOWBIT_ARCH_AARCH64", *shlex.split(march), "-c",
-                            str(ROOT / f"kernels/src/{src}.cpp"), "-o", str(obj)],
-                           check=True, cwd=ROOT)
-            objs.append(str(obj))
-        exe = Path(tmp) / "registry_dump"
-        subprocess.run([flags["ARM_CXX"], "-static", "-pthread", *objs, "-o", str(exe)],
-                       check=True, cwd=ROOT)
-        env = dict(os.environ, QEMU_CPU="max")  # every tier's variants are listed anyway
-        out = subprocess.run(["qemu-aarch64-static", str(exe)], check=True, capture_output=True,
-                             text=True, env=env).stdout
-    return tuple(json.loads(out))
+def compile_jobs(workers: int | None = None) -> int:
+    """Compiles at a time: CMAKE_BUILD_PARALLEL_LEVEL where set (as for cmake --build), else
+    `workers` (--jobs), else the CPUs."""
+    return int(os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL") or workers or os.cpu_count() or 1)
 
 
 def read_descs(tier: str) -> list[Desc]:
@@ -261,19 +217,12 @@ def flush_period(d: Desc) -> int:
 MARK_RE = re.compile(r"LLVM-MCA-(BEGIN|END)\s+(\S+)")
 
 
-def compile_regions(tier: str, flags: dict[str, str], workdir: Path) -> dict[str, list[str]]:
+def compile_regions(tier: str, workdir: Path) -> dict[str, list[str]]:
+    """The tier TU's LLVM-MCA blocks: its command from the aarch64 graph's
+    compile_commands.json with -c -> -S and -DLOWBIT_MCA, nothing else changed but -o."""
     asm = workdir / f"{tier}.s"
-    cmd = [
-        flags["ARM_CXX"],
-        *shlex.split(flags["ARM_CXXFLAGS"]),
-        *shlex.split(flags[f"ARM_MARCH_{tier}"]),
-        "-DLOWBIT_MCA",
-        "-S",
-        str(ROOT / f"kernels/src/arm/{tier}.cpp"),
-        "-o",
-        str(asm),
-    ]
-    subprocess.run(cmd, check=True, cwd=ROOT)
+    cmd = cmake_graph.tier_command("arm", tier)
+    subprocess.run(cmd.derive(asm, "-S", ("-DLOWBIT_MCA",)), check=True, cwd=cmd.directory)
     regions: dict[str, list[str]] = {}
     cur = None
     for line in asm.read_text().splitlines():
@@ -406,10 +355,10 @@ class Mca:
                 {k: self.known[k] for k in sorted(self.used) if k in self.known}, sort_keys=True))
 
 
-def sources_digest(flags: dict[str, str], versions: list[str]) -> str:
-    """Hash of what a compiled block depends on: every kernel source and header, the
-    flags and the compilers' versions."""
-    h = hashlib.sha256(json.dumps([sorted(flags.items()), versions]).encode())
+def sources_digest(cmd: cmake_graph.Command, version: str) -> str:
+    """Hash of what a TU's compiled blocks depend on: every kernel source and header, the
+    TU's command (from compile_commands.json) and its compiler's version."""
+    h = hashlib.sha256(json.dumps([cmd.argv, str(cmd.directory), version]).encode())
     for path in sorted((ROOT / "kernels").rglob("*")):
         if path.is_file() and path.suffix in (".cpp", ".h", ".hpp", ".inc"):
             h.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
@@ -444,26 +393,33 @@ def build(
     x86_tiers: tuple[str, ...] = tuple(X86_MODELS),
     workers: int = 1,
 ) -> dict:
-    flags = read_flags()
     jobs: list[tuple] = []  # OSACA analyses, run together at the end (in parallel)
     job_keys: list[tuple] = []
     mca_rt: dict[tuple, dict] = {}  # (kernel, cpu) -> llvm-mca rthroughput per mnemonic
-    cxx_version, x86_cxx_version = (subprocess.run(
-        [flags[key], "-dumpfullversion"], capture_output=True, text=True, check=True
-    ).stdout.strip() for key in ("ARM_CXX", "X86_CXX"))
-    digest = sources_digest(flags, [cxx_version, x86_cxx_version])
+    # Each TU's command from CMake's compile_commands.json (cmake_graph.py); the aarch64
+    # graph's compiler names the toolchain even when no ARM tier is modelled.
+    arm_cmds = {t: cmake_graph.tier_command("arm", t) for t in tiers}
+    x86_cmds = {t: cmake_graph.tier_command("x86", t) for t in x86_tiers}
+    arm_cxx = cmake_graph.tier_command("arm", TIERS[0]).compiler
+    versions = {c: subprocess.run([c, "-dumpfullversion"], capture_output=True, text=True,
+                                  check=True).stdout.strip()
+                for c in {arm_cxx, *(c.compiler for c in x86_cmds.values())}}
     kernels = []
     with tempfile.TemporaryDirectory(prefix="armmodel-") as tmp:
         work = Path(tmp)
         # The compiles are most of the run time outside the models: all at once, and
-        # not at all when no source, flag or compiler changed.
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            arm_f = {t: pool.submit(cached_compile, "arm", t, digest, compile_regions, t, flags,
-                                    work) for t in tiers}
-            x86_f = {t: pool.submit(cached_compile, "x86", t, digest, x86.disassemble, t, flags,
-                                    work) for t in x86_tiers}
+        # not at all when no source, command or compiler changed.
+        with ThreadPoolExecutor(max_workers=compile_jobs(workers)) as pool:
+            dump_f = pool.submit(registry_dump, workers)  # for read_descs below
+            arm_f = {t: pool.submit(cached_compile, "arm", t,
+                                    sources_digest(c, versions[c.compiler]), compile_regions, t,
+                                    work) for t, c in arm_cmds.items()}
+            x86_f = {t: pool.submit(cached_compile, "x86", t,
+                                    sources_digest(c, versions[c.compiler]), x86.disassemble, t,
+                                    work) for t, c in x86_cmds.items()}
             compiled = {t: f.result() for t, f in arm_f.items()}
             disassembled = {t: f.result() for t, f in x86_f.items()}
+            dump_f.result()
         mcas = Mca(mca, work, workers)
         for tier in tiers:
             regions = compiled[tier]
@@ -526,8 +482,8 @@ def build(
                         cpu: r3(r["total_cycles"] / r["iterations"]) for cpu, r in refs.items()
                     }
                 kernels.append(entry)
-        x86_part = (build_x86(mcas, x86_tiers, flags, x86_cxx_version, jobs, job_keys,
-                              mca_rt, disassembled) if x86_tiers else None)
+        x86_part = (build_x86(mcas, x86_cmds, versions, jobs, job_keys, mca_rt, disassembled)
+                    if x86_tiers else None)
         mcas.close()
     results = osaca_model.analyse_all(jobs, workers, OSACA_CACHE)
     pending: dict[tuple, dict] = {}
@@ -555,10 +511,10 @@ def build(
     return {
         "schema": "lowbit-arm-model/2",
         "toolchain": {
-            "cxx": f"{Path(flags['ARM_CXX']).name} {cxx_version}",
+            "cxx": f"{Path(arm_cxx).name} {versions[arm_cxx]}",
             "llvm_mca": mca_version(mca),
             "iterations": ITERATIONS,
-            "flags": {t: f"{flags['ARM_CXXFLAGS']} {flags[f'ARM_MARCH_{t}']}" for t in tiers},
+            "flags": {t: c.flags() for t, c in arm_cmds.items()},
         },
         "q46_params": q46_params(),
         "cpus": {cpu: list(feats) for cpu, feats in CPUS.items()},
@@ -684,12 +640,13 @@ def compare_models(pairs: list[tuple], mca_rt: dict, osaca_rt: dict) -> list[dic
     return out
 
 
-def build_x86(mcas: Mca, tiers: tuple[str, ...], flags: dict, cxx: str, jobs: list,
-              job_keys: list, mca_rt: dict, disassembled: dict) -> dict:
+def build_x86(mcas: Mca, cmds: dict[str, cmake_graph.Command], versions: dict[str, str],
+              jobs: list, job_keys: list, mca_rt: dict, disassembled: dict) -> dict:
     """The x86 k loops through both models (ci/armmodel/x86.py); OSACA's runs are queued
     on jobs/job_keys like the ARM ones."""
     kernels = []
-    for e in x86.extract(tiers, flags, disassembled):
+    tiers, cxx = tuple(cmds), next(iter(cmds.values())).compiler  # one compiler per graph
+    for e in x86.extract(tiers, disassembled):
         block = e.pop("block")
         e["kernel"] = f"{e['function']} ({e['tier']})"
         e["iterations_per_call"] = 1
@@ -707,8 +664,8 @@ def build_x86(mcas: Mca, tiers: tuple[str, ...], flags: dict, cxx: str, jobs: li
             job_keys.append((e, arch, "x86"))
         kernels.append(e)
     return {
-        "cxx": f"{Path(flags['X86_CXX']).name} {cxx}",
-        "flags": {t: f"{flags['X86_CXXFLAGS']} {flags[f'X86_MARCH_{t}']}" for t in tiers},
+        "cxx": f"{Path(cxx).name} {versions[cxx]}",
+        "flags": {t: c.flags() for t, c in cmds.items()},
         "models": {t: [list(p) for p in X86_MODELS[t]] for t in tiers},
         "kernels": kernels,
     }
@@ -1269,7 +1226,9 @@ def main(argv: list[str] | None = None) -> int:
         "by default the committed measurement is reused, so a CI run changes no report",
     )
     ap.add_argument(
-        "--jobs", type=int, default=os.cpu_count() or 1, help="processes for the OSACA analyses"
+        "--jobs", type=int, default=os.cpu_count() or 1,
+        help="processes for the OSACA analyses; compiles at a time unless "
+        "CMAKE_BUILD_PARALLEL_LEVEL is set"
     )
     ap.add_argument(
         "--llvm-mca", default=None, help="llvm-mca binary (default: llvm-mca-19, llvm-mca)"

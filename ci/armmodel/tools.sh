@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Makes sure the host tools of the aarch64 targets exist: the cross compiler, QEMU user mode
-# and (for the cycle model) llvm-mca.  Installs the Debian packages when missing and we are
-# root; apt uses the machine's own sources, nothing about a mirror lives in this repo.
+# Makes sure the host tools of the aarch64 targets exist: CMake (both configure the
+# native-tests graph), the cross compiler, QEMU user mode and (for the cycle model) llvm-mca.
+# Installs the Debian packages when missing and we are root; apt uses the machine's own
+# sources, nothing about a mirror lives in this repo.
 # Usage: tools.sh native|model
 set -euo pipefail
-need=(g++-aarch64-linux-gnu:aarch64-linux-gnu-g++)
+need=(cmake:cmake g++-aarch64-linux-gnu:aarch64-linux-gnu-g++)
 case "${1:-native}" in
   native) need+=(qemu-user-static:qemu-aarch64-static) ;;
   model) need+=(llvm-19:llvm-mca-19 qemu-user-static:qemu-aarch64-static) ;;  # qemu: the registry dump

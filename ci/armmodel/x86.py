@@ -2,8 +2,9 @@
 machine's own kernels, against a measurement.
 
 The x86 tier sources carry no LLVM-MCA markers, so the inner loop is found in the object
-code: each tier translation unit is compiled with the library's flags (its row of the tier
-table kernels/src/tiers.def, as CMakeLists.txt), disassembled with objdump, and in each
+code: each tier translation unit is compiled with its command from the host graph's
+compile_commands.json (cmake_graph.py: the library's sources and its row of the tier table
+kernels/src/tiers.def, as CMake builds them), disassembled with objdump, and in each
 micro-kernel function the backward branch whose body holds the most multiply instructions is
 the k loop.  That body (AT&T syntax, the closing branch included) goes to llvm-mca and OSACA.
 
@@ -18,12 +19,14 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cmake_graph  # noqa: E402
+
 # Micro-kernel function templates of each tier's main tile, by format ({mr}: the tile's
 # rows, from the registry: main_tile).  A renamed function fails loudly below.
 FUNCS = {
@@ -92,13 +95,12 @@ def main_tile(tier: str, fmt: str) -> tuple[int, int]:
     return tile
 
 
-def disassemble(tier: str, flags: dict[str, str], workdir: Path) -> dict[str, list[tuple]]:
-    """{demangled function: [(address, instruction text)]} of the tier's object code."""
+def disassemble(tier: str, workdir: Path) -> dict[str, list[tuple]]:
+    """{demangled function: [(address, instruction text)]} of the tier's object code, compiled
+    by its compile_commands.json command (only -o moved)."""
     obj = workdir / f"{tier}.o"
-    cmd = [flags["X86_CXX"], *shlex.split(flags["X86_CXXFLAGS"]),
-           *shlex.split(flags[f"X86_MARCH_{tier}"]), "-c",
-           str(ROOT / f"kernels/src/x86/{tier}.cpp"), "-o", str(obj)]
-    subprocess.run(cmd, check=True, cwd=ROOT)
+    cmd = cmake_graph.tier_command("x86", tier)
+    subprocess.run(cmd.derive(obj), check=True, cwd=cmd.directory)
     out = subprocess.run(["objdump", "-d", "--no-show-raw-insn", "-C", str(obj)],
                          check=True, capture_output=True, text=True).stdout
     funcs: dict[str, list[tuple]] = {}
@@ -129,14 +131,13 @@ def k_loop(code: list[tuple]) -> list[str]:
     return [".Lloop:"] + best if best else []
 
 
-def extract(tiers: tuple[str, ...], flags: dict[str, str], disassembled: dict | None = None
-            ) -> list[dict]:
+def extract(tiers: tuple[str, ...], disassembled: dict | None = None) -> list[dict]:
     """One entry per (tier, format): the k loop's instructions, tile and k per iteration.
     disassembled: {tier: disassemble()'s result} where already done."""
     out = []
     with tempfile.TemporaryDirectory(prefix="armmodel-x86-") as tmp:
         for tier in tiers:
-            funcs = (disassembled or {}).get(tier) or disassemble(tier, flags, Path(tmp))
+            funcs = (disassembled or {}).get(tier) or disassemble(tier, Path(tmp))
             for fmt, pattern in FUNCS[tier].items():
                 mr, nr = main_tile(tier, fmt)
                 want = pattern.format(mr=mr)
