@@ -30,10 +30,10 @@ import cmake_graph  # noqa: E402
 # Micro-kernel function templates of each tier's main tile, by format ({mr}: the tile's
 # rows, from the registry: main_tile).  A renamed function fails loudly below.
 FUNCS = {
-    "avx2": {"fp32": "f32_tile<lowbit::x86::Ymm, {mr}>", "int8": "qu8s8_c2<lowbit::x86::Ymm, {mr}>",
+    "avx2": {"fp32": "f32_tile<lowbit::x86::Ymm, {mr}, 2>", "int8": "qu8s8_c2<lowbit::x86::Ymm, {mr}, 2>",
              "int4": "lowbit_c4<lowbit::x86::Ymm, {mr}, true, false>",
              "4.6bit": "lowbit_c4<lowbit::x86::Ymm, {mr}, false, false>"},
-    "avx512": {"fp32": "f32_tile<lowbit::x86::Zmm, {mr}>", "int8": "qu8s8_c2<lowbit::x86::Zmm, {mr}>",
+    "avx512": {"fp32": "f32_tile<lowbit::x86::Zmm, {mr}, 2>", "int8": "qu8s8_c2<lowbit::x86::Zmm, {mr}, 2>",
                "int4": "lowbit_c4<lowbit::x86::Zmm, {mr}, true, true>",
                "4.6bit": "lowbit_c4<lowbit::x86::Zmm, {mr}, false, false>"},
 }
