@@ -60,7 +60,7 @@ def test_gemm(benchmark, case):
     if case["threads"] > 1:
         # The case before may be a numpy one whose OpenBLAS workers still spin (~0.1 s),
         # holding a core this multi-threaded case needs: wait them out first.
-        spin(openblas_spin_s())
+        spin(openblas_spin_s(), case["threads"])
     with prep.context:
         first = prep.fn()
         if prep.check is not None:

@@ -51,3 +51,43 @@ def test_order_rotates_and_groups_interleave(clock):
 def test_rounds_must_be_positive(clock):
     with pytest.raises(ValueError):
         timing.interleaved({"g": {"a": clock.fn("a", 1e-5)}}, rounds=0)
+
+
+def test_settle_waits_after_that_call_and_rewarms_before_each_timing(clock, monkeypatch):
+    """settle={"b": s}: a wait of s after every timing of b (its spinning pool parks before a
+    is timed), and one untimed call before every timing, which does not count."""
+    waits = []
+    cold = {"a": True}
+
+    def a():  # the first call after a wait is slow (a parked pool waking): untimed
+        clock.order.append("a")
+        clock.t += 1e-3 if cold["a"] else 1e-4
+        cold["a"] = False
+
+    b = clock.fn("b", 2e-4)
+    real_spin_calls = []
+
+    def spin(s, threads=1):
+        assert threads == 3
+        waits.append(s)
+        if s:
+            cold["a"] = True
+            real_spin_calls.append(s)
+
+    monkeypatch.setattr(timing, "spin", spin)
+    t = timing.interleaved({"g": {"a": a, "b": b}}, rounds=4, subsamples=2, warmup_rounds=0,
+                           target_s=1e-4, settle={"b": 0.25}, settle_threads=3)
+    assert real_spin_calls == [0.25] * (4 * 2)  # after each of b's timings, nothing else
+    assert sorted(set(waits)) == [0.0, 0.25]
+    assert timing.paired_ratios(t["g"], "b", "a") == pytest.approx([2.0] * 4)
+
+
+def test_openblas_spin_window_follows_its_timeout_setting(monkeypatch):
+    monkeypatch.setattr(timing, "_tsc_hz", lambda: 2e9)
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+    monkeypatch.delenv("GOTO_THREAD_TIMEOUT", raising=False)
+    assert timing.openblas_spin_s() == pytest.approx(1.2 * 2**28 / 2e9)
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "10")
+    assert timing.openblas_spin_s() == pytest.approx(1.2 * 2**10 / 2e9)
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "99")  # OpenBLAS clamps to 4..30
+    assert timing.openblas_spin_s() == pytest.approx(1.2 * 2**30 / 2e9)

@@ -69,8 +69,10 @@ def test_every_partition_is_exact(fmt, tier, M, N, K, cap, request):
     zw = 0 if fmt == "fp32" else int(spec.zw_range[0])
     p = lowbit.pack_weights(w, fmt, zero_point=zw, tier=tier, **params)
     first = None
+    kept = []  # alive: a freed result's buffer would be reused, hiding rows never written
     for threads in (1, 2, 3, 4, 5):
         c = lowbit.matmul(x, p, zero_point=zx, threads=threads)
+        kept.append(c)
         assert_matches_reference(c, x, w, fmt, zx, zw)
         if fmt != "fp32":
             continue
@@ -105,6 +107,31 @@ def _family_mrs(fmt, tier):
     mine = [v for v in lowbit.variants() if v.format == fmt and v.tier == tier]
     main = max(v.mr for v in mine)
     return main, sorted({v.mr for v in mine if v.mr < main})
+
+
+@pytest.mark.usefixtures("every_split")
+@pytest.mark.parametrize("fmt,tier", format_tiers())
+@pytest.mark.parametrize("b_vs_l2", ["B fits L2", "B beyond L2"])
+def test_m_split_with_and_without_l2_blocks_is_exact(fmt, tier, b_vs_l2):
+    """M-split calls pack and consume A in L2-sized blocks when all of B fits in L2, and in
+    one range per task when it does not: both, on 1..5 threads (a range end once overflowed
+    when B did not fit, and every task but the first computed nothing)."""
+    l2 = _core.cache_sizes()["l2"] or (1 << 20)
+    spec = lowbit.format_spec(fmt)
+    bits = {"fp32": 32, "int8": 8}.get(fmt, 4)
+    N = 16  # one B panel: the partition is an M split
+    K = max(8, int((l2 * (0.25 if b_vs_l2 == "B fits L2" else 1.5)) * 8 // bits // N))
+    if SLOW:
+        K = min(K, 20000)
+    rng = np.random.default_rng(K)
+    x, w = random_operands(rng, fmt, 61, N, K)
+    zx = 0 if fmt == "fp32" else int(spec.zx_range[1])
+    p = lowbit.pack_weights(w, fmt, tier=tier)
+    # Every result kept alive: a freed result's buffer is handed to the next call, and rows
+    # a call never wrote would still hold the previous call's (right) values.
+    kept = [lowbit.matmul(x, p, zero_point=zx, threads=threads) for threads in (1, 2, 3, 5)]
+    for c in kept:
+        assert_matches_reference(c, x, w, fmt, zx)
 
 
 @pytest.mark.parametrize("fmt,tier", format_tiers())

@@ -61,7 +61,7 @@ def _scaling(fmt: str, tier: str, x, w, more, repeat: int):
 
     pw = lowbit.pack_weights(w, fmt, tier=tier)
     calls = {t: (lambda t=t: lowbit.matmul(x, pw, threads=t)) for t in (1, *more)}
-    spin(settle_s(fmt, max(more)))  # the peer timed just before may still hold a core
+    spin(settle_s(fmt, max(more)), max(more))  # the peer timed just before may still hold a core
     tm = interleaved({0: calls}, repeat, subsamples=3, warmup_rounds=2)[0]
     return stats.median(tm[1]), [stats.median(paired_ratios(tm, 1, t)) for t in more]
 
@@ -116,7 +116,7 @@ def main(suite: str = "default", threads=(1, 2), repeat: int = 5, max_gop: float
                 with threadpool_limits(t, user_api="blas"):
                     tm = interleaved({0: {"lowbit": mine, "peer": peer}}, repeat,
                                      subsamples=3, warmup_rounds=2,
-                                     settle={"peer": settle_s(fmt, t)})[0]
+                                     settle={"peer": settle_s(fmt, t)}, settle_threads=t)[0]
                 r = stats.median(paired_ratios(tm, "peer", "lowbit"))
                 ta, tb = stats.median(tm["lowbit"]), stats.median(tm["peer"])
                 ratios.setdefault((fmt, t), []).append((s.name, r))

@@ -30,11 +30,37 @@ def timed(fn: Callable[[], object], n: int) -> float:
     return (time.perf_counter() - t0) / n
 
 
-def spin(seconds: float) -> None:
-    """Busy-waits (a sleep would let the vCPU idle, and the next call start cold)."""
+def spin(seconds: float, threads: int = 1) -> None:
+    """Busy-waits (a sleep would let the vCPU idle, and the next call start cold).  With
+    threads > 1 it keeps that many cores busy (lowbit fp32 calls on that many threads): an
+    idle vCPU of a virtual machine wakes slowly, and a 2-thread call timed right after one
+    core idled for 0.1 s ran at its one-thread speed (Zen 3 VM, 200-400 us shapes)."""
     t0 = time.perf_counter()
+    if threads > 1 and seconds > 0:
+        import lowbit
+
+        x, pw = _busy_operands()
+        while time.perf_counter() - t0 < seconds:
+            lowbit.matmul(x, pw, threads=threads)
+        return
     while time.perf_counter() - t0 < seconds:
         pass
+
+
+_BUSY: list = []
+
+
+def _busy_operands():
+    """256^3 fp32 (~0.2 ms on 2 cores): enough work to run on every thread."""
+    if not _BUSY:
+        import numpy as np
+
+        import lowbit
+
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((256, 256), dtype=np.float32)
+        _BUSY.append((x, lowbit.pack_weights(x, "fp32")))
+    return _BUSY[0]
 
 
 def openblas_spin_s() -> float:
@@ -75,11 +101,14 @@ def calls_per_timing(calls: Mapping[str, Callable], target_s: float = TARGET_SAM
 def interleaved(groups: Mapping[object, Mapping[str, Callable]], rounds: int, *,
                 subsamples: int = SUBSAMPLES, warmup_rounds: int = WARMUP_ROUNDS,
                 target_s: float = TARGET_SAMPLE_S,
-                settle: Mapping[str, float] | None = None) -> dict:
+                settle: Mapping[str, float] | None = None, settle_threads: int = 1) -> dict:
     """{group: {name: [seconds per call, one per round]}}.
 
     settle: {name: seconds} to busy-wait after each timing of that call, so that the call's
     spinning worker threads (openblas_spin_s) have parked before the next call is timed.
+    With settle, every timing starts with one untimed call: after the wait the timed call's
+    own pool is parked too, and waking it is not what a steady stream of calls pays.  The
+    wait keeps settle_threads cores busy (spin).
 
     Rounds of all groups are interleaved too (round i of every group, then round i + 1), so a
     burst of load lasting a second touches a slice of every group's samples instead of all of
@@ -94,7 +123,7 @@ def interleaved(groups: Mapping[object, Mapping[str, Callable]], rounds: int, *,
         for calls, n in prepared.values():
             for name, fn in calls.items():
                 timed(fn, n)
-                spin(settle.get(name, 0.0))
+                spin(settle.get(name, 0.0), settle_threads)
     for i in range(rounds):
         for g, (calls, n) in prepared.items():
             names = list(calls)
@@ -103,8 +132,10 @@ def interleaved(groups: Mapping[object, Mapping[str, Callable]], rounds: int, *,
             best = dict.fromkeys(rot, float("inf"))
             for _ in range(subsamples):
                 for name in rot:
+                    if settle:
+                        calls[name]()
                     best[name] = min(best[name], timed(calls[name], n))
-                    spin(settle.get(name, 0.0))
+                    spin(settle.get(name, 0.0), settle_threads)
             for name in rot:
                 out[g][name].append(best[name])
     return out
