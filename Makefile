@@ -10,7 +10,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 SOURCES := $(shell find kernels src -type f \( -name '*.cpp' -o -name '*.h' -o -name '*.py' -o -name 'CMakeLists.txt' \) 2>/dev/null) CMakeLists.txt pyproject.toml
 
 .PHONY: help venv install test test-sanitize bench bench-report accuracy history dashboard workflow-check regress baseline arm-test arm-model docker clean
-.PHONY: arm-native-test
+.PHONY: arm-native-test peers
 
 help:
 	@echo "make test           build into .venv and run the test suite"
@@ -24,6 +24,7 @@ help:
 	@echo "make arm-model      llvm-mca + OSACA cycle models of the aarch64 micro-kernels (reports/arm-model.*)"
 	@echo "make arm-model-report  the same after measuring this machine's x86 kernels (the error bars)"
 	@echo "make arm-native-test  aarch64 micro-kernels bit-exact under qemu (standalone, ~30 s)"
+	@echo "make peers          lowbit int8/fp32 against onnxruntime/numpy on every suite, 1 and 2 threads (reports/peers/)"
 	@echo "make regress        CI regression gate;  make baseline refreshes its baselines"
 	@echo "make history        record this commit's benchmarks in asv (.asv/results/<machine>/)"
 	@echo "make dashboard      asv publish into .asv/html (MERGE=\"dir ...\" merges other machines first)"
@@ -89,6 +90,20 @@ bench: install $(VENV)/.torch
 # Re-render the report from existing results without measuring again.
 bench-report: install
 	$(VENV)/bin/lowbit-bench report reports/results/$(SUITE).json --out $(BENCH_REPORT)
+
+# The driver against the production peers (README's peer tables): every suite at 1 and 2
+# threads, full-range int8 codes and (int8 only) codes 0..127, where onnxruntime's AVX2 path
+# is exact.  One file per suite and range under reports/peers/, each written when its run is
+# complete (an interrupted run keeps the suites it finished).  About 12 min on 2 cores.
+PEER_SUITES ?= default square cnn llm deepbench
+PEER_THREADS ?= 1,2
+peers: install
+	@for s in $(PEER_SUITES); do \
+	  $(VENV)/bin/lowbit-bench peers --suite $$s --threads $(PEER_THREADS) \
+	    --out reports/peers/$$s.md > /dev/null || exit 1; \
+	  $(VENV)/bin/lowbit-bench peers --suite $$s --threads $(PEER_THREADS) --x127 --formats int8 \
+	    --out reports/peers/$$s-x127.md > /dev/null || exit 1; \
+	done
 
 # Regression gate (ci/README.md). Run as a script with the venv's interpreter so the installed
 # lowbit (with its C++ extension) is imported, not the source tree's.

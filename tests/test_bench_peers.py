@@ -27,9 +27,11 @@ def test_peers_quick_suite(tmp_path):
     pytest.importorskip("threadpoolctl")
     from lowbit.bench.catalog import load_catalog
 
+    md = tmp_path / "peers" / "quick.md"
     out = _peers(["--suite", "quick", "--repeat", "1", "--threads", "1,2", "--x127",
-                  "--max-gop", "0.05"], tmp_path)
+                  "--max-gop", "0.05", "--out", str(md)], tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
+    assert md.read_text() == out.stdout  # --out: the same markdown, written when complete
     shapes = load_catalog(CATALOG).suite("quick")
     for s in shapes:
         rows = [l for l in out.stdout.splitlines()

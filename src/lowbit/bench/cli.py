@@ -116,11 +116,31 @@ def _cmd_headline(a) -> int:
     return headline(cls=a.cls, repeat=a.repeat, size=a.size)
 
 
+class _Tee:
+    """Writes through to stdout (progress) and keeps the text for --out."""
+
+    def __init__(self):
+        self.parts: list[str] = []
+
+    def write(self, s: str) -> int:
+        self.parts.append(s)
+        return sys.stdout.write(s)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
 def _cmd_peers(a) -> int:
     from .peers import main as peers
 
-    return peers(suite=a.suite, threads=a.threads, repeat=a.repeat, max_gop=a.max_gop,
-                 tier=a.tier, x127=a.x127, formats=_csv(a.formats), catalog=a.catalog)
+    out = _Tee() if a.out else sys.stdout
+    rc = peers(suite=a.suite, threads=a.threads, repeat=a.repeat, max_gop=a.max_gop,
+               tier=a.tier, x127=a.x127, formats=_csv(a.formats), catalog=a.catalog, out=out)
+    if a.out:  # whole, or not at all: an interrupted run leaves the previous file
+        from .atomic import write_text
+
+        print(f"wrote {write_text(a.out, ''.join(out.parts))}", file=sys.stderr)
+    return rc
 
 
 def _cmd_fingerprint(a) -> int:
@@ -192,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "onnxruntime's AVX2 path is exact")
     pe.add_argument("--formats", default="int8,fp32", help="comma list of int8, fp32")
     pe.add_argument("--catalog", help="shape catalog (default bench/shapes.toml)")
+    pe.add_argument("--out", help="also write the markdown to this file (atomically, when the "
+                    "run is complete)")
     pe.set_defaults(func=_cmd_peers)
 
     rf = sub.add_parser("roofline", help="run the roofline probes only (peaks, bandwidth)")
