@@ -597,7 +597,7 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, const KernelDesc* tail, int
     const int64_t max_dx = std::max<int64_t>(zx, 255 - zx);
     const int64_t max_dw = std::max(std::llabs(b0.w_dev_min), std::llabs(b0.w_dev_max));
     if (double(b0.K) * double(max_dx) * double(max_dw) <= double(INT32_MAX))
-      cl.direct = direct_a_kernel(d);
+      cl.direct = d.ukernel_direct;
     if (cl.direct) {
       const int64_t over = Kp - b0.K;  // bytes a row's loads reach past K
       const int64_t last_row = M - 1 - (over ? ceil_div(over, ldx) : 0);
@@ -614,7 +614,7 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, const KernelDesc* tail, int
     const char* e = std::getenv("LOWBIT_F32_DIRECT");
     return e && std::string(e) == "0";
   }();
-  if (is_float && !no_direct_f32 && np <= 8 && (cl.direct = direct_a_kernel(d)))
+  if (is_float && !no_direct_f32 && np <= 8 && (cl.direct = d.ukernel_direct))
     cl.direct_end = M / mr;
   // One micro-panel of A (GEMV-like): no B micro-panel is reused across rows, so depth
   // blocks only cut B's stream; take the whole depth (up to the flush period).
@@ -709,20 +709,6 @@ bool narrow_plausible(const uint8_t* x, int64_t K, int x_max) {
 }
 
 }  // namespace
-
-#if defined(LOWBIT_ARCH_X86)
-DirectAFn amx_direct_a(const KernelDesc& d);   // x86/amx.cpp
-DirectAFn avx2_direct_a(const KernelDesc& d);  // x86/avx2.cpp
-#endif
-
-DirectAFn direct_a_kernel(const KernelDesc& d) {
-#if defined(LOWBIT_ARCH_X86)
-  if (std::strcmp(d.tier, "amx") == 0) return amx_direct_a(d);
-  if (std::strcmp(d.tier, "avx2") == 0) return avx2_direct_a(d);
-#endif
-  (void)d;
-  return nullptr;
-}
 
 int max_threads() { return Pool::get().capacity(); }
 

@@ -119,12 +119,6 @@ struct ARowStats {
 void pack_a(const KernelDesc& d, const void* x, int64_t M, int64_t K, int64_t Kp, int64_t ldx,
             int64_t i0, const ACheck* check, uint8_t* out, ARowStats* stats);
 
-// A micro-kernel that reads A in place (u8 rows of x, stride lda bytes) instead of a packed
-// panel; otherwise as the variant's ukernel.  nullptr where the variant has none.
-using DirectAFn = void (*)(int64_t kc, const uint8_t* a, int64_t lda, const void* b, void* c,
-                           int64_t ldc, int accumulate);
-DirectAFn direct_a_kernel(const KernelDesc& d);  // driver.cpp
-
 // C (M x N, row stride ldc; int32 or float) = (x - zx)(w - zw).  Validates x's codes.
 // Runs on at most min(threads, max_threads(), work units) threads of a persistent pool.
 void gemm(const PackedB& b, const void* x, int64_t M, int64_t ldx, int32_t zx, void* c,

@@ -47,6 +47,10 @@ using UKernelFn = void (*)(int64_t kc, const void* a, const void* b, void* c, in
 
 using UPanelsFn = void (*)(int64_t kc, const void* a, const void* b, int64_t b_stride,
                           void* c, int accumulate);
+// A micro-kernel that reads A in place: rows of x (stride lda bytes) instead of a packed
+// panel; otherwise as the variant's ukernel (KernelDesc::ukernel_direct).
+using DirectAFn = void (*)(int64_t kc, const uint8_t* a, int64_t lda, const void* b, void* c,
+                           int64_t ldc, int accumulate);
 // Value -> stored transform of a packed operand: stored = value + offset(params).
 // (4.6bit re-centres activations this way; the driver folds the offset into the
 // row/column-sum corrections.)  nullptr means offset 0.
@@ -129,6 +133,11 @@ struct KernelDesc {
     d.edge_cols = cols;
     return d;
   }
+  constexpr KernelDesc with_direct(DirectAFn fn) const {
+    KernelDesc d = *this;
+    d.ukernel_direct = fn;
+    return d;
+  }
 
   const char* name;    // XNNPACK-style: "qs8_gemm_6x16c2__avx2"
   Format format;
@@ -176,6 +185,10 @@ struct KernelDesc {
   // edge_cols columns (half the vectors: N = 35 on 16-column panels computed 48 columns).
   UKernelFn ukernel_edge = nullptr;
   int edge_cols = 0;
+  // When set, the in-place form of ukernel: A read from x's rows (stride lda bytes) for
+  // full micro-panels.  The driver uses it where the codes need no check or are checked
+  // without staging (it decides when; the tier only supplies the kernel).
+  DirectAFn ukernel_direct = nullptr;
 
  private:
   static constexpr KernelDesc make(const char* name, Format f, const char* tier, Tile t,

@@ -9,7 +9,7 @@
 //      16 * 16 * 64 = 16384 MACs per instruction.  A 32x32 register tile is 4 C tiles
 //      (tmm0-3), 2 A tiles (tmm4-5: rows 0-15 and 16-31) and 2 B tiles (tmm6-7: columns
 //      0-15 and 16-31), so each k-block of 64 does 4 tile loads for 4 tdpbusd.
-//  The 32-row variant also has an in-place form (amx_direct_a): the A tiles are loaded
+//  The 32-row variant also has an in-place form (KernelDesc::ukernel_direct): the A tiles are loaded
 //      straight from x's rows (stride ldx), used by the driver where A needs no packing.
 //  Small-M companions (1, 2, 4 rows) use vpdpbusd on the same packed B (dpbusd_zmm.h).
 //  Packed layouts (kernel.h): A u8 [kc/64][32][64] (ka = 64: a 16x64-byte A tile is 16
@@ -157,7 +157,8 @@ constexpr Blocking kAmxBlocking{256, 1024, 2048};
 constexpr KernelDesc kInt8_32 =
     KernelDesc::acc32("qu8s8_gemm_32x32c4__amx", Format::kInt8, "amx", {32, kNR, kKA, 4},
                       Elem::kU8, Elem::kS8, kAmxBlocking, u8s8_amx_x32c4<2>)
-        .with_thread_hooks(tiles_begin, tiles_end);
+        .with_thread_hooks(tiles_begin, tiles_end)
+        .with_direct(u8s8_amx_x32c4_direct);
 constexpr KernelDesc kInt8_16 =
     KernelDesc::acc32("qu8s8_gemm_16x32c4__amx", Format::kInt8, "amx", {16, kNR, kKA, 4},
                       Elem::kU8, Elem::kS8, kAmxBlocking, u8s8_amx_x32c4<1>)
@@ -177,10 +178,6 @@ constexpr KernelFamily kList[] = {
 };
 
 }  // namespace
-
-DirectAFn amx_direct_a(const KernelDesc& d) {
-  return &d == &kInt8_32 ? u8s8_amx_x32c4_direct : nullptr;
-}
 
 const FamilyList& kernels_amx() {
   static const FamilyList l = {kList, sizeof(kList) / sizeof(kList[0])};
