@@ -91,3 +91,23 @@ def test_openblas_spin_window_follows_its_timeout_setting(monkeypatch):
     assert timing.openblas_spin_s() == pytest.approx(1.2 * 2**10 / 2e9)
     monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "99")  # OpenBLAS clamps to 4..30
     assert timing.openblas_spin_s() == pytest.approx(1.2 * 2**30 / 2e9)
+
+
+def test_rewarm_calls_once_untimed_before_each_timing(clock):
+    """rewarm=True: one untimed call before every timing (no wait): a call that is slow only
+    right after another member ran (a parked pool waking) is timed warm."""
+    last = {"who": None}
+
+    def member(name, cost):
+        def call():
+            clock.order.append(name)
+            clock.t += cost + (1e-3 if last["who"] != name else 0)  # slow after the other
+            last["who"] = name
+        return call
+
+    groups = {"g": {"a": member("a", 1e-4), "b": member("b", 2e-4)}}
+    t = timing.interleaved(groups, rounds=3, subsamples=2, warmup_rounds=0, target_s=1e-4,
+                           rewarm=True)
+    assert timing.paired_ratios(t["g"], "b", "a") == pytest.approx([2.0] * 3)
+    t = timing.interleaved(groups, rounds=3, subsamples=1, warmup_rounds=0, target_s=1e-4)
+    assert timing.paired_ratios(t["g"], "b", "a") != pytest.approx([2.0] * 3)

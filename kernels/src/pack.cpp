@@ -519,36 +519,60 @@ bool pack_rows_direct(const KernelDesc& d, const uint8_t* x, int64_t M, int64_t 
 #endif
 
 #if defined(__SSE2__)
-// 4-byte groups of byte codes (the VNNI layout [Kp/4][mr][4]) whose fill code stores 0
-// (x_min + offset == 0): rows straight from x into the panel, 16 codes (4 groups) of a row
-// per load, with the range and sums taken from the very registers that are stored (the
-// checked codes are the multiplied ones).  Rows go 4 at a time (a 4x4 transpose of groups,
-// one 16-byte store per group), then 2 (8-byte stores), then 1.  The load straddling K is
-// a full 16-byte load when it stays inside x (the lanes past K are replaced by the fill code
-// in the register), else it goes through a small buffer.  Replaces the staged path's per-row
-// copies, which cost ~10 instructions per code at K = 27.
-void pack_c4_from_x(int mr, const uint8_t* x, int64_t M, int64_t K, int64_t Kp, int64_t ldx,
-                    int64_t i0, const ACheck& chk, uint8_t* panel, ARowStats* stats,
-                    CodeRange& rg) {
+// 4-byte groups (the VNNI byte layout [Kp/4][mr][4], Dst = uint8_t; AVX2 int8's widened
+// layout [Kp/2][mr][2], Dst = int16_t) of codes whose fill stores 0 (x_min + offset == 0):
+// rows straight from x into the panel, 16 codes of a row per load, with the range and sums
+// taken from the very registers that are stored (the checked codes are the multiplied ones).
+// Rows go 4 at a time (a 4x4 transpose of groups, one 16-byte store per group), then 2
+// (8-byte stores), then 1.  The load straddling K is a full 16-byte load when it stays
+// inside x (the lanes past K are replaced by the fill code in the register), else it goes
+// through a small buffer.  Replaces the staged path's per-row copies, which cost ~10
+// instructions per code at K = 27.
+template <typename Dst>
+void pack_groups4_from_x(int mr, const uint8_t* x, int64_t M, int64_t K, int64_t Kp,
+                         int64_t ldx, int64_t i0, const ACheck& chk, Dst* panel,
+                         ARowStats* stats, CodeRange& rg) {
+  static_assert(sizeof(Dst) == 1 || sizeof(Dst) == 2, "byte or int16 elements");
+  constexpr int kGroupCodes = 4 / int(sizeof(Dst));  // codes per 4-byte group
   const __m128i zero = _mm_setzero_si128(), z = _mm_set1_epi8(char(chk.zx));
-  const __m128i o = _mm_set1_epi8(char(chk.a_offset));
+  const __m128i o8 = _mm_set1_epi8(char(chk.a_offset)), o16 = _mm_set1_epi16(short(chk.a_offset));
   const __m128i fill = _mm_set1_epi8(char(chk.x_min));
   const __m128i lane = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  const int64_t groups = Kp / 4, stride = int64_t(mr) * 4;
+  const int64_t groups = Kp / kGroupCodes, stride = int64_t(mr) * 4;  // bytes per group row
+  uint8_t* out = reinterpret_cast<uint8_t*>(panel);
   const int64_t end = (M - 1) * ldx + K;  // one past x's last code
   const int64_t pads = round_up(Kp, 16) - K;  // lanes of each real row summed that are fills
   const int64_t fill_pos = std::max(chk.x_min - chk.zx, 0);
   __m128i vlo = rg.lo, vhi = rg.hi;
+  // Stores groups g0 .. g0 + ng - 1 (ng <= 4) of `rows` rows from r0, one vector per row.
+  auto emit = [&](const __m128i* v, int rows, int r0, int64_t g0, int64_t ng) {
+    uint8_t* d = out + g0 * stride + int64_t(r0) * 4;
+    if (rows == 4) {
+      const __m128i t0 = _mm_unpacklo_epi32(v[0], v[1]), t1 = _mm_unpacklo_epi32(v[2], v[3]);
+      const __m128i t2 = _mm_unpackhi_epi32(v[0], v[1]), t3 = _mm_unpackhi_epi32(v[2], v[3]);
+      const __m128i gs[4] = {_mm_unpacklo_epi64(t0, t1), _mm_unpackhi_epi64(t0, t1),
+                             _mm_unpacklo_epi64(t2, t3), _mm_unpackhi_epi64(t2, t3)};
+      for (int64_t g = 0; g < ng; ++g) _mm_storeu_si128(reinterpret_cast<__m128i*>(d + g * stride), gs[g]);
+    } else if (rows == 2) {
+      const __m128i t0 = _mm_unpacklo_epi32(v[0], v[1]), t2 = _mm_unpackhi_epi32(v[0], v[1]);
+      const __m128i gs[4] = {t0, _mm_srli_si128(t0, 8), t2, _mm_srli_si128(t2, 8)};
+      for (int64_t g = 0; g < ng; ++g) _mm_storel_epi64(reinterpret_cast<__m128i*>(d + g * stride), gs[g]);
+    } else {
+      alignas(16) uint8_t b[16];
+      _mm_store_si128(reinterpret_cast<__m128i*>(b), v[0]);
+      for (int64_t g = 0; g < ng; ++g) std::memcpy(d + g * stride, b + 4 * g, 4);
+    }
+  };
   for (int r0 = 0; r0 < mr;) {
     const int rows = mr - r0 >= 4 ? 4 : mr - r0 >= 2 ? 2 : 1;
     __m128i vsum[4] = {zero, zero, zero, zero}, vpos[4] = {zero, zero, zero, zero};
-    for (int64_t k0 = 0; k0 < Kp; k0 += 16) {  // k0 < K: Kp - K < 4
+    for (int64_t k0 = 0; k0 < Kp; k0 += 16) {  // k0 < K: Kp - K < kpad <= 4
       const int64_t n = std::min<int64_t>(16, K - k0);
       __m128i v[4];
       for (int j = 0; j < rows; ++j) {
         const int64_t i = i0 + r0 + j;
         if (i >= M) {
-          v[j] = _mm_add_epi8(fill, o);
+          v[j] = fill;
           continue;
         }
         const uint8_t* src = x + i * ldx + k0;
@@ -568,31 +592,20 @@ void pack_c4_from_x(int mr, const uint8_t* x, int64_t M, int64_t K, int64_t Kp, 
         vhi = _mm_max_epu8(vhi, a);
         vsum[j] = _mm_add_epi64(vsum[j], _mm_sad_epu8(a, zero));
         vpos[j] = _mm_add_epi64(vpos[j], _mm_sad_epu8(_mm_subs_epu8(a, z), zero));
-        v[j] = _mm_add_epi8(a, o);
+        v[j] = a;
       }
-      const int64_t g0 = k0 / 4;
-      const int ng = int(std::min<int64_t>(4, groups - g0));
-      uint8_t* d = panel + g0 * stride + int64_t(r0) * 4;
-      __m128i gs[4];
-      if (rows == 4) {
-        const __m128i t0 = _mm_unpacklo_epi32(v[0], v[1]), t1 = _mm_unpacklo_epi32(v[2], v[3]);
-        const __m128i t2 = _mm_unpackhi_epi32(v[0], v[1]), t3 = _mm_unpackhi_epi32(v[2], v[3]);
-        gs[0] = _mm_unpacklo_epi64(t0, t1);
-        gs[1] = _mm_unpackhi_epi64(t0, t1);
-        gs[2] = _mm_unpacklo_epi64(t2, t3);
-        gs[3] = _mm_unpackhi_epi64(t2, t3);
-        for (int g = 0; g < ng; ++g) _mm_storeu_si128(reinterpret_cast<__m128i*>(d + g * stride), gs[g]);
-      } else if (rows == 2) {
-        const __m128i t0 = _mm_unpacklo_epi32(v[0], v[1]), t2 = _mm_unpackhi_epi32(v[0], v[1]);
-        gs[0] = t0;
-        gs[1] = _mm_srli_si128(t0, 8);
-        gs[2] = t2;
-        gs[3] = _mm_srli_si128(t2, 8);
-        for (int g = 0; g < ng; ++g) _mm_storel_epi64(reinterpret_cast<__m128i*>(d + g * stride), gs[g]);
-      } else {
-        alignas(16) uint8_t b[16];
-        _mm_store_si128(reinterpret_cast<__m128i*>(b), v[0]);
-        for (int g = 0; g < ng; ++g) std::memcpy(d + g * stride, b + 4 * g, 4);
+      const int64_t g0 = k0 / kGroupCodes;
+      if constexpr (sizeof(Dst) == 1) {
+        for (int j = 0; j < rows; ++j) v[j] = _mm_add_epi8(v[j], o8);
+        emit(v, rows, r0, g0, std::min<int64_t>(4, groups - g0));
+      } else {  // codes 0..7 and 8..15 widened: groups g0..g0+3 and g0+4..g0+7
+        __m128i lo[4], hi[4];
+        for (int j = 0; j < rows; ++j) {
+          lo[j] = _mm_add_epi16(_mm_unpacklo_epi8(v[j], zero), o16);
+          hi[j] = _mm_add_epi16(_mm_unpackhi_epi8(v[j], zero), o16);
+        }
+        emit(lo, rows, r0, g0, std::min<int64_t>(4, groups - g0));
+        if (groups > g0 + 4) emit(hi, rows, r0, g0 + 4, std::min<int64_t>(4, groups - g0 - 4));
       }
     }
     for (int j = 0; j < rows; ++j) {
@@ -623,8 +636,8 @@ void pack_a_codes(const KernelDesc& d, const uint8_t* x, int64_t M, int64_t K, i
   CodeRange rg;
 #if defined(__SSE2__)
   if (pack_rows_direct(d, x, M, K, Kp, ldx, i0, chk, panel, stats, rg)) goto checked;
-  if (sizeof(Dst) == 1 && ka == 4 && fill_is_pad) {
-    pack_c4_from_x(mr, x, M, K, Kp, ldx, i0, chk, reinterpret_cast<uint8_t*>(panel), stats, rg);
+  if (ka * int(sizeof(Dst)) == 4 && fill_is_pad) {
+    pack_groups4_from_x(mr, x, M, K, Kp, ldx, i0, chk, panel, stats, rg);
     goto checked;
   }
 #endif

@@ -62,7 +62,7 @@ def _scaling(fmt: str, tier: str, x, w, more, repeat: int):
     pw = lowbit.pack_weights(w, fmt, tier=tier)
     calls = {t: (lambda t=t: lowbit.matmul(x, pw, threads=t)) for t in (1, *more)}
     spin(settle_s(fmt, max(more)), max(more))  # the peer timed just before may still hold a core
-    tm = interleaved({0: calls}, repeat, subsamples=3, warmup_rounds=2)[0]
+    tm = interleaved({0: calls}, repeat, subsamples=3, warmup_rounds=2, rewarm=True)[0]
     return stats.median(tm[1]), [stats.median(paired_ratios(tm, 1, t)) for t in more]
 
 

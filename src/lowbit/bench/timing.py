@@ -101,14 +101,18 @@ def calls_per_timing(calls: Mapping[str, Callable], target_s: float = TARGET_SAM
 def interleaved(groups: Mapping[object, Mapping[str, Callable]], rounds: int, *,
                 subsamples: int = SUBSAMPLES, warmup_rounds: int = WARMUP_ROUNDS,
                 target_s: float = TARGET_SAMPLE_S,
-                settle: Mapping[str, float] | None = None, settle_threads: int = 1) -> dict:
+                settle: Mapping[str, float] | None = None, settle_threads: int = 1,
+                rewarm: bool = False) -> dict:
     """{group: {name: [seconds per call, one per round]}}.
 
     settle: {name: seconds} to busy-wait after each timing of that call, so that the call's
     spinning worker threads (openblas_spin_s) have parked before the next call is timed.
     With settle, every timing starts with one untimed call: after the wait the timed call's
     own pool is parked too, and waking it is not what a steady stream of calls pays.  The
-    wait keeps settle_threads cores busy (spin).
+    wait keeps settle_threads cores busy (spin).  rewarm: the untimed call before every
+    timing without a wait (a multi-threaded call timed right after a one-thread one would
+    otherwise pay for waking the pool that parked meanwhile, which back-to-back calls never
+    pay).
 
     Rounds of all groups are interleaved too (round i of every group, then round i + 1), so a
     burst of load lasting a second touches a slice of every group's samples instead of all of
@@ -132,7 +136,7 @@ def interleaved(groups: Mapping[object, Mapping[str, Callable]], rounds: int, *,
             best = dict.fromkeys(rot, float("inf"))
             for _ in range(subsamples):
                 for name in rot:
-                    if settle:
+                    if settle or rewarm:
                         calls[name]()
                     best[name] = min(best[name], timed(calls[name], n))
                     spin(settle.get(name, 0.0), settle_threads)
