@@ -75,15 +75,23 @@ void f32_row1(int64_t kc, const void* a, const void* b, void* c, int64_t, int ac
 // fp32 MR x NR: vfmadd231ps with the A element broadcast, 2*MR accumulators.
 // NV = 1: only the first V::kLanes columns (the edge kernel of panels that narrow: the
 // others are stored as 0); each column sums in the same order as with NV = 2.
-template <class V, int MR, int NV = 2>
-void f32_tile(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
+// kDirect: A read in place, row r of the tile at a + r * lda floats (no packing; XNNPACK's
+// GEMMs read A this way); else the packed panel [kc][MR] (lda unused).  Each element sums in
+// the same order either way (one FMA per k, k ascending), so packed and in-place panels give
+// the same bits.
+template <class V, int MR, int NV, bool kDirect>
+[[gnu::always_inline]] inline void f32_tile_body(int64_t kc, const float* a, int64_t lda,
+                                                 const void* b, void* c, int64_t ldc,
+                                                 int accumulate) {
   static_assert(MR >= 1 && MR <= kMaxRows, "LB_ROWS spells out 14 rows");
   static_assert(NV == 1 || NV == 2, "one or two vectors of columns");
   constexpr int kNR = nr_of<V>();
+  constexpr int64_t kStep = kDirect ? 1 : MR;  // floats from one k to the next in a row
   using F = typename V::F;
-  const float* A = static_cast<const float*>(a);
   const float* B = static_cast<const float*>(b);
-#define LB_DECL(r) F c##r##0 = V::zero_f(), c##r##1 = V::zero_f();
+#define LB_DECL(r)                                  \
+  F c##r##0 = V::zero_f(), c##r##1 = V::zero_f();   \
+  const float* A##r = a + (r < MR ? r : 0) * (kDirect ? lda : 1);
   LB_ROWS(LB_DECL)
 #undef LB_DECL
   if constexpr (V::kPrefetchC) {
@@ -96,7 +104,7 @@ void f32_tile(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, in
   }
 #define LB_FMA(r)                              \
   if (r < MR) {                                \
-    const F av = V::bcast_f(A + r);            \
+    const F av = V::bcast_f(A##r + k * kStep); \
     c##r##0 = V::fmadd(av, b0, c##r##0);       \
     if constexpr (NV > 1)                      \
       c##r##1 = V::fmadd(av, b1, c##r##1);     \
@@ -105,13 +113,11 @@ void f32_tile(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, in
       if constexpr (NV > 1) LB_PIN(c##r##1);   \
     }                                          \
   }
-#define LB_K_STEP                              \
-  {                                            \
-    const F b0 = V::load_bf(B);                \
-    const F b1 = NV > 1 ? V::load_bf(B + V::kLanes) : b0; \
-    LB_ROWS(LB_FMA)                            \
-    A += MR;                                   \
-    B += kNR;                                  \
+#define LB_K_STEP                                                      \
+  {                                                                    \
+    const F b0 = V::load_bf(B + k * kNR);                              \
+    const F b1 = NV > 1 ? V::load_bf(B + k * kNR + V::kLanes) : b0;    \
+    LB_ROWS(LB_FMA)                                                    \
   }
   if constexpr (V::kUnrollF32) {
 #pragma GCC unroll 4
@@ -136,58 +142,17 @@ void f32_tile(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, in
 #undef LB_STORE
 }
 
-// f32_tile with A read in place: row r of the tile is x's row at a + r * lda bytes (no
-// packing; XNNPACK's GEMMs read A this way).  Each element sums in the same order as
-// f32_tile's (one FMA per k, k ascending), so packed and in-place panels give the same bits.
+template <class V, int MR, int NV = 2>
+void f32_tile(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
+  f32_tile_body<V, MR, NV, false>(kc, static_cast<const float*>(a), 0, b, c, ldc, accumulate);
+}
+
+// f32_tile with A read in place (KernelDesc::ukernel_direct): lda in bytes.
 template <class V, int MR>
 void f32_tile_direct(int64_t kc, const uint8_t* a, int64_t lda, const void* b, void* c,
                      int64_t ldc, int accumulate) {
-  static_assert(MR >= 1 && MR <= kMaxRows, "LB_ROWS spells out 14 rows");
-  constexpr int kNR = nr_of<V>();
-  using F = typename V::F;
-  const float* B = static_cast<const float*>(b);
-#define LB_DECL(r) \
-  F c##r##0 = V::zero_f(), c##r##1 = V::zero_f(); \
-  const float* A##r = reinterpret_cast<const float*>(a + (r < MR ? r : 0) * lda);
-  LB_ROWS(LB_DECL)
-#undef LB_DECL
-#define LB_FMA(r)                              \
-  if (r < MR) {                                \
-    const F av = V::bcast_f(A##r + k);         \
-    c##r##0 = V::fmadd(av, b0, c##r##0);       \
-    c##r##1 = V::fmadd(av, b1, c##r##1);       \
-    if constexpr (!V::kUnrollF32) {            \
-      LB_PIN(c##r##0);                         \
-      LB_PIN(c##r##1);                         \
-    }                                          \
-  }
-#define LB_K_STEP                                   \
-  {                                                 \
-    const F b0 = V::load_bf(B + k * kNR);           \
-    const F b1 = V::load_bf(B + k * kNR + V::kLanes); \
-    LB_ROWS(LB_FMA)                                 \
-  }
-  if constexpr (V::kUnrollF32) {
-#pragma GCC unroll 4
-    for (int64_t k = 0; k < kc; ++k) LB_K_STEP
-  } else {
-    for (int64_t k = 0; k < kc; ++k) LB_K_STEP
-  }
-#undef LB_K_STEP
-#undef LB_FMA
-  float* C = static_cast<float*>(c);
-#define LB_STORE(r)                                                 \
-  if (r < MR) {                                                     \
-    float* row = C + r * ldc;                                       \
-    if (accumulate) {                                               \
-      c##r##0 = V::add_f(c##r##0, V::loadu_f(row));                 \
-      c##r##1 = V::add_f(c##r##1, V::loadu_f(row + V::kLanes));     \
-    }                                                               \
-    V::storeu_f(row, c##r##0);                                      \
-    V::storeu_f(row + V::kLanes, c##r##1);                          \
-  }
-  LB_ROWS(LB_STORE)
-#undef LB_STORE
+  f32_tile_body<V, MR, 2, true>(kc, reinterpret_cast<const float*>(a), lda / int64_t(sizeof(float)),
+                                b, c, ldc, accumulate);
 }
 
 // Exact u8 x s8 without VNNI.  A: int16 [kc/2][MR][2] (x widened while packing);
