@@ -28,7 +28,6 @@
 #include <chrono>
 #include <climits>
 #include <condition_variable>
-#include <cstring>
 #include <exception>
 #include <fstream>
 #include <functional>

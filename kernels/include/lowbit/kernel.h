@@ -186,8 +186,8 @@ struct KernelDesc {
   UKernelFn ukernel_edge = nullptr;
   int edge_cols = 0;
   // When set, the in-place form of ukernel: A read from x's rows (stride lda bytes) for
-  // full micro-panels.  The driver uses it where the codes need no check or are checked
-  // without staging (it decides when; the tier only supplies the kernel).
+  // full micro-panels.  The driver decides when (gemm_on: fp32, and integer codes that need
+  // no check); the tier only supplies the kernel.
   DirectAFn ukernel_direct = nullptr;
 
  private:
