@@ -521,32 +521,38 @@ def test_cache_sizes_are_the_kernels_view():
     assert cs == want
 
 
-# ---- A read in place (AMX): no packing where nothing about a row needs computing first --
+# ---- int8 A read in place: no packing where nothing about a row needs computing first ----
 
 DIRECT_SHAPES = [(31, 32, 27), (32, 32, 64), (33, 40, 70), (95, 64, 288), (1000, 35, 27),
-                 (70, 96, 2000), (64, 32, 3100)]
+                 (70, 96, 2000), (64, 32, 3100), (29, 16, 61), (45, 49, 130)]
+# Runnable int8 tiers whose main tile has an in-place form (amx, avx512vnni, avxvnni).
+IN_PLACE_INT8 = sorted({v.tier for v in lowbit.variants("int8") if v.runnable and v.in_place})
 
 
-@pytest.mark.skipif("amx" not in lowbit.tiers("int8"), reason="no amx tier here")
+@pytest.mark.skipif(not IN_PLACE_INT8, reason="no int8 tier with an in-place tile here")
 @pytest.mark.usefixtures("every_split")
 @pytest.mark.parametrize("M,N,K", DIRECT_SHAPES)
 @pytest.mark.parametrize("zx", [0, 77, 255])
-def test_amx_in_place_a_is_exact(M, N, K, zx):
-    """zw = 0 (no row term): full 32-row panels read x in place, the last rows packed; also
+def test_int8_in_place_a_is_exact(M, N, K, zx):
+    """zw = 0 (no row term): full micro-panels read x in place, the last rows packed; also
     through a strided x (rows wider than K: the loads past K read the next row's bytes, which
-    meet B's zero padding) and with several depth blocks (K > KC)."""
+    meet B's zero padding), with several depth blocks (K > KC) and narrow last panels (the
+    in-place edge kernel)."""
     rng = np.random.default_rng(M + N + K + zx)
     wide = rng.integers(0, 256, (M, K + 45), dtype=np.uint8)
     w = rng.integers(-128, 128, (K, N), dtype=np.int8)
-    p = lowbit.pack_weights(w, "int8", tier="amx")
-    for x in (np.ascontiguousarray(wide[:, :K]), wide[:, :K]):
-        ref = reference(x, w, zx)
-        for threads in (1, 2, 3):
-            np.testing.assert_array_equal(lowbit.matmul(x, p, zero_point=zx, threads=threads), ref)
-    # A weight zero point brings a row term back: packed path, same exactness.
-    p = lowbit.pack_weights(w, "int8", zero_point=3, tier="amx")
-    x = np.ascontiguousarray(wide[:, :K])
-    np.testing.assert_array_equal(lowbit.matmul(x, p, zero_point=zx), reference(x, w, zx, 3))
+    for tier in IN_PLACE_INT8:
+        p = lowbit.pack_weights(w, "int8", tier=tier)
+        for x in (np.ascontiguousarray(wide[:, :K]), wide[:, :K]):
+            ref = reference(x, w, zx)
+            for threads in (1, 2, 3):
+                np.testing.assert_array_equal(
+                    lowbit.matmul(x, p, zero_point=zx, threads=threads), ref, err_msg=tier)
+        # A weight zero point brings a row term back: packed path, same exactness.
+        p = lowbit.pack_weights(w, "int8", zero_point=3, tier=tier)
+        x = np.ascontiguousarray(wide[:, :K])
+        np.testing.assert_array_equal(lowbit.matmul(x, p, zero_point=zx), reference(x, w, zx, 3),
+                                      err_msg=tier)
 
 
 _GUARD_PAGE = r"""
@@ -564,19 +570,22 @@ assert libc.mprotect(ctypes.c_void_p(base + size), ctypes.c_size_t(page), 0) == 
 x = np.frombuffer(buf, np.uint8, count=n, offset=size - n).reshape(M, K)
 x[:] = np.random.default_rng(0).integers(0, 256, (M, K), dtype=np.uint8)
 w = np.random.default_rng(1).integers(-128, 128, (K, N), dtype=np.int8)
-p = lowbit.pack_weights(w, "int8", tier="amx")
 ref = x.astype(np.int64) @ w.astype(np.int64)
-for t in (1, 2):
-    assert np.array_equal(lowbit.matmul(x, p, threads=t), ref)
+for tier in sys.argv[4:]:
+    p = lowbit.pack_weights(w, "int8", tier=tier)
+    for t in (1, 2):
+        assert np.array_equal(lowbit.matmul(x, p, threads=t), ref), tier
 print("ok")
 """
 
 
-@pytest.mark.skipif("amx" not in lowbit.tiers("int8"), reason="no amx tier here")
+@pytest.mark.skipif(not IN_PLACE_INT8, reason="no int8 tier with an in-place tile here")
 @pytest.mark.skipif(SLOW, reason="mprotect guard pages misfire under ASan / QEMU")
-@pytest.mark.parametrize("M,N,K", [(64, 32, 27), (96, 32, 100), (33, 32, 64), (128, 64, 200)])
-def test_amx_in_place_a_never_reads_past_x(M, N, K, tmp_path):
-    """x ends right before an inaccessible page: a tile load past its end would fault."""
-    out = subprocess.run([sys.executable, "-c", _GUARD_PAGE, str(M), str(N), str(K)],
+@pytest.mark.parametrize("M,N,K", [(64, 32, 27), (96, 32, 100), (33, 32, 64), (128, 64, 200),
+                                   (28, 16, 13), (42, 35, 7)])
+def test_int8_in_place_a_never_reads_past_x(M, N, K, tmp_path):
+    """x ends right before an inaccessible page: a load past its end would fault."""
+    out = subprocess.run([sys.executable, "-c", _GUARD_PAGE, str(M), str(N), str(K),
+                          *IN_PLACE_INT8],
                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert out.returncode == 0 and "ok" in out.stdout, (out.returncode, out.stderr[-2000:])

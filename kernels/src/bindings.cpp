@@ -141,6 +141,8 @@ py::dict variant_dict(const KernelDesc& d) {
   v["kc"] = d.kc;
   v["nc"] = d.nc;
   v["runnable"] = tier_allowed(d.tier);
+  v["in_place"] = d.ukernel_direct != nullptr;
+  v["edge_cols"] = d.ukernel_edge ? (d.edge_cols ? d.edge_cols : d.nr) : 0;
   return v;
 }
 

@@ -393,7 +393,7 @@ struct Call {
   int64_t B0, A0;
   // Micro-panels [0, direct_end) of the whole call are read in place from x by `direct`
   // (no packing, no per-row statistics needed: see gemm_on); 0 = every panel is packed.
-  DirectAFn direct;
+  DirectAFn direct, direct_edge;  // direct_edge: for edge panels (nullptr: direct)
   int64_t direct_end;
   // The partial last micro-panel (M % mr rows) runs a shorter tile of the family, packed
   // in that tile's layout in the same slot: mr - M % mr rows of work fewer (M = 8 on a 6-row
@@ -449,6 +449,12 @@ inline void correct_rows(const Call& cl, int32_t* c, int64_t rows, int64_t cols,
 inline bool edge_kernel(const KernelDesc& d, int64_t nv) {
   return d.ukernel_edge && nv < d.nr && (d.edge_cols == 0 || nv <= d.edge_cols);
 }
+// The same for the in-place kernel (its edge form shares edge_cols).
+inline DirectAFn direct_kernel(const Call& cl, int64_t nv) {
+  const KernelDesc& d = *cl.d;
+  return cl.direct_edge && nv < d.nr && (d.edge_cols == 0 || nv <= d.edge_cols) ? cl.direct_edge
+                                                                                : cl.direct;
+}
 
 // One region: A micro-panels [q0, q1) of the chunk starting at panel p0 x B panels [j0, j1).
 void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t j0, int64_t j1) {
@@ -497,7 +503,7 @@ void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t 
                   cl.direct(kc, ax, cl.ldx * 4, bp, cp, cl.ldc, accumulate);
                   continue;
                 }
-                cl.direct(kc, ax, cl.ldx * 4, bp, tile_f, nr, 0);
+                direct_kernel(cl, nv)(kc, ax, cl.ldx * 4, bp, tile_f, nr, 0);
               } else if (mv == dq.mr && nv == nr) {
                 dq.ukernel(kc, ap, bp, cp, cl.ldc, accumulate);
                 continue;
@@ -519,7 +525,7 @@ void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t 
             } else {
               // Edge tile: compute the full tile aside, then merge the valid part.
               if (direct)
-                cl.direct(kc, ax, cl.ldx, bp, tile_i, nr, 0);
+                direct_kernel(cl, nv)(kc, ax, cl.ldx, bp, tile_i, nr, 0);
               else
                 (edge_kernel(dq, nv) ? dq.ukernel_edge : dq.ukernel)(kc, ap, bp, tile_i, nr, 0);
               for (int64_t r = 0; r < mv; ++r) {
@@ -589,7 +595,7 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, const KernelDesc* tail, int
   // and K * max|x - zx| * max|w - zw| fits int32 (no row can overflow, whatever its codes).
   // Only panels whose tile loads stay inside x: a row's loads reach k = Kp - 1, past K on
   // the last group (those bytes meet B's zero padding), so the last rows are packed.
-  cl.direct = nullptr;
+  cl.direct = cl.direct_edge = nullptr;
   cl.direct_end = 0;
   if (!is_float && !narrow && d.a_elem == Elem::kU8 && check.a_offset == 0 &&
       check.x_min == 0 && check.x_max == 255 && cl.B0 == 0) {
@@ -598,6 +604,7 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, const KernelDesc* tail, int
     if (double(b0.K) * double(max_dx) * double(max_dw) <= double(INT32_MAX))
       cl.direct = d.ukernel_direct;
     if (cl.direct) {
+      cl.direct_edge = d.ukernel_direct_edge;
       const int64_t over = Kp - b0.K;  // bytes a row's loads reach past K
       const int64_t last_row = M - 1 - (over ? ceil_div(over, ldx) : 0);
       cl.direct_end = std::max<int64_t>(0, last_row + 1) / mr;
@@ -613,8 +620,10 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, const KernelDesc* tail, int
     const char* e = std::getenv("LOWBIT_F32_DIRECT");
     return e && std::string(e) == "0";
   }();
-  if (is_float && !no_direct_f32 && np <= 8 && (cl.direct = d.ukernel_direct))
+  if (is_float && !no_direct_f32 && np <= 8 && (cl.direct = d.ukernel_direct)) {
+    cl.direct_edge = d.ukernel_direct_edge;
     cl.direct_end = M / mr;
+  }
   // One micro-panel of A (GEMV-like): no B micro-panel is reused across rows, so depth
   // blocks only cut B's stream; take the whole depth (up to the flush period).
   if (mp == 1) cl.blk.KC = flush_k ? std::min(flush_k, Kp) : Kp;

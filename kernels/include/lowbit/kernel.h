@@ -133,9 +133,10 @@ struct KernelDesc {
     d.edge_cols = cols;
     return d;
   }
-  constexpr KernelDesc with_direct(DirectAFn fn) const {
+  constexpr KernelDesc with_direct(DirectAFn fn, DirectAFn edge = nullptr) const {
     KernelDesc d = *this;
     d.ukernel_direct = fn;
+    d.ukernel_direct_edge = edge;
     return d;
   }
 
@@ -187,8 +188,10 @@ struct KernelDesc {
   int edge_cols = 0;
   // When set, the in-place form of ukernel: A read from x's rows (stride lda bytes) for
   // full micro-panels.  The driver decides when (gemm_on: fp32, and integer codes that need
-  // no check); the tier only supplies the kernel.
+  // no check); the tier only supplies the kernel.  ukernel_direct_edge: its edge form, for
+  // the panels ukernel_edge serves (same edge_cols).
   DirectAFn ukernel_direct = nullptr;
+  DirectAFn ukernel_direct_edge = nullptr;
 
  private:
   static constexpr KernelDesc make(const char* name, Format f, const char* tier, Tile t,

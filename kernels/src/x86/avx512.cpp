@@ -34,11 +34,14 @@ constexpr int kNR = nr_of<Zmm>();
 // Sapphire Rapids) and not tuned on hardware: none was available to this build.
 #define LB_F32(MR)                                                                    \
   constexpr KernelDesc kF32_##MR = KernelDesc::fp32("f32_gemm_" #MR "x32__avx512", "avx512", \
-                                                    MR, kNR, {192, 256, 3072}, f32_tile<Zmm, MR>);
+                                                    MR, kNR, {192, 256, 3072}, f32_tile<Zmm, MR>) \
+                                  .with_edge(f32_tile<Zmm, MR, 1>, kNR / 2)             \
+                                  .with_direct(f32_tile_direct<Zmm, MR>, f32_tile_direct<Zmm, MR, 1>);
 #define LB_INT8(MR)                                                                          \
   constexpr KernelDesc kInt8_##MR = KernelDesc::acc32(                                       \
       "qu8s8_gemm_" #MR "x32c2__avx512", Format::kInt8, "avx512", {MR, kNR, 2, 2}, Elem::kS16, \
-      Elem::kS8, {192, 512, 3072}, qu8s8_c2<Zmm, MR>);
+      Elem::kS8, {192, 512, 3072}, qu8s8_c2<Zmm, MR>)                                          \
+          .with_edge(qu8s8_c2<Zmm, MR, 1>, kNR / 2);
 // int4: activations 0..15 (the signed operand), weights 0..15 as nibbles; unsigned lanes.
 #define LB_INT4(MR)                                                                          \
   constexpr KernelDesc kInt4_##MR = KernelDesc::acc16(                                       \

@@ -29,13 +29,18 @@ using x86::Zmm;
 constexpr int kNR = nr_of<Zmm>();
 
 // Cache blocking not tuned on hardware (none was available to this build).
-#define LB_VNNI(FMT, PREFIX, MR, A_ELEM, B_ELEM, MC, KC, NIBBLES)                            \
+// EXTRA: more of the descriptor (int8: its in-place form, KernelDesc::ukernel_direct; the
+// driver says when A may be read in place).
+#define LB_VNNI(FMT, PREFIX, MR, A_ELEM, B_ELEM, MC, KC, NIBBLES, EXTRA)                     \
   constexpr KernelDesc k##FMT##_##MR = KernelDesc::acc32(                                    \
       PREFIX "_gemm_" #MR "x32c4__avx512vnni", Format::k##FMT, "avx512vnni", {MR, kNR, 4, 4},   \
-      A_ELEM, B_ELEM, {MC, KC, 3072}, dot_c4<Zmm, MR, NIBBLES>);
-#define LB_INT8(MR) LB_VNNI(Int8, "qu8s8", MR, Elem::kU8, Elem::kS8, 196, 768, false)
-#define LB_INT4(MR) LB_VNNI(Int4, "qu4", MR, Elem::kS8, Elem::kU4, 192, 1024, true)
-#define LB_Q46(MR) LB_VNNI(Q46, "q46", MR, Elem::kU8, Elem::kS8, 196, 768, false)
+      A_ELEM, B_ELEM, {MC, KC, 3072}, dot_c4<Zmm, MR, NIBBLES>)                              \
+      .with_edge(dot_c4<Zmm, MR, NIBBLES, 1>, kNR / 2) EXTRA;
+#define LB_INT8(MR) \
+  LB_VNNI(Int8, "qu8s8", MR, Elem::kU8, Elem::kS8, 196, 768, false, \
+          .with_direct(dot_c4_direct<Zmm, MR>, dot_c4_direct<Zmm, MR, 1>))
+#define LB_INT4(MR) LB_VNNI(Int4, "qu4", MR, Elem::kS8, Elem::kU4, 192, 1024, true, )
+#define LB_Q46(MR) LB_VNNI(Q46, "q46", MR, Elem::kU8, Elem::kS8, 196, 768, false, )
 // 14 rows (28 accumulators) for int8 / 4.6bit, 12 for int4 (the nibble mask and the raw and
 // unpacked weight vectors take 5 registers); no spills (loop_report.py).  Small-M
 // companions (same packed B, fewer rows; the driver picks the smallest mr >= M).

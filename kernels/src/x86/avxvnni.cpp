@@ -30,13 +30,18 @@ using x86::Ymm;
 constexpr int kNR = nr_of<Ymm>();
 
 // Cache blocking not tuned on hardware (none was available to this build).
-#define LB_VNNI(FMT, PREFIX, MR, A_ELEM, B_ELEM, MC, NIBBLES)                                \
+// EXTRA: more of the descriptor (int8: its in-place form, KernelDesc::ukernel_direct; the
+// driver says when A may be read in place).
+#define LB_VNNI(FMT, PREFIX, MR, A_ELEM, B_ELEM, MC, NIBBLES, EXTRA)                          \
   constexpr KernelDesc k##FMT##_##MR = KernelDesc::acc32(                                    \
       PREFIX "_gemm_" #MR "x16c4__avxvnni", Format::k##FMT, "avxvnni", {MR, kNR, 4, 4}, A_ELEM, \
-      B_ELEM, {MC, 1024, 3072}, dot_c4<Ymm, MR, NIBBLES>);
-#define LB_INT8(MR) LB_VNNI(Int8, "qu8s8", MR, Elem::kU8, Elem::kS8, 96, false)
-#define LB_INT4(MR) LB_VNNI(Int4, "qu4", MR, Elem::kS8, Elem::kU4, 95, true)
-#define LB_Q46(MR) LB_VNNI(Q46, "q46", MR, Elem::kU8, Elem::kS8, 96, false)
+      B_ELEM, {MC, 1024, 3072}, dot_c4<Ymm, MR, NIBBLES>)                                     \
+      .with_edge(dot_c4<Ymm, MR, NIBBLES, 1>, kNR / 2) EXTRA;
+#define LB_INT8(MR) \
+  LB_VNNI(Int8, "qu8s8", MR, Elem::kU8, Elem::kS8, 96, false, \
+          .with_direct(dot_c4_direct<Ymm, MR>, dot_c4_direct<Ymm, MR, 1>))
+#define LB_INT4(MR) LB_VNNI(Int4, "qu4", MR, Elem::kS8, Elem::kU4, 95, true, )
+#define LB_Q46(MR) LB_VNNI(Q46, "q46", MR, Elem::kU8, Elem::kS8, 96, false, )
 // Small-M companions (same packed B, fewer rows; the driver picks the smallest mr >= M).
 LB_INT8(6) LB_INT8(1) LB_INT8(2) LB_INT8(4)
 LB_INT4(5) LB_INT4(1) LB_INT4(2) LB_INT4(4)

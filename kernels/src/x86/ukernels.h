@@ -148,10 +148,10 @@ void f32_tile(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, in
 }
 
 // f32_tile with A read in place (KernelDesc::ukernel_direct): lda in bytes.
-template <class V, int MR>
+template <class V, int MR, int NV = 2>
 void f32_tile_direct(int64_t kc, const uint8_t* a, int64_t lda, const void* b, void* c,
                      int64_t ldc, int accumulate) {
-  f32_tile_body<V, MR, 2, true>(kc, reinterpret_cast<const float*>(a), lda / int64_t(sizeof(float)),
+  f32_tile_body<V, MR, NV, true>(kc, reinterpret_cast<const float*>(a), lda / int64_t(sizeof(float)),
                                 b, c, ldc, accumulate);
 }
 
@@ -337,33 +337,61 @@ void qu7s8_c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, in
 //  nibbles (int4): B nibbles (0..15) unpacked in registers are the unsigned operand, the
 //      activation codes 0..15 (A int8 [kc/4][MR][4]) the signed one; one 4*NR-byte block per
 //      two k-groups (group 2h in the low nibbles, 2h+1 in the high ones).
-template <class V, int MR, bool kNibbles>
-void dot_c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
+// NV = 1: the first V::kLanes columns only (as f32_tile).
+// kDirect (bytes only): A read in place, row r of the tile at a + r * lda bytes, group g at
+// + 4 * g (KernelDesc::ukernel_direct); else the packed panel (lda unused).  Every lane sums
+// the same products in the same order either way (int32, exact): the same bits.
+template <class V, int MR, bool kNibbles, int NV, bool kDirect>
+[[gnu::always_inline]] inline void dot_c4_body(int64_t kc, const uint8_t* a, int64_t lda,
+                                               const void* b, void* c, int64_t ldc,
+                                               int accumulate) {
   static_assert(MR >= 1 && MR <= kMaxRows, "LB_ROWS spells out 14 rows");
+  static_assert(NV == 1 || NV == 2, "one or two vectors of columns");
+  static_assert(!(kDirect && kNibbles), "in place: byte codes only");
   constexpr int kNR = nr_of<V>();
   using I = typename V::I;
-  const uint8_t* A = static_cast<const uint8_t*>(a);
+  const uint8_t* A = a;
   const uint8_t* B = static_cast<const uint8_t*>(b);
   LB_ROWS(LB_DECL_I)
+  // In place: rows 0..7 from A, 8..13 from A8, each as base + a multiple of lda that x86
+  // addressing takes (1, 2, 4 or 8 times lda, l3, l5 or l7): two pointers to advance per
+  // group, not one per row.
+  const int64_t l1 = lda, l3 = 3 * lda, l5 = 5 * lda, l7 = 7 * lda;
+  const uint8_t* A8 = a + 8 * lda;
+  auto row = [&](int r) -> const uint8_t* {
+    if (!kDirect) return A + 4 * r;
+    const uint8_t* base = r < 8 ? A : A8;
+    switch (r & 7) {
+      case 0: return base;
+      case 1: return base + l1;
+      case 2: return base + 2 * l1;
+      case 3: return base + l3;
+      case 4: return base + 4 * l1;
+      case 5: return base + l5;
+      case 6: return base + 2 * l3;
+      default: return base + l7;
+    }
+  };
 #define LB_DOT(r, w0, w1, Ag)                                                       \
   if (r < MR) {                                                                     \
-    const I av = V::set1_32(x86::load32(Ag + 4 * r));                               \
+    const I av = V::set1_32(x86::load32(Ag));                                       \
     c##r##0 = kNibbles ? V::dpbusd(c##r##0, w0, av) : V::dpbusd(c##r##0, av, w0);   \
-    c##r##1 = kNibbles ? V::dpbusd(c##r##1, w1, av) : V::dpbusd(c##r##1, av, w1);   \
+    if constexpr (NV > 1)                                                           \
+      c##r##1 = kNibbles ? V::dpbusd(c##r##1, w1, av) : V::dpbusd(c##r##1, av, w1); \
     LB_PIN(c##r##0);                                                                \
-    LB_PIN(c##r##1);                                                                \
+    if constexpr (NV > 1) LB_PIN(c##r##1);                                          \
   }
-#define LB_DOT_LO(r) LB_DOT(r, lo0, lo1, A)
-#define LB_DOT_HI(r) LB_DOT(r, hi0, hi1, (A + 4 * MR))
+#define LB_DOT_LO(r) LB_DOT(r, lo0, lo1, row(r))
+#define LB_DOT_HI(r) LB_DOT(r, hi0, hi1, (A + 4 * MR + 4 * r))
   if constexpr (kNibbles) {
     const I low4 = V::set1_8(0x0F);
     for (int64_t h = 0; h < kc / 8; ++h) {
       const I v0 = V::loadu(B);
-      const I v1 = V::loadu(B + 2 * kNR);
-      const I lo0 = V::and_(v0, low4), lo1 = V::and_(v1, low4);
+      const I v1 = NV > 1 ? V::loadu(B + 2 * kNR) : v0;
+      const I lo0 = V::and_(v0, low4), lo1 = NV > 1 ? V::and_(v1, low4) : lo0;
       LB_ROWS(LB_DOT_LO)
       const I hi0 = V::and_(V::srli16(v0, 4), low4);
-      const I hi1 = V::and_(V::srli16(v1, 4), low4);
+      const I hi1 = NV > 1 ? V::and_(V::srli16(v1, 4), low4) : hi0;
       LB_ROWS(LB_DOT_HI)
       A += 8 * MR;
       B += 4 * kNR;
@@ -371,9 +399,10 @@ void dot_c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int 
   } else {
     for (int64_t g = 0; g < kc / 4; ++g) {
       const I lo0 = V::loadu(B);
-      const I lo1 = V::loadu(B + 2 * kNR);
+      const I lo1 = NV > 1 ? V::loadu(B + 2 * kNR) : lo0;
       LB_ROWS(LB_DOT_LO)
-      A += 4 * MR;
+      A += kDirect ? 4 : 4 * MR;
+      if constexpr (kDirect) A8 += 4;
       B += 4 * kNR;
     }
   }
@@ -382,4 +411,17 @@ void dot_c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int 
 #undef LB_DOT
   int32_t* C = static_cast<int32_t*>(c);
   LB_ROWS(LB_STORE_I)
+}
+
+template <class V, int MR, bool kNibbles, int NV = 2>
+void dot_c4(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
+  dot_c4_body<V, MR, kNibbles, NV, false>(kc, static_cast<const uint8_t*>(a), 0, b, c, ldc,
+                                          accumulate);
+}
+
+// dot_c4 (bytes) with A read in place (KernelDesc::ukernel_direct): lda in bytes.
+template <class V, int MR, int NV = 2>
+void dot_c4_direct(int64_t kc, const uint8_t* a, int64_t lda, const void* b, void* c,
+                   int64_t ldc, int accumulate) {
+  dot_c4_body<V, MR, false, NV, true>(kc, a, lda, b, c, ldc, accumulate);
 }
