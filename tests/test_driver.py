@@ -236,6 +236,39 @@ def test_fp32_in_place_a_gives_the_packed_bits(tmp_path):
         assert_matches_reference(on[k], x, w, "fp32")
 
 
+def test_blocking_override_keeps_results_exact(tmp_path):
+    """LOWBIT_BLOCKING=KC,MC,NC (read once per process, so in a child): tiny blocks force
+    many depth blocks, A blocks and B blocks on a small call; every format stays exact and
+    fp32 stays within its tolerance.  A malformed value is ignored (computed blocking)."""
+    code = textwrap.dedent("""
+        import numpy as np, lowbit
+        rng = np.random.default_rng(5)
+        M, N, K = 37, 70, 300
+        for fmt in lowbit.FORMATS:
+            spec = lowbit.format_spec(fmt)
+            for t in lowbit.tiers(fmt):
+                if fmt == "fp32":
+                    x = rng.standard_normal((M, K), dtype=np.float32)
+                    w = rng.standard_normal((K, N), dtype=np.float32)
+                    ref = x.astype(np.float64) @ w.astype(np.float64)
+                    c = lowbit.matmul(x, lowbit.pack_weights(w, fmt, tier=t), threads=2)
+                    assert np.abs(c - ref).max() <= 1e-5 * K * np.abs(ref).max(), t
+                    continue
+                (xl, xh), (wl, wh) = spec.x_range, spec.w_range
+                x = rng.integers(xl, xh + 1, (M, K)).astype(spec.x_dtype)
+                w = rng.integers(wl, wh + 1, (K, N)).astype(spec.w_dtype)
+                c = lowbit.matmul(x, lowbit.pack_weights(w, fmt, tier=t), threads=2)
+                assert np.array_equal(c, x.astype(np.int64) @ w.astype(np.int64)), (fmt, t)
+        print("ok")
+    """)
+    import os
+
+    for value in ("8,1,1", "64,30,64", "junk"):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             cwd=tmp_path, env={**os.environ, "LOWBIT_BLOCKING": value})
+        assert out.returncode == 0 and "ok" in out.stdout, (value, out.stderr[-2000:])
+
+
 def int8_avx2_or_skip():
     if "avx2" not in lowbit.tiers("int8"):
         pytest.skip("no avx2 int8 tier here")
