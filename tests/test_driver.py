@@ -32,6 +32,8 @@ PARTITION_SHAPES = [
     (400, 400, 64),     # both
     (517, 93, 301),     # ragged everywhere
     (97, 1037, 129),
+    (45, 1100, 40),     # B block in half of L2, rows >= 1024 columns: A-panel-outer order on
+                        # one thread, BLIS order in the narrower regions of an N split
 ]
 
 

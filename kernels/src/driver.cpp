@@ -379,6 +379,8 @@ void choose_grid(int64_t mp, int64_t np, int64_t T, const KernelDesc& d, int64_t
 // TMAC/s, x16), another thread costs more than it saves: such calls run on fewer threads.
 // Adjustable (thread_min_macs) so the tests can force every split on small shapes.
 std::atomic<int64_t> g_min_macs_per_thread{int64_t(1) << 20};
+// Vector kernels read A in place only in calls of at most this many B panels (gemm_on).
+constexpr int64_t kDirectPanels = 8;
 // Packed A of one M chunk at most this large (it stays in the last-level cache).
 constexpr int64_t kMinAChunkBytes = int64_t(4) << 20, kMaxAChunkBytes = int64_t(16) << 20;
 
@@ -485,6 +487,12 @@ inline DirectAFn direct_kernel(const Call& cl, int64_t nv) {
 }
 
 // One region: A micro-panels [q0, q1) of the chunk starting at panel p0 x B panels [j0, j1).
+// Loop order per depth block: BLIS's (each B micro-panel in L1 while the A panels of the MC
+// block stream past it) or, where the whole B block sits in half of L2 and C rows are long
+// (>= kRowOrderCols columns), A panel outer: each A micro-panel in L1 while the B panels
+// stream from L2, and the tile stores run along C's rows instead of down its columns (a
+// column sweep of a 1500 x 4224 int32 C touches a new page every row).
+constexpr int64_t kRowOrderCols = 1024;
 void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t j0, int64_t j1) {
   const KernelDesc& d = *cl.d;
   const PackedB& b = *cl.b;
@@ -493,6 +501,7 @@ void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t 
   alignas(64) int32_t tile_i[64 * 64];  // mr x nr <= 4096 (checked at registration)
   float* tile_f = reinterpret_cast<float*>(tile_i);
   const Blocking& blk = cl.blk;
+  const int64_t l2 = cache_sizes().l2;
 
   if (d.thread_begin) d.thread_begin();
   for (int64_t jc = j0; jc < j1; jc += blk.NCp) {
@@ -501,71 +510,81 @@ void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t 
       const int64_t kc = std::min(blk.KC, cl.Kp - pc);
       const int accumulate = pc > 0;
       const bool last = pc + kc >= cl.Kp;
+      // Tile (q, jr): A micro-panel q of the chunk times B panel jr, depth block pc.
+      auto tile = [&](int64_t q, int64_t jr, bool multi) {
+        const uint8_t* bp = b.data.get() + jr * b.panel_bytes + pc * nr * b_bits / 8;
+        const int64_t n0 = jr * nr;
+        const int64_t nv = std::min(nr, b.N - n0);
+        const KernelDesc& dq = cl.tile_of(p0 + q);
+        // In place: row i of x, from depth pc (elements of a_bits; lda in bytes).
+        const bool direct = p0 + q < cl.direct_end;
+        const uint8_t* ax = direct ? static_cast<const uint8_t*>(cl.x) +
+                                         ((p0 + q) * mr * cl.ldx + pc) * a_bits / 8
+                                   : nullptr;
+        const uint8_t* ap = cl.abuf + q * cl.apanel_bytes + pc * dq.mr * a_bits / 8;
+        const int64_t i = (p0 + q) * mr;
+        const int64_t mv = std::min<int64_t>(dq.mr, cl.M - i);
+        if (cl.is_float) {
+          float* cp = static_cast<float*>(cl.c) + i * cl.ldc + n0;
+          if (multi) {
+            d.ukernel_wide(kc, ap, bp, b.panel_bytes, cp, accumulate);
+            return;
+          }
+          if (direct) {  // a full micro-panel; an edge panel goes through the tile
+            if (nv == nr) {
+              cl.direct(kc, ax, cl.ldx * 4, bp, cp, cl.ldc, accumulate);
+              return;
+            }
+            direct_kernel(cl, nv)(kc, ax, cl.ldx * 4, bp, tile_f, nr, 0);
+          } else if (mv == dq.mr && nv == nr) {
+            dq.ukernel(kc, ap, bp, cp, cl.ldc, accumulate);
+            return;
+          } else {
+            (edge_kernel(dq, nv) ? dq.ukernel_edge : dq.ukernel)(kc, ap, bp, tile_f, nr, 0);
+          }
+          for (int64_t r = 0; r < mv; ++r)
+            for (int64_t v = 0; v < nv; ++v)
+              cp[r * cl.ldc + v] = accumulate ? cp[r * cl.ldc + v] + tile_f[r * nr + v]
+                                              : tile_f[r * nr + v];
+          return;
+        }
+        int32_t* cp = static_cast<int32_t*>(cl.c) + i * cl.ldc + n0;
+        if (mv == dq.mr && nv == nr) {
+          if (direct)
+            cl.direct(kc, ax, cl.ldx, bp, cp, cl.ldc, accumulate);
+          else
+            dq.ukernel(kc, ap, bp, cp, cl.ldc, accumulate);
+        } else {
+          // Edge tile: compute the full tile aside, then merge the valid part.
+          if (direct)
+            direct_kernel(cl, nv)(kc, ax, cl.ldx, bp, tile_i, nr, 0);
+          else
+            (edge_kernel(dq, nv) ? dq.ukernel_edge : dq.ukernel)(kc, ap, bp, tile_i, nr, 0);
+          for (int64_t r = 0; r < mv; ++r) {
+            uint32_t* crow = reinterpret_cast<uint32_t*>(cp + r * cl.ldc);
+            const uint32_t* trow = reinterpret_cast<const uint32_t*>(tile_i + r * nr);
+            for (int64_t v = 0; v < nv; ++v) crow[v] = accumulate ? crow[v] + trow[v] : trow[v];
+          }
+        }
+        // Fused epilogue: the tile's corrections while it is still in L1.
+        if (last && cl.correct)
+          correct_rows(cl, cp, mv, nv, cl.rowterm + q * mr, b.colsum32.data() + n0);
+      };
+      const bool row_order = !d.ukernel_wide && !d.thread_begin && l2 > 0 &&
+                             (jc_end - jc) * nr >= kRowOrderCols &&
+                             (jc_end - jc) * nr * kc * b_bits / 8 <= l2 / 2;
       for (int64_t ic = q0; ic < q1; ic += blk.MCp) {
         const int64_t ic_end = std::min(q1, ic + blk.MCp);
+        if (row_order) {
+          for (int64_t q = ic; q < ic_end; ++q)
+            for (int64_t jr = jc; jr < jc_end; ++jr) tile(q, jr, false);
+          continue;
+        }
         for (int64_t jr = jc; jr < jc_end; ++jr) {
-          const uint8_t* bp = b.data.get() + jr * b.panel_bytes + pc * nr * b_bits / 8;
-          const int64_t n0 = jr * nr;
-          const int64_t nv = std::min(nr, b.N - n0);
           // Several full panels at once (one-row fp32 tiles: several memory streams); mr == 1.
           const int64_t wide = d.wide_panels;
-          const bool multi = d.ukernel_wide && jr + wide <= jc_end && n0 + wide * nr <= b.N;
-          for (int64_t q = ic; q < ic_end; ++q) {
-            const KernelDesc& dq = cl.tile_of(p0 + q);
-            // In place: row i of x, from depth pc (elements of a_bits; lda in bytes).
-            const bool direct = p0 + q < cl.direct_end;
-            const uint8_t* ax = direct ? static_cast<const uint8_t*>(cl.x) +
-                                             ((p0 + q) * mr * cl.ldx + pc) * a_bits / 8
-                                       : nullptr;
-            const uint8_t* ap = cl.abuf + q * cl.apanel_bytes + pc * dq.mr * a_bits / 8;
-            const int64_t i = (p0 + q) * mr;
-            const int64_t mv = std::min<int64_t>(dq.mr, cl.M - i);
-            if (cl.is_float) {
-              float* cp = static_cast<float*>(cl.c) + i * cl.ldc + n0;
-              if (multi) {
-                d.ukernel_wide(kc, ap, bp, b.panel_bytes, cp, accumulate);
-                continue;
-              }
-              if (direct) {  // a full micro-panel; an edge panel goes through the tile
-                if (nv == nr) {
-                  cl.direct(kc, ax, cl.ldx * 4, bp, cp, cl.ldc, accumulate);
-                  continue;
-                }
-                direct_kernel(cl, nv)(kc, ax, cl.ldx * 4, bp, tile_f, nr, 0);
-              } else if (mv == dq.mr && nv == nr) {
-                dq.ukernel(kc, ap, bp, cp, cl.ldc, accumulate);
-                continue;
-              } else {
-                (edge_kernel(dq, nv) ? dq.ukernel_edge : dq.ukernel)(kc, ap, bp, tile_f, nr, 0);
-              }
-              for (int64_t r = 0; r < mv; ++r)
-                for (int64_t v = 0; v < nv; ++v)
-                  cp[r * cl.ldc + v] = accumulate ? cp[r * cl.ldc + v] + tile_f[r * nr + v]
-                                                  : tile_f[r * nr + v];
-              continue;
-            }
-            int32_t* cp = static_cast<int32_t*>(cl.c) + i * cl.ldc + n0;
-            if (mv == dq.mr && nv == nr) {
-              if (direct)
-                cl.direct(kc, ax, cl.ldx, bp, cp, cl.ldc, accumulate);
-              else
-                dq.ukernel(kc, ap, bp, cp, cl.ldc, accumulate);
-            } else {
-              // Edge tile: compute the full tile aside, then merge the valid part.
-              if (direct)
-                direct_kernel(cl, nv)(kc, ax, cl.ldx, bp, tile_i, nr, 0);
-              else
-                (edge_kernel(dq, nv) ? dq.ukernel_edge : dq.ukernel)(kc, ap, bp, tile_i, nr, 0);
-              for (int64_t r = 0; r < mv; ++r) {
-                uint32_t* crow = reinterpret_cast<uint32_t*>(cp + r * cl.ldc);
-                const uint32_t* trow = reinterpret_cast<const uint32_t*>(tile_i + r * nr);
-                for (int64_t v = 0; v < nv; ++v) crow[v] = accumulate ? crow[v] + trow[v] : trow[v];
-              }
-            }
-            // Fused epilogue: the tile's corrections while it is still in L1.
-            if (last && cl.correct)
-              correct_rows(cl, cp, mv, nv, cl.rowterm + q * mr, b.colsum32.data() + n0);
-          }
+          const bool multi = d.ukernel_wide && jr + wide <= jc_end && (jr + wide) * nr <= b.N;
+          for (int64_t q = ic; q < ic_end; ++q) tile(q, jr, multi);
           if (multi) jr += wide - 1;
         }
       }
@@ -629,7 +648,12 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, const KernelDesc* tail, int
       check.x_min == 0 && check.x_max == 255 && cl.B0 == 0) {
     const int64_t max_dx = std::max<int64_t>(zx, 255 - zx);
     const int64_t max_dw = std::max(std::llabs(b0.w_dev_min), std::llabs(b0.w_dev_max));
-    if (double(b0.K) * double(max_dx) * double(max_dw) <= double(INT32_MAX))
+    // Vector (non-tile) kernels re-read x's strided rows for every B panel: only for
+    // narrow calls (at most kDirectPanels B panels), as fp32 below.  Zen 4, one thread,
+    // avx512vnni: 3136x16x576 vs onnxruntime 0.66 -> 1.18x in place, but 64x4096x4096
+    // 0.74x in place (rows 4 KB apart share L1 sets; every panel re-reads them).
+    if (double(b0.K) * double(max_dx) * double(max_dw) <= double(INT32_MAX) &&
+        (d.thread_begin || np <= kDirectPanels))
       cl.direct = d.ukernel_direct;
     if (cl.direct) {
       cl.direct_edge = d.ukernel_direct_edge;
@@ -648,7 +672,7 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, const KernelDesc* tail, int
     const char* e = std::getenv("LOWBIT_F32_DIRECT");
     return e && std::string(e) == "0";
   }();
-  if (is_float && !no_direct_f32 && np <= 8 && (cl.direct = d.ukernel_direct)) {
+  if (is_float && !no_direct_f32 && np <= kDirectPanels && (cl.direct = d.ukernel_direct)) {
     cl.direct_edge = d.ukernel_direct_edge;
     cl.direct_end = M / mr;
   }
