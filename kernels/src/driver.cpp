@@ -296,12 +296,14 @@ struct Blocking {
 };
 
 // From the cache sizes (descriptor defaults where the OS does not say): a B micro-panel
-// (nr x KC) and an A micro-panel (mr x KC) in 7/8 of L1, an A block (MC x KC) in half of L2, a B block (KC x NC) in a
-// quarter of L3.  Depth blocks are balanced so the last one is not a sliver.
+// (nr x KC) and an A micro-panel (mr x KC) in 7/8 of L1, an A block (MC x KC) in half of
+// L2, a B block (KC x NC) in a quarter of L3.  Depth blocks are balanced so the last one is
+// not a sliver.
 Blocking blocking(const KernelDesc& d, int64_t flush_k, int64_t Kp) {
   const CacheSizes& cs = cache_sizes();
   const int64_t kpad = d.kpad();
   const int64_t a_bits = int64_t(elem_bits(d.a_elem)), b_bits = int64_t(elem_bits(d.b_elem));
+  const int64_t pair_bits = d.nr * b_bits + d.mr * a_bits;  // both micro-panels, per k
   // LOWBIT_BLOCKING=defaults: the descriptor's values; =KC,MC,NC (elements; 0 keeps the
   // computed one): fixed values for tuning experiments.  Rounded and capped as usual.
   struct Override {
@@ -334,14 +336,14 @@ Blocking blocking(const KernelDesc& d, int64_t flush_k, int64_t Kp) {
     // L1 halves those reloads.
     if (cs.l1d > 0)
       kc = d.thread_begin ? cs.l1d * 8 / (d.nr * b_bits)
-                          : cs.l1d * 7 / 8 * 8 / (d.nr * b_bits + d.mr * a_bits);
+                          : cs.l1d * 7 / 8 * 8 / pair_bits;
     // 32-bit integer vector kernels: each depth block is one more pass over C, which costs
     // more than B micro-panels streaming from L2 (the prefetchers keep up): the two panels
     // in an eighth of L2.  Zen 4, avx512vnni, one thread, KC 588 (L1 rule) -> 2048:
     // 512x4096x4096 45.3 -> 40.0 ms, 64x11008x4096 15.9 -> 13.9 ms; neutral on 1024^3,
     // 196x256x2304, 49x512x4608.  (16-bit kernels are capped by their flush period.)
     if (cs.l2 > 0 && d.acc_bits == 32 && d.format != Format::kFp32 && !d.thread_begin)
-      kc = std::max(kc, cs.l2 / 8 * 8 / (d.nr * b_bits + d.mr * a_bits));
+      kc = std::max(kc, cs.l2 / 8 * 8 / pair_bits);
     kc = std::clamp<int64_t>(kc, 128, 4096);
     if (ov.kc) kc = ov.kc;
   }
@@ -430,7 +432,7 @@ struct Call {
   int64_t B0, A0;
   // Micro-panels [0, direct_end) of the whole call are read in place from x by `direct`
   // (no packing, no per-row statistics needed: see gemm_on); 0 = every panel is packed.
-  DirectAFn direct, direct_edge;  // direct_edge: for edge panels (nullptr: direct)
+  DirectAFn direct;
   int64_t direct_end;
   // The partial last micro-panel (M % mr rows) runs a shorter tile of the family, packed
   // in that tile's layout in the same slot: mr - M % mr rows of work fewer (M = 8 on a 6-row
@@ -482,15 +484,18 @@ inline void correct_rows(const Call& cl, int32_t* c, int64_t rows, int64_t cols,
   }
 }
 
-// Whether the edge kernel of d serves a B panel with nv real columns.
-inline bool edge_kernel(const KernelDesc& d, int64_t nv) {
-  return d.ukernel_edge && nv < d.nr && (d.edge_cols == 0 || nv <= d.edge_cols);
+// Whether d's edge forms (packed: ukernel_edge; in place: ukernel_direct_edge) cover a B
+// panel with nv real columns.
+inline bool edge_panel(const KernelDesc& d, int64_t nv) {
+  return nv < d.nr && (d.edge_cols == 0 || nv <= d.edge_cols);
 }
-// The same for the in-place kernel (its edge form shares edge_cols).
+inline bool edge_kernel(const KernelDesc& d, int64_t nv) {
+  return d.ukernel_edge && edge_panel(d, nv);
+}
+// The in-place kernel for a B panel with nv real columns (cl.direct is d's ukernel_direct).
 inline DirectAFn direct_kernel(const Call& cl, int64_t nv) {
   const KernelDesc& d = *cl.d;
-  return cl.direct_edge && nv < d.nr && (d.edge_cols == 0 || nv <= d.edge_cols) ? cl.direct_edge
-                                                                                : cl.direct;
+  return d.ukernel_direct_edge && edge_panel(d, nv) ? d.ukernel_direct_edge : cl.direct;
 }
 
 // One region: A micro-panels [q0, q1) of the chunk starting at panel p0 x B panels [j0, j1).
@@ -649,7 +654,7 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, const KernelDesc* tail, int
   // and K * max|x - zx| * max|w - zw| fits int32 (no row can overflow, whatever its codes).
   // Only panels whose tile loads stay inside x: a row's loads reach k = Kp - 1, past K on
   // the last group (those bytes meet B's zero padding), so the last rows are packed.
-  cl.direct = cl.direct_edge = nullptr;
+  cl.direct = nullptr;
   cl.direct_end = 0;
   if (!is_float && !narrow && d.a_elem == Elem::kU8 && check.a_offset == 0 &&
       check.x_min == 0 && check.x_max == 255 && cl.B0 == 0) {
@@ -663,7 +668,6 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, const KernelDesc* tail, int
         (d.thread_begin || np <= kDirectPanels))
       cl.direct = d.ukernel_direct;
     if (cl.direct) {
-      cl.direct_edge = d.ukernel_direct_edge;
       const int64_t over = Kp - b0.K;  // bytes a row's loads reach past K
       const int64_t last_row = M - 1 - (over ? ceil_div(over, ldx) : 0);
       cl.direct_end = std::max<int64_t>(0, last_row + 1) / mr;
@@ -679,10 +683,8 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, const KernelDesc* tail, int
     const char* e = std::getenv("LOWBIT_F32_DIRECT");
     return e && std::string(e) == "0";
   }();
-  if (is_float && !no_direct_f32 && np <= kDirectPanels && (cl.direct = d.ukernel_direct)) {
-    cl.direct_edge = d.ukernel_direct_edge;
+  if (is_float && !no_direct_f32 && np <= kDirectPanels && (cl.direct = d.ukernel_direct))
     cl.direct_end = M / mr;
-  }
   // One micro-panel of A (GEMV-like): no B micro-panel is reused across rows, so depth
   // blocks only cut B's stream; take the whole depth (up to the flush period).
   if (mp == 1) cl.blk.KC = flush_k ? std::min(flush_k, Kp) : Kp;

@@ -58,15 +58,14 @@ void f32_1x16_edge(int64_t kc, const void* a, const void* b, void* c, int64_t, i
 }
 
 constexpr Blocking kBlocking{96, 1024, 3072};
-// DIRECT: the tile's in-place form (KernelDesc::ukernel_direct; DIRECT##Edge its edge form)
-// or kF32NoDirect.
-#define LB_F32(MR, DIRECT)                                                              \
+// DIRECT, DIRECT_EDGE: the tile's in-place form and its edge form
+// (KernelDesc::ukernel_direct, ukernel_direct_edge) or nullptr.
+#define LB_F32(MR, DIRECT, DIRECT_EDGE)                                                 \
   constexpr KernelDesc kF32_##MR = KernelDesc::fp32("f32_gemm_" #MR "x16__avx2", "avx2", MR, \
                                                     kNR, {96, 256, 3072}, f32_tile<Ymm, MR>) \
                                   .with_edge(f32_tile<Ymm, MR, 1>, kNR / 2)             \
-                                  .with_direct(DIRECT, DIRECT##Edge);
+                                  .with_direct(DIRECT, DIRECT_EDGE);
 constexpr DirectAFn kF32Direct6 = f32_tile_direct<Ymm, 6>, kF32Direct6Edge = f32_tile_direct<Ymm, 6, 1>;
-constexpr DirectAFn kF32NoDirect = nullptr, kF32NoDirectEdge = nullptr;
 // Each int8 tile carries its 7-bit companion (KernelDesc::narrow), same mr.
 #define LB_INT8(MR)                                                                            \
   constexpr KernelDesc kInt8n_##MR =                                                           \
@@ -102,7 +101,7 @@ constexpr KernelDesc kF32_1 =
 // the low-bit kernels need two more registers (nibble mask, raw bytes), so 5x16.
 // Small-M companions (same packed B, fewer rows) for GEMV-like calls: the driver picks the
 // smallest mr >= M (KernelFamily::tile_for).
-LB_F32(6, kF32Direct6) LB_F32(2, kF32NoDirect) LB_F32(4, kF32NoDirect)
+LB_F32(6, kF32Direct6, kF32Direct6Edge) LB_F32(2, nullptr, nullptr) LB_F32(4, nullptr, nullptr)
 LB_INT8(6) LB_INT8(1) LB_INT8(2) LB_INT8(4)
 LB_INT4(5) LB_INT4(1) LB_INT4(2) LB_INT4(4)
 LB_Q46(5) LB_Q46(1) LB_Q46(2) LB_Q46(4)
