@@ -101,6 +101,32 @@ def test_wrong_dtypes(rng):
         lowbit.matmul(np.zeros((2, 8), np.uint8), w8)
     with pytest.raises(ValueError, match="2-D"):
         lowbit.matmul(np.zeros(8, np.uint8), p)
+    with pytest.raises(ValueError, match=r"got shape \(2, 8, 1\)"):
+        lowbit.matmul(np.zeros((2, 8, 1), np.uint8), p)
+    with pytest.raises(TypeError, match="pack_weights, got NoneType"):
+        lowbit.matmul(np.zeros((2, 8), np.uint8), None)
+
+
+def test_integer_arguments_of_matmul(rng):
+    """matmul's checks run in C++: numpy integers and int subclasses are integers, bools and
+    floats are not, for threads and zero_point alike (the same rules as pack_weights)."""
+    import enum
+
+    class Two(enum.IntEnum):
+        TWO = 2
+
+    w = rng.integers(-128, 128, (8, 4)).astype(np.int8)
+    x = rng.integers(0, 256, (3, 8)).astype(np.uint8)
+    p = lowbit.pack_weights(w, "int8")
+    want = lowbit.matmul(x, p, zero_point=3)
+    for zp in (np.int64(3), np.uint8(3), np.int16(3)):
+        np.testing.assert_array_equal(lowbit.matmul(x, p, zero_point=zp), want)
+    for t in (np.int32(2), Two.TWO):
+        np.testing.assert_array_equal(lowbit.matmul(x, p, zero_point=3, threads=t), want)
+    for name in ("threads", "zero_point"):
+        for bad in (True, np.bool_(True), 1.0, np.float32(1), "1", None):
+            with pytest.raises(TypeError, match=f"{name} must be an integer, got"):
+                lowbit.matmul(x, p, **{name: bad})
 
 
 def test_shape_mismatch(rng):

@@ -45,7 +45,6 @@ __all__ = [
 __version__ = "0.1.0"
 
 PackedWeights = _core.PackedWeights
-_F32, _U8 = np.dtype(np.float32), np.dtype(np.uint8)
 
 _PARAM_NAMES = ("act_levels", "weight_levels")
 
@@ -189,17 +188,6 @@ def matmul(x, packed, *, zero_point: int = 0, threads: int = 1) -> np.ndarray:
     Integer formats: exact int32 sum_k (x - zero_point)(w - w_zero_point).
     fp32: float32 x @ w.
     """
-    if not isinstance(packed, PackedWeights):
-        raise TypeError(f"packed must come from lowbit.pack_weights, got {type(packed).__name__}")
-    zero_point = _check_int(zero_point, "zero_point")
-    threads = _check_int(threads, "threads")
-    if threads < 1:
-        raise ValueError(f"threads must be >= 1, got {threads}")
-    # activations are float32 for fp32 and uint8 codes for every integer format
-    x = _as_matrix(x, "x", _F32 if packed.format == "fp32" else _U8)
-    if x.shape[1] != packed.k:
-        raise ValueError(
-            f"shape mismatch: x is {x.shape} but the packed weights have K={packed.k} "
-            f"(x must be (M, {packed.k}))"
-        )
+    # Every check (types, shape, dtype, ranges; non-C-contiguous x copied) is made in C++,
+    # with the same messages as the checks here: one crossing per call (kernels/src/bindings.cpp).
     return _core.matmul(x, packed, zero_point, threads)
