@@ -34,6 +34,8 @@ PARTITION_SHAPES = [
     (97, 1037, 129),
     (45, 1100, 40),     # B block in half of L2, rows >= 1024 columns: A-panel-outer order on
                         # one thread, BLIS order in the narrower regions of an N split
+    (30, 3000, 176),    # int8 B block over half of a 1 MB L2: column blocks cut to fit it;
+                        # fp32 avx512: K within 5/4 of KC, one depth block
 ]
 
 
@@ -559,7 +561,8 @@ def test_cache_sizes_are_the_kernels_view():
 # ---- int8 A read in place: no packing where nothing about a row needs computing first ----
 
 DIRECT_SHAPES = [(31, 32, 27), (32, 32, 64), (33, 40, 70), (95, 64, 288), (1000, 35, 27),
-                 (70, 96, 2000), (64, 32, 3100), (29, 16, 61), (45, 49, 130)]
+                 (70, 96, 2000), (64, 32, 3100), (29, 16, 61), (45, 49, 130),
+                 (60, 300, 1000)]  # > 8 B panels: in place only because the rows spread in L1
 # Runnable int8 tiers whose main tile has an in-place form (amx, avx512vnni, avxvnni).
 IN_PLACE_INT8 = sorted({v.tier for v in lowbit.variants("int8") if v.runnable and v.in_place})
 
@@ -617,7 +620,7 @@ print("ok")
 @pytest.mark.skipif(not IN_PLACE_INT8, reason="no int8 tier with an in-place tile here")
 @pytest.mark.skipif(SLOW, reason="mprotect guard pages misfire under ASan / QEMU")
 @pytest.mark.parametrize("M,N,K", [(64, 32, 27), (96, 32, 100), (33, 32, 64), (128, 64, 200),
-                                   (28, 16, 13), (42, 35, 7)])
+                                   (28, 16, 13), (42, 35, 7), (64, 300, 200)])
 def test_int8_in_place_a_never_reads_past_x(M, N, K, tmp_path):
     """x ends right before an inaccessible page: a load past its end would fault."""
     out = subprocess.run([sys.executable, "-c", _GUARD_PAGE, str(M), str(N), str(K),

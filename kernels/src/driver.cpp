@@ -34,6 +34,7 @@
 #include <functional>
 #include <mutex>
 #include <new>
+#include <numeric>
 #include <thread>
 
 #include "internal.h"
@@ -349,8 +350,13 @@ Blocking blocking(const KernelDesc& d, int64_t flush_k, int64_t Kp) {
   }
   kc = std::max(kpad, round_down(kc, kpad));
   if (flush_k) kc = std::min(kc, flush_k);
-  const int64_t nblocks = ceil_div(Kp, kc);
-  kc = std::min(kc, round_up(ceil_div(Kp, nblocks), kpad));
+  // Depth blocks balanced, so the last one is not a sliver; vector kernels take a depth up
+  // to 5/4 of the target as one block (each block is one more pass over C: fp32 avx512 on
+  // Zen 4, 1500x4224x176 ran two blocks of 88 at 0.83x OpenBLAS, one of 176 at 1.01x).
+  int64_t nblocks = ceil_div(Kp, kc);
+  if (nblocks == 2 && !d.thread_begin && Kp <= kc + kc / 4 && (!flush_k || Kp <= flush_k))
+    nblocks = 1;
+  kc = std::min(nblocks == 1 ? Kp : kc, round_up(ceil_div(Kp, nblocks), kpad));
   if (!ov.defaults) {
     if (cs.l2 > 0) mc = cs.l2 / 2 * 8 / (kc * a_bits);
     if (cs.l3 > 0) nc = cs.l3 / 4 * 8 / (kc * b_bits);
@@ -390,6 +396,16 @@ void choose_grid(int64_t mp, int64_t np, int64_t T, const KernelDesc& d, int64_t
 std::atomic<int64_t> g_min_macs_per_thread{int64_t(1) << 20};
 // Vector kernels read A in place only in calls of at most this many B panels (gemm_on).
 constexpr int64_t kDirectPanels = 8;
+// Whether the mr rows of an in-place micro-panel, ldx_bytes apart, spread over L1's sets
+// (read in place by wider calls too).  x86 L1 data caches index 64 sets of 64-byte lines
+// with the address bits below 4 KB, so rows whose stride is a multiple of 1-4 KB share a
+// few sets and, re-read for every B panel, evict each other: at most 4 rows per set.
+// Zen 4, avx512vnni, one thread, vs onnxruntime: 1024^3 0.99 -> 1.01x, 784x512x1152
+// 0.98 -> 1.03x, 49x512x4608 1.00 -> 1.04x in place; 64x4096x4096 (one set) 1.07 -> 0.82x.
+bool rows_spread_in_l1(int64_t ldx_bytes, int64_t mr) {
+  const int64_t sets = 64 / std::gcd<int64_t>((ldx_bytes / 64) % 64, 64);
+  return ceil_div(mr, sets) <= 4;
+}
 // Packed A of one M chunk at most this large (it stays in the last-level cache).
 constexpr int64_t kMinAChunkBytes = int64_t(4) << 20, kMaxAChunkBytes = int64_t(16) << 20;
 
@@ -660,12 +676,13 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, const KernelDesc* tail, int
       check.x_min == 0 && check.x_max == 255 && cl.B0 == 0) {
     const int64_t max_dx = std::max<int64_t>(zx, 255 - zx);
     const int64_t max_dw = std::max(std::llabs(b0.w_dev_min), std::llabs(b0.w_dev_max));
-    // Vector (non-tile) kernels re-read x's strided rows for every B panel: only for
-    // narrow calls (at most kDirectPanels B panels), as fp32 below.  Zen 4, one thread,
-    // avx512vnni: 3136x16x576 vs onnxruntime 0.66 -> 1.18x in place, but 64x4096x4096
-    // 0.74x in place (rows 4 KB apart share L1 sets; every panel re-reads them).
+    // Vector (non-tile) kernels re-read x's strided rows for every B panel: for narrow
+    // calls (at most kDirectPanels B panels) or rows that spread over L1's sets
+    // (rows_spread_in_l1).  Zen 4, one thread, avx512vnni: 3136x16x576 vs onnxruntime
+    // 0.66 -> 1.18x in place, but 64x4096x4096 0.74x in place (rows 4 KB apart share
+    // one L1 set; every panel re-reads them).
     if (double(b0.K) * double(max_dx) * double(max_dw) <= double(INT32_MAX) &&
-        (d.thread_begin || np <= kDirectPanels))
+        (d.thread_begin || np <= kDirectPanels || rows_spread_in_l1(ldx, mr)))
       cl.direct = d.ukernel_direct;
     if (cl.direct) {
       const int64_t over = Kp - b0.K;  // bytes a row's loads reach past K
@@ -688,15 +705,28 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, const KernelDesc* tail, int
   // One micro-panel of A (GEMV-like): no B micro-panel is reused across rows, so depth
   // blocks only cut B's stream; take the whole depth (up to the flush period).
   if (mp == 1) cl.blk.KC = flush_k ? std::min(flush_k, Kp) : Kp;
+  // C rows of at least kRowOrderCols columns whose B block would not fit in half of L2:
+  // column blocks narrowed until it does, so compute_region takes the A-panel-outer order
+  // (tile stores along C's rows).  Zen 4, one thread, 1500x4224x176: int8 0.87 -> 1.03x
+  // onnxruntime, fp32 0.83 -> 1.01x OpenBLAS (with two depth blocks; 1.02x with one).
+  if (!d.ukernel_wide && !d.thread_begin && cache_sizes().l2 > 0) {
+    const int64_t fit = cache_sizes().l2 / 2 * 8 / (cl.blk.KC * d.nr * int64_t(elem_bits(d.b_elem)));
+    if (std::min(cl.blk.NCp, np) > fit && fit > 0) {
+      const int64_t ncp = ceil_div(np, ceil_div(np, fit));  // balanced blocks of <= fit
+      if (ncp * d.nr >= kRowOrderCols) cl.blk.NCp = ncp;
+    }
+  }
   cl.apanel_bytes = mr * Kp * int64_t(elem_bits(d.a_elem)) / 8;
   // Threads: what was asked, at most the pool's capacity, the tiles and the work.
   const double macs = double(M) * double(b0.N) * double(b0.K);
-  // One micro-panel of A (GEMV-like): bound by the weight stream, about 4x fewer MACs per
-  // second than a full tile, so as many microseconds of work take 4x fewer MACs (Zen 4, fp32
-  // 1x4224x128, 2 threads: 29 us on one thread, OpenBLAS 17 us on two).
-  const double min_macs =
-      double(g_min_macs_per_thread.load(std::memory_order_relaxed)) *
-      (is_float ? 1 : d.thread_begin ? 16 : 2) / (mp == 1 ? 4 : 1);
+  // One micro-panel of A (GEMV-like): bound by the weight stream (about 80 GB/s from L2 or
+  // L3 on Zen 4 whatever the format), so the floor counts weight bytes instead: 2^17 per
+  // thread at the default.  Zen 4, 1 against 2 threads, back-to-back calls: int8 1x1000x1024
+  // 12.9 / 6.8 us, 1x3072x128 5.0 / 3.8, 1x256x1024 3.1 / 2.4, 1x128x1024 (stays on one) 1.80
+  // / 1.66; fp32 1x1000x512 24.2 / 14.0, 1x128x512 3.1 / 2.7, 1x10x2048 (one) 3.5 / 3.5.
+  const double base = double(g_min_macs_per_thread.load(std::memory_order_relaxed));
+  const double min_macs = mp == 1 ? base / double(elem_bits(d.b_elem))
+                                  : base * (is_float ? 1 : d.thread_begin ? 16 : 2);
   const int64_t T = std::max<int64_t>(
       1, std::min<int64_t>({int64_t(threads), int64_t(max_threads()), mp * np,
                             int64_t(std::min(macs / std::max(min_macs, 1.0), 1e9))}));
