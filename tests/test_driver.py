@@ -32,8 +32,9 @@ PARTITION_SHAPES = [
     (400, 400, 64),     # both
     (517, 93, 301),     # ragged everywhere
     (97, 1037, 129),
-    (45, 1100, 40),     # B block in half of L2, rows >= 1024 columns: A-panel-outer order on
-                        # one thread, BLIS order in the narrower regions of an N split
+    (45, 1100, 40),     # B block in half of L2, rows >= 1024 columns: A-panel-outer order,
+                        # kept by an M split up to 4 threads (4 micro-panels); at 5 threads
+                        # an N split, BLIS order in its narrower regions
     (30, 3000, 176),    # int8 B block over half of a 1 MB L2: column blocks cut to fit it;
                         # fp32 avx512: K within 5/4 of KC, one depth block
 ]

@@ -317,7 +317,7 @@ PYBIND11_MODULE(_core, m) {
         "Most threads one matmul uses (the persistent pool's capacity).");
   m.def("thread_min_macs", [](int64_t v) { return thread_min_macs(v); }, py::arg("value") = -1,
         "Multiply-adds per thread (x2 for integer formats, x16 for AMX tiles; GEMV-like calls "
-        "of one A micro-panel: / weight bits) below which a call uses fewer threads; "
+        "of one A micro-panel: x2 / weight bits) below which a call uses fewer threads; "
         "value >= 0 sets it (tests force every split with 0). Returns the value.");
   m.def("cache_sizes", [] {
     const CacheSizes& c = cache_sizes();

@@ -521,6 +521,12 @@ inline DirectAFn direct_kernel(const Call& cl, int64_t nv) {
 // stream from L2, and the tile stores run along C's rows instead of down its columns (a
 // column sweep of a 1500 x 4224 int32 C touches a new page every row).
 constexpr int64_t kRowOrderCols = 1024;
+// Whether a column block of `panels` B panels, depth kc, runs A panel outer.
+inline bool row_order(const KernelDesc& d, int64_t panels, int64_t kc) {
+  const int64_t l2 = cache_sizes().l2;
+  return !d.ukernel_wide && !d.thread_begin && l2 > 0 && panels * d.nr >= kRowOrderCols &&
+         panels * d.nr * kc * int64_t(elem_bits(d.b_elem)) / 8 <= l2 / 2;
+}
 void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t j0, int64_t j1) {
   const KernelDesc& d = *cl.d;
   const PackedB& b = *cl.b;
@@ -529,7 +535,6 @@ void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t 
   alignas(64) int32_t tile_i[64 * 64];  // mr x nr <= 4096 (checked at registration)
   float* tile_f = reinterpret_cast<float*>(tile_i);
   const Blocking& blk = cl.blk;
-  const int64_t l2 = cache_sizes().l2;
 
   if (d.thread_begin) d.thread_begin();
   for (int64_t jc = j0; jc < j1; jc += blk.NCp) {
@@ -598,12 +603,10 @@ void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t 
         if (last && cl.correct)
           correct_rows(cl, cp, mv, nv, cl.rowterm + q * mr, b.colsum32.data() + n0);
       };
-      const bool row_order = !d.ukernel_wide && !d.thread_begin && l2 > 0 &&
-                             (jc_end - jc) * nr >= kRowOrderCols &&
-                             (jc_end - jc) * nr * kc * b_bits / 8 <= l2 / 2;
+      const bool by_rows = row_order(d, jc_end - jc, kc);
       for (int64_t ic = q0; ic < q1; ic += blk.MCp) {
         const int64_t ic_end = std::min(q1, ic + blk.MCp);
-        if (row_order) {
+        if (by_rows) {
           for (int64_t q = ic; q < ic_end; ++q)
             for (int64_t jr = jc; jr < jc_end; ++jr) tile(q, jr, false);
           continue;
@@ -720,12 +723,13 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, const KernelDesc* tail, int
   // Threads: what was asked, at most the pool's capacity, the tiles and the work.
   const double macs = double(M) * double(b0.N) * double(b0.K);
   // One micro-panel of A (GEMV-like): bound by the weight stream (about 80 GB/s from L2 or
-  // L3 on Zen 4 whatever the format), so the floor counts weight bytes instead: 2^17 per
-  // thread at the default.  Zen 4, 1 against 2 threads, back-to-back calls: int8 1x1000x1024
-  // 12.9 / 6.8 us, 1x3072x128 5.0 / 3.8, 1x256x1024 3.1 / 2.4, 1x128x1024 (stays on one) 1.80
-  // / 1.66; fp32 1x1000x512 24.2 / 14.0, 1x128x512 3.1 / 2.7, 1x10x2048 (one) 3.5 / 3.5.
+  // L3 on Zen 4 whatever the format), so the floor counts weight bytes instead: 2^18 per
+  // thread at the default (3 us; two threads from 6 us of one thread's work).  Zen 4, 1 / 2
+  // threads: int8 1x1000x1024 12.9 / 6.8 us; fp32 1x1000x512 24.2 / 14.0 us.  Smaller calls
+  // gain less (fp32 1x64x1216 3.8 / 3.2 us back to back) and on a busy 2-core VM the second
+  // thread's share sometimes waited on a descheduled vCPU (7 us).
   const double base = double(g_min_macs_per_thread.load(std::memory_order_relaxed));
-  const double min_macs = mp == 1 ? base / double(elem_bits(d.b_elem))
+  const double min_macs = mp == 1 ? base * 2 / double(elem_bits(d.b_elem))
                                   : base * (is_float ? 1 : d.thread_begin ? 16 : 2);
   const int64_t T = std::max<int64_t>(
       1, std::min<int64_t>({int64_t(threads), int64_t(max_threads()), mp * np,
@@ -770,6 +774,15 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, const KernelDesc* tail, int
     }
     int64_t tm = 1, tn = 1;
     choose_grid(cp, np, T, d, b0.K, tm, tn);
+    // Whole C rows per region where they run A panel outer: an N split would cut them below
+    // kRowOrderCols and send the tile stores down C's columns.  Zen 4, int8, 2 threads, vs
+    // onnxruntime: 1500x3072x128 (had been cut into 8 groups of 384 columns) 0.80 -> 0.98x,
+    // 1500x4224x176 0.86 -> 0.96x.
+    if (tn > 1 && cp >= T && row_order(d, std::min(cl.blk.NCp, np), cl.blk.KC) &&
+        !row_order(d, std::min(cl.blk.NCp, ceil_div(np, tm == 1 ? 4 * tn : tn)), cl.blk.KC)) {
+      tm = std::min<int64_t>(T, cp);
+      tn = 1;
+    }
     if (tn == 1) {
       // M split only: every task packs the micro-panels it computes on (nothing shared, one
       // pool run, no barrier).  A few tasks per thread, taken dynamically, so a thread that
