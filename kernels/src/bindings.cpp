@@ -177,6 +177,7 @@ py::dict variant_dict(const KernelDesc& d) {
   v["runnable"] = tier_allowed(d.tier);
   v["in_place"] = d.ukernel_direct != nullptr;
   v["edge_cols"] = d.ukernel_edge ? (d.edge_cols ? d.edge_cols : d.nr) : 0;
+  v["edge2_cols"] = d.ukernel_edge2 ? d.edge2_cols : 0;
   return v;
 }
 

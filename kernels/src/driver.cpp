@@ -505,12 +505,18 @@ inline void correct_rows(const Call& cl, int32_t* c, int64_t rows, int64_t cols,
 inline bool edge_panel(const KernelDesc& d, int64_t nv) {
   return nv < d.nr && (d.edge_cols == 0 || nv <= d.edge_cols);
 }
-inline bool edge_kernel(const KernelDesc& d, int64_t nv) {
-  return d.ukernel_edge && edge_panel(d, nv);
+inline bool edge2_panel(const KernelDesc& d, int64_t nv) {
+  return nv < d.nr && nv <= d.edge2_cols;
+}
+// The packed kernel for a B panel with nv real columns: the narrowest form that covers it.
+inline UKernelFn packed_kernel(const KernelDesc& d, int64_t nv) {
+  if (d.ukernel_edge2 && edge2_panel(d, nv)) return d.ukernel_edge2;
+  return d.ukernel_edge && edge_panel(d, nv) ? d.ukernel_edge : d.ukernel;
 }
 // The in-place kernel for a B panel with nv real columns (cl.direct is d's ukernel_direct).
 inline DirectAFn direct_kernel(const Call& cl, int64_t nv) {
   const KernelDesc& d = *cl.d;
+  if (d.ukernel_direct_edge2 && edge2_panel(d, nv)) return d.ukernel_direct_edge2;
   return d.ukernel_direct_edge && edge_panel(d, nv) ? d.ukernel_direct_edge : cl.direct;
 }
 
@@ -573,7 +579,7 @@ void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t 
             dq.ukernel(kc, ap, bp, cp, cl.ldc, accumulate);
             return;
           } else {
-            (edge_kernel(dq, nv) ? dq.ukernel_edge : dq.ukernel)(kc, ap, bp, tile_f, nr, 0);
+            packed_kernel(dq, nv)(kc, ap, bp, tile_f, nr, 0);
           }
           for (int64_t r = 0; r < mv; ++r)
             for (int64_t v = 0; v < nv; ++v)
@@ -592,7 +598,7 @@ void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t 
           if (direct)
             direct_kernel(cl, nv)(kc, ax, cl.ldx, bp, tile_i, nr, 0);
           else
-            (edge_kernel(dq, nv) ? dq.ukernel_edge : dq.ukernel)(kc, ap, bp, tile_i, nr, 0);
+            packed_kernel(dq, nv)(kc, ap, bp, tile_i, nr, 0);
           for (int64_t r = 0; r < mv; ++r) {
             uint32_t* crow = reinterpret_cast<uint32_t*>(cp + r * cl.ldc);
             const uint32_t* trow = reinterpret_cast<const uint32_t*>(tile_i + r * nr);

@@ -107,6 +107,7 @@ class Variant:
     runnable: bool
     in_place: bool  # has a form that reads A from x's rows (the driver decides when)
     edge_cols: int  # columns its edge kernel computes for a narrow last panel (0: none)
+    edge2_cols: int  # columns of a second, narrower edge kernel ahead of it (0: none)
 
     def flush_period(self, **params) -> Optional[int]:
         """Depth after which 16-bit partial sums are flushed into int32 (None: 32-bit)."""

@@ -27,6 +27,7 @@ namespace {
 
 #include "ukernels.h"  // the micro-kernels, written once for Ymm and Zmm
 
+using x86::Ymm;
 using x86::Zmm;
 constexpr int kNR = nr_of<Zmm>();
 
@@ -36,7 +37,9 @@ constexpr int kNR = nr_of<Zmm>();
   constexpr KernelDesc kF32_##MR = KernelDesc::fp32("f32_gemm_" #MR "x32__avx512", "avx512", \
                                                     MR, kNR, {192, 256, 3072}, f32_tile<Zmm, MR>) \
                                   .with_edge(f32_tile<Zmm, MR, 1>, kNR / 2)             \
-                                  .with_direct(f32_tile_direct<Zmm, MR>, f32_tile_direct<Zmm, MR, 1>);
+                                  .with_direct(f32_tile_direct<Zmm, MR>, f32_tile_direct<Zmm, MR, 1>) \
+                                  .with_edge2(f32_tile<Ymm, MR, 1, kNR>,                \
+                                              f32_tile_direct<Ymm, MR, 1, kNR>, kNR / 4);
 #define LB_INT8(MR)                                                                          \
   constexpr KernelDesc kInt8_##MR = KernelDesc::acc32(                                       \
       "qu8s8_gemm_" #MR "x32c2__avx512", Format::kInt8, "avx512", {MR, kNR, 2, 2}, Elem::kS16, \

@@ -79,13 +79,20 @@ void f32_row1(int64_t kc, const void* a, const void* b, void* c, int64_t, int ac
 // GEMMs read A this way); else the packed panel [kc][MR] (lda unused).  Each element sums in
 // the same order either way (one FMA per k, k ascending), so packed and in-place panels give
 // the same bits.
-template <class V, int MR, int NV, bool kDirect>
+// BS: floats per k of the packed B panel (0: V's own panel width, 2 * V::kLanes); a wider
+// family's panel read by narrower vectors (the quarter-width edge: Ymm on a Zmm panel).
+template <class V, int MR, int NV, bool kDirect, int BS = 0>
 [[gnu::always_inline]] inline void f32_tile_body(int64_t kc, const float* a, int64_t lda,
                                                  const void* b, void* c, int64_t ldc,
                                                  int accumulate) {
   static_assert(MR >= 1 && MR <= kMaxRows, "LB_ROWS spells out 14 rows");
   static_assert(NV == 1 || NV == 2, "one or two vectors of columns");
-  constexpr int kNR = nr_of<V>();
+  static_assert(BS == 0 || BS >= 2 * V::kLanes, "a panel at least as wide as the tile");
+  constexpr int kNR = BS ? BS : nr_of<V>();
+  // Unrolled (V's choice) only where the row addresses fit the registers: an in-place tile
+  // of more than 6 rows keeps its accumulators pinned instead (unrolled, the 12-row ymm
+  // edge recomputed row addresses every step and took 56% of a full 12x32 tile's time).
+  constexpr bool kUnroll = V::kUnrollF32 && !(kDirect && MR > 6);
   constexpr int64_t kStep = kDirect ? 1 : MR;  // floats from one k to the next in a row
   using F = typename V::F;
   const float* B = static_cast<const float*>(b);
@@ -108,7 +115,7 @@ template <class V, int MR, int NV, bool kDirect>
     c##r##0 = V::fmadd(av, b0, c##r##0);       \
     if constexpr (NV > 1)                      \
       c##r##1 = V::fmadd(av, b1, c##r##1);     \
-    if constexpr (!V::kUnrollF32) {            \
+    if constexpr (!kUnroll) {                  \
       LB_PIN(c##r##0);                         \
       if constexpr (NV > 1) LB_PIN(c##r##1);   \
     }                                          \
@@ -119,7 +126,7 @@ template <class V, int MR, int NV, bool kDirect>
     const F b1 = NV > 1 ? V::load_bf(B + k * kNR + V::kLanes) : b0;    \
     LB_ROWS(LB_FMA)                                                    \
   }
-  if constexpr (V::kUnrollF32) {
+  if constexpr (kUnroll) {
 #pragma GCC unroll 4
     for (int64_t k = 0; k < kc; ++k) LB_K_STEP
   } else {
@@ -142,17 +149,17 @@ template <class V, int MR, int NV, bool kDirect>
 #undef LB_STORE
 }
 
-template <class V, int MR, int NV = 2>
+template <class V, int MR, int NV = 2, int BS = 0>
 void f32_tile(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
-  f32_tile_body<V, MR, NV, false>(kc, static_cast<const float*>(a), 0, b, c, ldc, accumulate);
+  f32_tile_body<V, MR, NV, false, BS>(kc, static_cast<const float*>(a), 0, b, c, ldc, accumulate);
 }
 
 // f32_tile with A read in place (KernelDesc::ukernel_direct): lda in bytes.
-template <class V, int MR, int NV = 2>
+template <class V, int MR, int NV = 2, int BS = 0>
 void f32_tile_direct(int64_t kc, const uint8_t* a, int64_t lda, const void* b, void* c,
                      int64_t ldc, int accumulate) {
-  f32_tile_body<V, MR, NV, true>(kc, reinterpret_cast<const float*>(a), lda / int64_t(sizeof(float)),
-                                b, c, ldc, accumulate);
+  f32_tile_body<V, MR, NV, true, BS>(kc, reinterpret_cast<const float*>(a),
+                                     lda / int64_t(sizeof(float)), b, c, ldc, accumulate);
 }
 
 // Exact u8 x s8 without VNNI.  A: int16 [kc/2][MR][2] (x widened while packing);
