@@ -38,8 +38,8 @@ constexpr int kNR = nr_of<Zmm>();
                                                     MR, kNR, {192, 256, 3072}, f32_tile<Zmm, MR>) \
                                   .with_edge(f32_tile<Zmm, MR, 1>, kNR / 2)             \
                                   .with_direct(f32_tile_direct<Zmm, MR>, f32_tile_direct<Zmm, MR, 1>) \
-                                  .with_edge2(f32_tile<Ymm, MR, 1, kNR>,                \
-                                              f32_tile_direct<Ymm, MR, 1, kNR>, kNR / 4);
+                                  .with_edge2(f32_tile_of<Ymm, MR, 1, kNR>,             \
+                                              f32_tile_direct_of<Ymm, MR, 1, kNR>, kNR / 4);
 #define LB_INT8(MR)                                                                          \
   constexpr KernelDesc kInt8_##MR = KernelDesc::acc32(                                       \
       "qu8s8_gemm_" #MR "x32c2__avx512", Format::kInt8, "avx512", {MR, kNR, 2, 2}, Elem::kS16, \

@@ -149,15 +149,28 @@ template <class V, int MR, int NV, bool kDirect, int BS = 0>
 #undef LB_STORE
 }
 
-template <class V, int MR, int NV = 2, int BS = 0>
+template <class V, int MR, int NV = 2>
 void f32_tile(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
-  f32_tile_body<V, MR, NV, false, BS>(kc, static_cast<const float*>(a), 0, b, c, ldc, accumulate);
+  f32_tile_body<V, MR, NV, false>(kc, static_cast<const float*>(a), 0, b, c, ldc, accumulate);
 }
 
 // f32_tile with A read in place (KernelDesc::ukernel_direct): lda in bytes.
-template <class V, int MR, int NV = 2, int BS = 0>
+template <class V, int MR, int NV = 2>
 void f32_tile_direct(int64_t kc, const uint8_t* a, int64_t lda, const void* b, void* c,
                      int64_t ldc, int accumulate) {
+  f32_tile_body<V, MR, NV, true>(kc, reinterpret_cast<const float*>(a),
+                                 lda / int64_t(sizeof(float)), b, c, ldc, accumulate);
+}
+
+// The two above on a wider family's panel (BS floats per k): the quarter-width edge.
+// Separate names keep the main tiles' symbols (ci/armmodel/x86.py finds them by name).
+template <class V, int MR, int NV, int BS>
+void f32_tile_of(int64_t kc, const void* a, const void* b, void* c, int64_t ldc, int accumulate) {
+  f32_tile_body<V, MR, NV, false, BS>(kc, static_cast<const float*>(a), 0, b, c, ldc, accumulate);
+}
+template <class V, int MR, int NV, int BS>
+void f32_tile_direct_of(int64_t kc, const uint8_t* a, int64_t lda, const void* b, void* c,
+                        int64_t ldc, int accumulate) {
   f32_tile_body<V, MR, NV, true, BS>(kc, reinterpret_cast<const float*>(a),
                                      lda / int64_t(sizeof(float)), b, c, ldc, accumulate);
 }
