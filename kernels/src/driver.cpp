@@ -718,11 +718,11 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, const KernelDesc* tail, int
   // column blocks narrowed until it does, so compute_region takes the A-panel-outer order
   // (tile stores along C's rows).  Zen 4, one thread, 1500x4224x176: int8 0.87 -> 1.03x
   // onnxruntime, fp32 0.83 -> 1.01x OpenBLAS (with two depth blocks; 1.02x with one).
-  if (!d.ukernel_wide && !d.thread_begin && cache_sizes().l2 > 0) {
+  {
     const int64_t fit = cache_sizes().l2 / 2 * 8 / (cl.blk.KC * d.nr * int64_t(elem_bits(d.b_elem)));
-    if (std::min(cl.blk.NCp, np) > fit && fit > 0) {
+    if (fit > 0 && std::min(cl.blk.NCp, np) > fit) {
       const int64_t ncp = ceil_div(np, ceil_div(np, fit));  // balanced blocks of <= fit
-      if (ncp * d.nr >= kRowOrderCols) cl.blk.NCp = ncp;
+      if (row_order(d, ncp, cl.blk.KC)) cl.blk.NCp = ncp;
     }
   }
   cl.apanel_bytes = mr * Kp * int64_t(elem_bits(d.a_elem)) / 8;
