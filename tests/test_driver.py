@@ -161,6 +161,38 @@ def test_tail_rows_run_the_shortest_companion_that_holds_them(fmt, tier):
 
 
 @pytest.mark.usefixtures("every_split")
+@pytest.mark.parametrize("tier", lowbit.tiers("fp32"))
+def test_fp32_in_place_rows_crowding_l1_take_an_8_row_tile(tier):
+    """fp32 read in place (few B panels) with a row stride that is a multiple of 2 KB (K a
+    multiple of 512: every row in one or two of L1's 64 sets): a main tile taller than 8
+    rows gives way to the family's 8-row tile; other strides, wide calls (packed A) and
+    tiers whose main tile is at most 8 rows keep the main tile.  Results within the fp32
+    tolerance and the same bits at every thread count."""
+    main, small = _family_mrs("fp32", tier)
+    has_direct = any(v.in_place for v in lowbit.variants()
+                     if v.format == "fp32" and v.tier == tier and v.mr == main)
+    rng = np.random.default_rng(29)
+    for N, K, crowded in ((35, 512, True), (35, 1024, True), (64, 2048, True),
+                          (35, 1040, False), (35, 600, False), (300, 1024, False)):
+        x, w = random_operands(rng, "fp32", 45, N, K)
+        p = lowbit.pack_weights(w, "fp32", tier=tier)
+        head, tail = _core.call_tiles(p, 45)
+        want = 8 if crowded and has_direct and main > 8 and 8 in small else main
+        assert f"_{want}x" in head, (N, K, head)
+        shorter = [m for m in small if 45 % want <= m < want]
+        if 45 % want and shorter:
+            assert tail is not None and f"_{min(shorter)}x" in tail, (N, K, tail)
+        else:
+            assert tail is None, (N, K, tail)
+        first = None
+        for threads in (1, 2, 3):
+            c = lowbit.matmul(x, p, threads=threads)
+            assert_matches_reference(c, x, w, "fp32")
+            first = c if first is None else first
+            np.testing.assert_array_equal(c, first)
+
+
+@pytest.mark.usefixtures("every_split")
 @pytest.mark.parametrize("fmt,tier", format_tiers())
 def test_tail_tile_rows_are_exact(fmt, tier):
     """Every remainder r = M % mr, on one and several threads, over several depth blocks
@@ -209,7 +241,8 @@ def test_fp32_in_place_a_gives_the_packed_bits(tmp_path):
     tile; each element must sum in the packed tile's order: the same bits with the in-place
     path turned off (LOWBIT_F32_DIRECT=0, read once per process, so in a child process)."""
     rng = np.random.default_rng(19)
-    shapes = [(600, 16, 300), (37, 100, 1000), (13, 128, 2), (7, 40, 5000), (61, 129, 77)]
+    shapes = [(600, 16, 300), (37, 100, 1000), (13, 128, 2), (7, 40, 5000), (61, 129, 77),
+              (45, 35, 512), (29, 70, 1024)]  # the last two: rows crowding L1 (8-row tile)
     ops = [(rng.standard_normal((M, K), dtype=np.float32),
             rng.standard_normal((K, N), dtype=np.float32)) for M, N, K in shapes]
     np.savez(tmp_path / "ops.npz", *[a for pair in ops for a in pair])

@@ -281,7 +281,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("call_tiles",
         [](const PackedWeights& pw, int64_t M, bool narrow) -> py::object {
           if (M < 1) throw py::value_error("M must be >= 1, got " + std::to_string(M));
-          const CallTiles t = call_tiles(*pw.b, M, narrow);
+          const CallTiles t = call_tiles(*pw.b, M, pw.b->K, narrow);  // x C-contiguous
           if (!t.main) return py::none();
           return py::make_tuple(t.main->name, t.tail ? py::object(py::str(t.tail->name)) : py::none());
         },

@@ -343,8 +343,11 @@ Blocking blocking(const KernelDesc& d, int64_t flush_k, int64_t Kp) {
     // in an eighth of L2.  Zen 4, avx512vnni, one thread, KC 588 (L1 rule) -> 2048:
     // 512x4096x4096 45.3 -> 40.0 ms, 64x11008x4096 15.9 -> 13.9 ms; neutral on 1024^3,
     // 196x256x2304, 49x512x4608.  (16-bit kernels are capped by their flush period.)
-    if (cs.l2 > 0 && d.acc_bits == 32 && d.format != Format::kFp32 && !d.thread_begin)
-      kc = std::max(kc, cs.l2 / 8 * 8 / pair_bits);
+    // fp32 (twice the bytes per k, so fewer k per L1): the two panels in a quarter of L2.
+    // Zen 4, avx512 (12x32 tile), one thread, KC 162 (L1 rule) -> 1366-1489: 1024^3 47-52
+    // -> 54-55 GMAC/s, 512x4096x4096 47 -> 55, 64x11008x4096 47 -> 54, 49x512x4608 50 -> 54.
+    if (cs.l2 > 0 && d.acc_bits == 32 && !d.thread_begin)
+      kc = std::max(kc, (d.format == Format::kFp32 ? cs.l2 / 4 : cs.l2 / 8) * 8 / pair_bits);
     kc = std::clamp<int64_t>(kc, 128, 4096);
     if (ov.kc) kc = ov.kc;
   }
@@ -402,9 +405,22 @@ constexpr int64_t kDirectPanels = 8;
 // few sets and, re-read for every B panel, evict each other: at most 4 rows per set.
 // Zen 4, avx512vnni, one thread, vs onnxruntime: 1024^3 0.99 -> 1.01x, 784x512x1152
 // 0.98 -> 1.03x, 49x512x4608 1.00 -> 1.04x in place; 64x4096x4096 (one set) 1.07 -> 0.82x.
+int64_t l1_sets_of_rows(int64_t ldx_bytes) {
+  return 64 / std::gcd<int64_t>((ldx_bytes / 64) % 64, 64);
+}
 bool rows_spread_in_l1(int64_t ldx_bytes, int64_t mr) {
-  const int64_t sets = 64 / std::gcd<int64_t>((ldx_bytes / 64) % 64, 64);
-  return ceil_div(mr, sets) <= 4;
+  return ceil_div(mr, l1_sets_of_rows(ldx_bytes)) <= 4;
+}
+// Rows an fp32 in-place tile takes when its rows crowd into one or two sets (call_tiles).
+constexpr int64_t kCrowdedRows = 8;
+// Whether an fp32 call on d with np B panels reads A in place (gemm_on): LOWBIT_F32_DIRECT=0
+// turns it off (the bits are the same either way).
+bool f32_in_place(const KernelDesc& d, int64_t np) {
+  static const bool off = [] {
+    const char* e = std::getenv("LOWBIT_F32_DIRECT");
+    return e && std::string(e) == "0";
+  }();
+  return !off && d.ukernel_direct && np <= kDirectPanels;
 }
 // Packed A of one M chunk at most this large (it stays in the last-level cache).
 constexpr int64_t kMinAChunkBytes = int64_t(4) << 20, kMaxAChunkBytes = int64_t(16) << 20;
@@ -705,11 +721,7 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, const KernelDesc* tail, int
   // Zen 3, one thread, M = 3136, K = 576: N = 16 28 -> 46 GFMA/s, N = 64 38 -> 44, but N = 256
   // 43 -> 41 (every B panel re-reads A's strided rows).  LOWBIT_F32_DIRECT=0 turns it off
   // (the bits are the same either way).
-  static const bool no_direct_f32 = [] {
-    const char* e = std::getenv("LOWBIT_F32_DIRECT");
-    return e && std::string(e) == "0";
-  }();
-  if (is_float && !no_direct_f32 && np <= kDirectPanels && (cl.direct = d.ukernel_direct))
+  if (is_float && f32_in_place(d, np) && (cl.direct = d.ukernel_direct))
     cl.direct_end = M / mr;
   // One micro-panel of A (GEMV-like): no B micro-panel is reused across rows, so depth
   // blocks only cut B's stream; take the whole depth (up to the flush period).
@@ -838,9 +850,27 @@ int64_t thread_min_macs(int64_t v) {
   return g_min_macs_per_thread.load();
 }
 
-CallTiles call_tiles(const PackedB& b, int64_t M, bool narrow) {
+CallTiles call_tiles(const PackedB& b, int64_t M, int64_t ldx, bool narrow) {
   const KernelFamily& f = *b.family;
-  const int tile = f.tile_for(M, b.tile);
+  int tile = f.tile_for(M, b.tile);
+  // fp32 read in place whose rows crowd into one or two of L1's sets (a row stride that is
+  // a multiple of 2 KB: K a multiple of 512): the tallest tile of at most kCrowdedRows
+  // rows, so a micro-panel's rows stay in L1 (8 ways) while its 16 columns are consumed.
+  // Zen 4, avx512, one thread, 12 -> 8 rows: 700x35x2048 1.48-1.92 -> 1.14-1.24 ms,
+  // 700x200x4096 17.6-19.2 -> 11.3-13.6 ms, 700x64x1024 1.30-1.39 -> 0.88-1.00 ms; K = 2032
+  // (rows spread) and K = 512 or 1536 (two sets) within noise.
+  const KernelDesc& top = *f.tiles[tile];
+  if (top.format == Format::kFp32 && top.mr > kCrowdedRows && f32_in_place(top, b.n_panels) &&
+      l1_sets_of_rows(ldx * 4) <= 2) {
+    int best = -1;
+    for (int i = 0; i < f.count; ++i) {
+      const KernelDesc& t = *f.tiles[i];
+      if (t.mr <= kCrowdedRows && t.ukernel_direct && t.kb == top.kb && t.nr == top.nr &&
+          (best < 0 || t.mr > f.tiles[best]->mr))
+        best = i;
+    }
+    if (best >= 0 && M >= f.tiles[best]->mr) tile = best;
+  }
   const KernelDesc& d = *f.tiles[tile];
   CallTiles out{&d, nullptr, b.tile_flush_k[size_t(tile)]};
   // The rows past the last full tile: the family's shortest tile that holds them, when it is
@@ -867,13 +897,13 @@ void gemm(const PackedB& b, const void* x, int64_t M, int64_t ldx, int32_t zx, v
           int64_t ldc, int threads) {
   if (threads < 1) throw std::invalid_argument("threads must be >= 1");
   if (M < 1) return;
-  const CallTiles t = call_tiles(b, M, false);
+  const CallTiles t = call_tiles(b, M, ldx, false);
   if (t.main->format == Format::kFp32 && zx != 0)
     throw std::invalid_argument("fp32 activations take no zero point");
   // The exact-but-faster variant when the codes allow it (the pack check decides).
   if (t.main->narrow &&
       narrow_plausible(static_cast<const uint8_t*>(x), b.K, b.desc->narrow_x_max)) {
-    const CallTiles n = call_tiles(b, M, true);
+    const CallTiles n = call_tiles(b, M, ldx, true);
     if (n.main) {
       try {
         gemm_on(b, *n.main, n.tail, n.flush_k, true, x, M, ldx, zx, c, ldc, threads);

@@ -134,7 +134,7 @@ struct CallTiles {
   const KernelDesc* tail = nullptr;
   int64_t flush_k = 0;
 };
-CallTiles call_tiles(const PackedB& b, int64_t M, bool narrow);
+CallTiles call_tiles(const PackedB& b, int64_t M, int64_t ldx, bool narrow);  // ldx: x's row stride (elements)
 // Multiply-adds per thread below which a call uses fewer threads (x2 for integer formats,
 // x16 for tile kernels);
 // v >= 0 sets it.  Returns the value in force.
