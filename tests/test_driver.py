@@ -161,24 +161,32 @@ def test_tail_rows_run_the_shortest_companion_that_holds_them(fmt, tier):
 
 
 @pytest.mark.usefixtures("every_split")
-@pytest.mark.parametrize("tier", lowbit.tiers("fp32"))
-def test_fp32_in_place_rows_crowding_l1_take_an_8_row_tile(tier):
-    """fp32 read in place (few B panels) with a row stride that is a multiple of 2 KB (K a
-    multiple of 512: every row in one or two of L1's 64 sets): a main tile taller than 8
-    rows gives way to the family's 8-row tile; other strides, wide calls (packed A) and
-    tiers whose main tile is at most 8 rows keep the main tile.  Results within the fp32
-    tolerance and the same bits at every thread count."""
-    main, small = _family_mrs("fp32", tier)
-    has_direct = any(v.in_place for v in lowbit.variants()
-                     if v.format == "fp32" and v.tier == tier and v.mr == main)
+@pytest.mark.parametrize("fmt,tier", [ft for ft in format_tiers() if ft[0] in ("fp32", "int8")])
+def test_in_place_rows_crowding_l1_take_an_8_row_tile(fmt, tier):
+    """A read in place by a vector tile (few B panels) with a row stride that is a multiple
+    of 2 KB (fp32 K a multiple of 512, int8 of 2048: every row in one or two of L1's 64
+    sets): a main tile taller than 8 rows gives way to the family's 8-row in-place tile.
+    Other strides, wide calls and calls that pack A (int8 with a weight zero point) keep the
+    main tile, as do tiers whose main tile is at most 8 rows or has no in-place form.
+    Results exact (fp32: within tolerance, the same bits at every thread count)."""
+    main, small = _family_mrs(fmt, tier)
+    mine = [v for v in lowbit.variants() if v.format == fmt and v.tier == tier]
+    top = next(v for v in mine if v.mr == main)
+    eight = any(v.mr == 8 and v.in_place for v in mine)
+    can = top.in_place and main > 8 and eight and not tier == "amx"
+    unit = 512 if fmt == "fp32" else 2048
+    zw = 0 if fmt == "fp32" else 3
     rng = np.random.default_rng(29)
-    for N, K, crowded in ((35, 512, True), (35, 1024, True), (64, 2048, True),
-                          (35, 1040, False), (35, 600, False), (300, 1024, False)):
-        x, w = random_operands(rng, "fp32", 45, N, K)
-        p = lowbit.pack_weights(w, "fp32", tier=tier)
+    cases = [(35, unit, 0, True), (64, 2 * unit, 0, True), (35, unit + 16, 0, False),
+             (35, unit // 2 + 8, 0, False), (300, unit, 0, False)]
+    if fmt != "fp32":
+        cases += [(35, unit, zw, False), (64, unit // 2, 0, False)]  # packed A; four sets
+    for N, K, zero_w, crowded in cases:
+        x, w = random_operands(rng, fmt, 45, N, K)
+        p = lowbit.pack_weights(w, fmt, zero_point=zero_w, tier=tier)
         head, tail = _core.call_tiles(p, 45)
-        want = 8 if crowded and has_direct and main > 8 and 8 in small else main
-        assert f"_{want}x" in head, (N, K, head)
+        want = 8 if crowded and can else main
+        assert f"_{want}x" in head, (N, K, zero_w, head)
         shorter = [m for m in small if 45 % want <= m < want]
         if 45 % want and shorter:
             assert tail is not None and f"_{min(shorter)}x" in tail, (N, K, tail)
@@ -187,7 +195,7 @@ def test_fp32_in_place_rows_crowding_l1_take_an_8_row_tile(tier):
         first = None
         for threads in (1, 2, 3):
             c = lowbit.matmul(x, p, threads=threads)
-            assert_matches_reference(c, x, w, "fp32")
+            assert_matches_reference(c, x, w, fmt, 0, zero_w)
             first = c if first is None else first
             np.testing.assert_array_equal(c, first)
 

@@ -279,15 +279,16 @@ PYBIND11_MODULE(_core, m) {
         py::arg("x"), py::arg("packed"), py::arg("zero_point") = 0, py::arg("threads") = 1);
 
   m.def("call_tiles",
-        [](const PackedWeights& pw, int64_t M, bool narrow) -> py::object {
+        [](const PackedWeights& pw, int64_t M, bool narrow, int32_t zero_point) -> py::object {
           if (M < 1) throw py::value_error("M must be >= 1, got " + std::to_string(M));
-          const CallTiles t = call_tiles(*pw.b, M, pw.b->K, narrow);  // x C-contiguous
+          const CallTiles t = call_tiles(*pw.b, M, pw.b->K, zero_point, narrow);  // x C-contiguous
           if (!t.main) return py::none();
           return py::make_tuple(t.main->name, t.tail ? py::object(py::str(t.tail->name)) : py::none());
         },
-        py::arg("packed"), py::arg("M"), py::arg("narrow") = false,
-        "(main tile, tail tile or None) that a call of M rows runs on these weights; narrow: "
-        "the exact-but-faster companions (None when there are none)");
+        py::arg("packed"), py::arg("M"), py::arg("narrow") = false, py::arg("zero_point") = 0,
+        "(main tile, tail tile or None) that a call of M rows (x C-contiguous, activation "
+        "zero point zero_point) runs on these weights; narrow: the exact-but-faster "
+        "companions (None when there are none)");
   m.def("variants", [] {
     py::list out;
     for (const KernelDesc* d : all_kernels()) out.append(variant_dict(*d));

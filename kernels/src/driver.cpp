@@ -402,16 +402,17 @@ constexpr int64_t kDirectPanels = 8;
 // Whether the mr rows of an in-place micro-panel, ldx_bytes apart, spread over L1's sets
 // (read in place by wider calls too).  x86 L1 data caches index 64 sets of 64-byte lines
 // with the address bits below 4 KB, so rows whose stride is a multiple of 1-4 KB share a
-// few sets and, re-read for every B panel, evict each other: at most 4 rows per set.
+// few sets and, re-read for every B panel, evict each other: at most 4 rows per set
+// (counted with row 0 at a line boundary).
 // Zen 4, avx512vnni, one thread, vs onnxruntime: 1024^3 0.99 -> 1.01x, 784x512x1152
 // 0.98 -> 1.03x, 49x512x4608 1.00 -> 1.04x in place; 64x4096x4096 (one set) 1.07 -> 0.82x.
-int64_t l1_sets_of_rows(int64_t ldx_bytes) {
-  return 64 / std::gcd<int64_t>((ldx_bytes / 64) % 64, 64);
-}
 bool rows_spread_in_l1(int64_t ldx_bytes, int64_t mr) {
-  return ceil_div(mr, l1_sets_of_rows(ldx_bytes)) <= 4;
+  int count[64] = {};
+  int most = 0;
+  for (int64_t r = 0; r < mr; ++r) most = std::max(most, ++count[(r * ldx_bytes / 64) % 64]);
+  return most <= 4;
 }
-// Rows an fp32 in-place tile takes when its rows crowd into one or two sets (call_tiles).
+// Rows an in-place tile takes when its rows crowd into one or two sets (call_tiles).
 constexpr int64_t kCrowdedRows = 8;
 // Whether an fp32 call on d with np B panels reads A in place (gemm_on): LOWBIT_F32_DIRECT=0
 // turns it off (the bits are the same either way).
@@ -421,6 +422,32 @@ bool f32_in_place(const KernelDesc& d, int64_t np) {
     return e && std::string(e) == "0";
   }();
   return !off && d.ukernel_direct && np <= kDirectPanels;
+}
+// Whether a call on d (a tile of b0's family; narrow: its exact-but-faster form) with
+// activation zero point zx and x rows ldx elements apart reads A in place (gemm_on):
+//   fp32: f32_in_place;
+//   integer: the variant has an in-place form and nothing about a row needs computing
+//   first: every u8 code is valid (nothing to check, so nothing a concurrent writer could
+//   slip past a check), the weight zero point leaves no row term (B0 == 0), and
+//   K * max|x - zx| * max|w - zw| fits int32 (no row can overflow, whatever its codes).
+//   Vector (non-tile) kernels re-read x's strided rows for every B panel: only for narrow
+//   calls (at most kDirectPanels B panels) or rows that spread over L1's sets
+//   (rows_spread_in_l1).  Zen 4, one thread, avx512vnni: 3136x16x576 vs onnxruntime
+//   0.66 -> 1.18x in place, but 64x4096x4096 0.74x in place (rows 4 KB apart share one L1
+//   set; every panel re-reads them).
+bool reads_in_place(const PackedB& b0, const KernelDesc& d, bool narrow, int32_t zx,
+                    int64_t ldx) {  // ldx: elements (integer formats: u8 codes, so bytes)
+  const int64_t np = b0.n_panels;
+  if (d.format == Format::kFp32) return f32_in_place(d, np);
+  if (narrow || !d.ukernel_direct || d.a_elem != Elem::kU8) return false;
+  const FormatRanges& r = b0.ranges;
+  const int a_off = d.a_offset ? d.a_offset(b0.params) : 0;
+  if (a_off != 0 || r.x_min != 0 || r.x_max != 255 || int64_t(b0.b_offset) + b0.zero_point != 0)
+    return false;
+  const int64_t max_dx = std::max<int64_t>(zx, 255 - zx);
+  const int64_t max_dw = std::max(std::llabs(b0.w_dev_min), std::llabs(b0.w_dev_max));
+  return double(b0.K) * double(max_dx) * double(max_dw) <= double(INT32_MAX) &&
+         (d.thread_begin || np <= kDirectPanels || rows_spread_in_l1(ldx, d.mr));
 }
 // Packed A of one M chunk at most this large (it stays in the last-level cache).
 constexpr int64_t kMinAChunkBytes = int64_t(4) << 20, kMaxAChunkBytes = int64_t(16) << 20;
@@ -689,40 +716,23 @@ void gemm_on(const PackedB& b0, const KernelDesc& d, const KernelDesc* tail, int
   const int64_t mp = ceil_div(M, mr), np = b0.n_panels;
   cl.dt = tail;
   cl.tail_panel = mp - 1;
-  // A read in place (XNNPACK-style) where the variant can and nothing about a row needs
-  // computing first: every u8 code is valid (nothing to check, so nothing a concurrent
-  // writer could slip past a check), the weight zero point leaves no row term (B0 == 0),
-  // and K * max|x - zx| * max|w - zw| fits int32 (no row can overflow, whatever its codes).
-  // Only panels whose tile loads stay inside x: a row's loads reach k = Kp - 1, past K on
-  // the last group (those bytes meet B's zero padding), so the last rows are packed.
-  cl.direct = nullptr;
+  // A read in place (XNNPACK-style; reads_in_place says when).  Integer formats: only
+  // panels whose tile loads stay inside x: a row's loads reach k = Kp - 1, past K on the
+  // last group (those bytes meet B's zero padding), so the last rows are packed.  fp32:
+  // every full micro-panel (the partial last one is packed).  fp32 is read in place only in
+  // narrow calls (at most 8 B panels), where packing A costs a large share of the call:
+  // measured on Zen 3, one thread, M = 3136, K = 576: N = 16 28 -> 46 GFMA/s, N = 64 38 ->
+  // 44, but N = 256 43 -> 41 (every B panel re-reads A's strided rows).  LOWBIT_F32_DIRECT=0
+  // turns it off (the bits are the same either way).
+  cl.direct = reads_in_place(b0, d, narrow, zx, ldx) ? d.ukernel_direct : nullptr;
   cl.direct_end = 0;
-  if (!is_float && !narrow && d.a_elem == Elem::kU8 && check.a_offset == 0 &&
-      check.x_min == 0 && check.x_max == 255 && cl.B0 == 0) {
-    const int64_t max_dx = std::max<int64_t>(zx, 255 - zx);
-    const int64_t max_dw = std::max(std::llabs(b0.w_dev_min), std::llabs(b0.w_dev_max));
-    // Vector (non-tile) kernels re-read x's strided rows for every B panel: for narrow
-    // calls (at most kDirectPanels B panels) or rows that spread over L1's sets
-    // (rows_spread_in_l1).  Zen 4, one thread, avx512vnni: 3136x16x576 vs onnxruntime
-    // 0.66 -> 1.18x in place, but 64x4096x4096 0.74x in place (rows 4 KB apart share
-    // one L1 set; every panel re-reads them).
-    if (double(b0.K) * double(max_dx) * double(max_dw) <= double(INT32_MAX) &&
-        (d.thread_begin || np <= kDirectPanels || rows_spread_in_l1(ldx, mr)))
-      cl.direct = d.ukernel_direct;
-    if (cl.direct) {
-      const int64_t over = Kp - b0.K;  // bytes a row's loads reach past K
-      const int64_t last_row = M - 1 - (over ? ceil_div(over, ldx) : 0);
-      cl.direct_end = std::max<int64_t>(0, last_row + 1) / mr;
-    }
-  }
-  // fp32: no codes to check, so A can be read in place where the variant has an in-place
-  // form (every full micro-panel; the partial last one is packed).  Only for narrow calls
-  // (at most 8 B panels), where packing A costs a large share of the call: measured on
-  // Zen 3, one thread, M = 3136, K = 576: N = 16 28 -> 46 GFMA/s, N = 64 38 -> 44, but N = 256
-  // 43 -> 41 (every B panel re-reads A's strided rows).  LOWBIT_F32_DIRECT=0 turns it off
-  // (the bits are the same either way).
-  if (is_float && f32_in_place(d, np) && (cl.direct = d.ukernel_direct))
+  if (cl.direct && is_float) {
     cl.direct_end = M / mr;
+  } else if (cl.direct) {
+    const int64_t over = Kp - b0.K;  // bytes a row's loads reach past K
+    const int64_t last_row = M - 1 - (over ? ceil_div(over, ldx) : 0);
+    cl.direct_end = std::max<int64_t>(0, last_row + 1) / mr;
+  }
   // One micro-panel of A (GEMV-like): no B micro-panel is reused across rows, so depth
   // blocks only cut B's stream; take the whole depth (up to the flush period).
   if (mp == 1) cl.blk.KC = flush_k ? std::min(flush_k, Kp) : Kp;
@@ -850,23 +860,27 @@ int64_t thread_min_macs(int64_t v) {
   return g_min_macs_per_thread.load();
 }
 
-CallTiles call_tiles(const PackedB& b, int64_t M, int64_t ldx, bool narrow) {
+CallTiles call_tiles(const PackedB& b, int64_t M, int64_t ldx, int32_t zx, bool narrow) {
   const KernelFamily& f = *b.family;
   int tile = f.tile_for(M, b.tile);
-  // fp32 read in place whose rows crowd into one or two of L1's sets (a row stride that is
-  // a multiple of 2 KB: K a multiple of 512): the tallest tile of at most kCrowdedRows
-  // rows, so a micro-panel's rows stay in L1 (8 ways) while its 16 columns are consumed.
-  // Zen 4, avx512, one thread, 12 -> 8 rows: 700x35x2048 1.48-1.92 -> 1.14-1.24 ms,
-  // 700x200x4096 17.6-19.2 -> 11.3-13.6 ms, 700x64x1024 1.30-1.39 -> 0.88-1.00 ms; K = 2032
-  // (rows spread) and K = 512 or 1536 (two sets) within noise.
+  // A read in place by a vector tile whose rows crowd into a few of L1's sets (more than 4
+  // rows in one: a row stride of a multiple of 2 KB, K a multiple of 512 floats or 2048
+  // codes; rows_spread_in_l1): the
+  // family's tallest in-place tile of at most kCrowdedRows rows, so a micro-panel's rows
+  // stay in L1 (8 ways) while the tile consumes their cache lines.  Zen 4, one thread,
+  // 12/14 -> 8 rows: fp32 (avx512) 700x35x2048 1.48-1.92 -> 1.14-1.24 ms, 700x200x4096
+  // 17.6-19.2 -> 11.3-13.6 ms, 700x64x1024 1.30-1.39 -> 0.88-1.00 ms; int8 (avx512vnni) vs
+  // onnxruntime 700x200x4096 0.69-0.77 -> 1.14x, 49x128x4096 0.75 -> 1.20-1.32x; rows that
+  // spread (fp32 K = 2032) or sit in four sets (int8 K = 1024) within noise.
   const KernelDesc& top = *f.tiles[tile];
-  if (top.format == Format::kFp32 && top.mr > kCrowdedRows && f32_in_place(top, b.n_panels) &&
-      l1_sets_of_rows(ldx * 4) <= 2) {
+  const int64_t ldx_bytes = top.format == Format::kFp32 ? ldx * 4 : ldx;  // x: float or u8
+  if (!narrow && !top.thread_begin && top.mr > kCrowdedRows &&
+      !rows_spread_in_l1(ldx_bytes, top.mr) && reads_in_place(b, top, narrow, zx, ldx)) {
     int best = -1;
     for (int i = 0; i < f.count; ++i) {
       const KernelDesc& t = *f.tiles[i];
-      if (t.mr <= kCrowdedRows && t.ukernel_direct && t.kb == top.kb && t.nr == top.nr &&
-          (best < 0 || t.mr > f.tiles[best]->mr))
+      if (t.mr <= kCrowdedRows && t.ukernel_direct && !t.thread_begin && t.kb == top.kb &&
+          t.nr == top.nr && (best < 0 || t.mr > f.tiles[best]->mr))
         best = i;
     }
     if (best >= 0 && M >= f.tiles[best]->mr) tile = best;
@@ -897,13 +911,13 @@ void gemm(const PackedB& b, const void* x, int64_t M, int64_t ldx, int32_t zx, v
           int64_t ldc, int threads) {
   if (threads < 1) throw std::invalid_argument("threads must be >= 1");
   if (M < 1) return;
-  const CallTiles t = call_tiles(b, M, ldx, false);
+  const CallTiles t = call_tiles(b, M, ldx, zx, false);
   if (t.main->format == Format::kFp32 && zx != 0)
     throw std::invalid_argument("fp32 activations take no zero point");
   // The exact-but-faster variant when the codes allow it (the pack check decides).
   if (t.main->narrow &&
       narrow_plausible(static_cast<const uint8_t*>(x), b.K, b.desc->narrow_x_max)) {
-    const CallTiles n = call_tiles(b, M, ldx, true);
+    const CallTiles n = call_tiles(b, M, ldx, zx, true);
     if (n.main) {
       try {
         gemm_on(b, *n.main, n.tail, n.flush_k, true, x, M, ldx, zx, c, ldc, threads);

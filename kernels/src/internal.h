@@ -134,7 +134,9 @@ struct CallTiles {
   const KernelDesc* tail = nullptr;
   int64_t flush_k = 0;
 };
-CallTiles call_tiles(const PackedB& b, int64_t M, int64_t ldx, bool narrow);  // ldx: x's row stride (elements)
+// ldx: x's row stride (elements), zx: the activation zero point (both decide whether A is
+// read in place, and so the tile).
+CallTiles call_tiles(const PackedB& b, int64_t M, int64_t ldx, int32_t zx, bool narrow);
 // Multiply-adds per thread below which a call uses fewer threads (x2 for integer formats,
 // x16 for tile kernels);
 // v >= 0 sets it.  Returns the value in force.
