@@ -378,6 +378,13 @@ template <class V, int MR, bool kNibbles, int NV, bool kDirect>
   // group, not one per row.
   const int64_t l1 = lda, l3 = 3 * lda, l5 = 5 * lda, l7 = 7 * lda;
   const uint8_t* A8 = a + 8 * lda;
+  if constexpr (V::kPrefetchC) {  // as f32_tile: the C tile is stored after the k loop
+    for (int r = 0; r < MR; ++r) {
+      const int32_t* crow = static_cast<const int32_t*>(c) + r * ldc;
+      _mm_prefetch(reinterpret_cast<const char*>(crow), _MM_HINT_T0);
+      if constexpr (NV > 1) _mm_prefetch(reinterpret_cast<const char*>(crow + V::kLanes), _MM_HINT_T0);
+    }
+  }
   auto row = [&](int r) -> const uint8_t* {
     if (!kDirect) return A + 4 * r;
     const uint8_t* base = r < 8 ? A : A8;
