@@ -62,3 +62,26 @@ def test_peers_rejects_bad_input(tmp_path):
     assert out.returncode == 2 and "int8 and fp32 only" in out.stderr
     out = _peers(["--suite", "nope"], tmp_path)
     assert out.returncode == 2 and "unknown suite" in out.stderr
+
+
+@pytest.mark.skipif(os.environ.get("LOWBIT_TEST_PROFILE") in ("sanitize", "emulated"),
+                    reason="timed runs of the CLI: minutes under ASan or QEMU; the native run covers it")
+def test_peers_shapes_filter(tmp_path):
+    """--shapes: only the named entries of the suite (rows and scaling), unknown names a clear
+    error that lists the suite's shapes."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("threadpoolctl")
+    from lowbit.bench.catalog import load_catalog
+
+    names = [s.name for s in load_catalog(CATALOG).suite("quick")
+             if s.M * s.N * s.K / 1e9 <= 0.05][:2]
+    assert len(names) == 2
+    out = _peers(["--suite", "quick", "--repeat", "1", "--formats", "fp32", "--max-gop", "0.05",
+                  "--shapes", ",".join(names)], tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = [l for l in out.stdout.splitlines() if re.match(r"^\| \S+ \| \d+x\d+x\d+ \| ", l)]
+    assert sorted({r.split(" | ")[0][2:] for r in rows}) == sorted(names), rows
+    assert len(rows) == 4  # fp32 x threads 1, 2 for each
+    out = _peers(["--suite", "quick", "--shapes", "nope"], tmp_path)
+    assert out.returncode == 2 and "no shape 'nope' in suite 'quick'" in out.stderr
+    assert names[0] in out.stderr

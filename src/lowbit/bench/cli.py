@@ -135,7 +135,8 @@ def _cmd_peers(a) -> int:
 
     out = _Tee() if a.out else sys.stdout
     rc = peers(suite=a.suite, threads=a.threads, repeat=a.repeat, max_gop=a.max_gop,
-               tier=a.tier, x127=a.x127, formats=_csv(a.formats), catalog=a.catalog, out=out)
+               tier=a.tier, x127=a.x127, formats=_csv(a.formats), catalog=a.catalog,
+               shapes=_csv(a.shapes) if a.shapes else None, out=out)
     if a.out:  # whole, or not at all: an interrupted run leaves the previous file
         from .atomic import write_text
 
@@ -212,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "onnxruntime's AVX2 path is exact")
     pe.add_argument("--formats", default="int8,fp32", help="comma list of int8, fp32")
     pe.add_argument("--catalog", help="shape catalog (default bench/shapes.toml)")
+    pe.add_argument("--shapes", help="comma list of shape names: only these of the suite")
     pe.add_argument("--out", help="also write the markdown to this file (atomically, when the "
                     "run is complete)")
     pe.set_defaults(func=_cmd_peers)

@@ -82,14 +82,22 @@ def per_call(fn, n: int = 20000, rounds: int = 5) -> float:
 
 def main(suite: str = "default", threads=(1, 2), repeat: int = 5, max_gop: float = 20.0,
          tier: str | None = None, x127: bool = False, formats=("int8", "fp32"),
-         catalog: str | None = None, out=sys.stdout) -> int:
+         catalog: str | None = None, shapes=None, out=sys.stdout) -> int:
     formats = list(formats)
     for f in formats:  # before the imports: bad input is a clear error even without the extra
         if f not in PEER:
             raise ValueError(f"peers compares int8 and fp32 only, got format {f!r}")
     from .catalog import load_catalog
 
+    wanted = list(shapes or [])
     shapes = load_catalog(catalog).suite(suite)
+    if wanted:  # a few entries of the suite again (e.g. to re-measure one speedup)
+        names = [s.name for s in shapes]
+        unknown = [n for n in wanted if n not in names]
+        if unknown:
+            raise ValueError(f"no shape {', '.join(map(repr, unknown))} in suite {suite!r}; "
+                             f"it has: {', '.join(names)}")
+        shapes = [s for s in shapes if s.name in wanted]
     from threadpoolctl import threadpool_limits
 
     import lowbit
