@@ -415,7 +415,7 @@ bool rows_spread_in_l1(int64_t ldx_bytes, int64_t mr) {
   for (int64_t r = 0; r < mr; ++r) most = std::max(most, ++count[(r * ldx_bytes / 64) % 64]);
   return most <= 4;
 }
-// Rows an in-place tile takes when its rows crowd into one or two sets (call_tiles).
+// Rows an in-place tile takes when its rows crowd L1 (not rows_spread_in_l1; call_tiles).
 constexpr int64_t kCrowdedRows = 8;
 // Whether an fp32 call on d with np B panels reads A in place (gemm_on): LOWBIT_F32_DIRECT=0
 // turns it off (the bits are the same either way).
@@ -935,10 +935,10 @@ CallTiles call_tiles(const PackedB& b, int64_t M, int64_t ldx, int32_t zx, bool 
   int tile = f.tile_for(M, b.tile);
   // A read in place by a vector tile whose rows crowd into a few of L1's sets (more than 4
   // rows in one: a row stride of a multiple of 2 KB, K a multiple of 512 floats or 2048
-  // codes; rows_spread_in_l1): the
-  // family's tallest in-place tile of at most kCrowdedRows rows, so a micro-panel's rows
-  // stay in L1 (8 ways) while the tile consumes their cache lines.  Zen 4, one thread,
-  // 12/14 -> 8 rows: fp32 (avx512) 700x35x2048 1.48-1.92 -> 1.14-1.24 ms, 700x200x4096
+  // codes; rows_spread_in_l1): the family's tallest in-place tile of at most kCrowdedRows
+  // rows, so a micro-panel's rows stay in L1 (8 ways) while the tile consumes their cache
+  // lines.  Zen 4, one thread, 12/14 -> 8 rows: fp32 (avx512) 700x35x2048 1.48-1.92 ->
+  // 1.14-1.24 ms, 700x200x4096
   // 17.6-19.2 -> 11.3-13.6 ms, 700x64x1024 1.30-1.39 -> 0.88-1.00 ms; int8 (avx512vnni) vs
   // onnxruntime 700x200x4096 0.69-0.77 -> 1.14x, 49x128x4096 0.75 -> 1.20-1.32x; rows that
   // spread (fp32 K = 2032) or sit in four sets (int8 K = 1024) within noise.
