@@ -32,6 +32,7 @@
 #include <climits>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <fstream>
 #include <functional>
@@ -577,8 +578,8 @@ __attribute__((target("avx512f"))) void merge_tile_zmm(int32_t* c, int64_t ldc,
 MergeWidth merge_width(const KernelDesc& d) {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
   static const bool zmm = __builtin_cpu_supports("avx512f");
-  const std::string t = d.tier;
-  if (zmm && (t.rfind("avx512", 0) == 0 || t == "amx")) return MergeWidth::kZmm;
+  if (zmm && (std::strncmp(d.tier, "avx512", 6) == 0 || std::strcmp(d.tier, "amx") == 0))
+    return MergeWidth::kZmm;
 #else
   (void)d;
 #endif
@@ -710,9 +711,7 @@ void compute_region(const Call& cl, int64_t p0, int64_t q0, int64_t q1, int64_t 
         for (int64_t r = 0; r < mv; ++r)
           for (int64_t v = 0; v < nv; v += 16) __builtin_prefetch(cp + r * cl.ldc + v, 1);
         if (direct)
-          (nv == nr ? cl.direct : direct_kernel(cl, nv))(kc, ax, cl.ldx, bp, tile_i, nr, 0);
-        else if (nv == nr && mv == dq.mr)
-          dq.ukernel(kc, ap, bp, tile_i, nr, 0);
+          direct_kernel(cl, nv)(kc, ax, cl.ldx, bp, tile_i, nr, 0);
         else
           packed_kernel(dq, nv)(kc, ap, bp, tile_i, nr, 0);
         merge_tile(cl, cp, tile_i, nr, mv, nv, accumulate, fix ? cl.rowterm + q * mr : nullptr,
@@ -938,10 +937,10 @@ CallTiles call_tiles(const PackedB& b, int64_t M, int64_t ldx, int32_t zx, bool 
   // codes; rows_spread_in_l1): the family's tallest in-place tile of at most kCrowdedRows
   // rows, so a micro-panel's rows stay in L1 (8 ways) while the tile consumes their cache
   // lines.  Zen 4, one thread, 12/14 -> 8 rows: fp32 (avx512) 700x35x2048 1.48-1.92 ->
-  // 1.14-1.24 ms, 700x200x4096
-  // 17.6-19.2 -> 11.3-13.6 ms, 700x64x1024 1.30-1.39 -> 0.88-1.00 ms; int8 (avx512vnni) vs
-  // onnxruntime 700x200x4096 0.69-0.77 -> 1.14x, 49x128x4096 0.75 -> 1.20-1.32x; rows that
-  // spread (fp32 K = 2032) or sit in four sets (int8 K = 1024) within noise.
+  // 1.14-1.24 ms, 700x200x4096 17.6-19.2 -> 11.3-13.6 ms, 700x64x1024 1.30-1.39 ->
+  // 0.88-1.00 ms; int8 (avx512vnni) vs onnxruntime 700x200x4096 0.69-0.77 -> 1.14x,
+  // 49x128x4096 0.75 -> 1.20-1.32x; rows that spread (fp32 K = 2032) or sit in four sets
+  // (int8 K = 1024) within noise.
   const KernelDesc& top = *f.tiles[tile];
   const int64_t ldx_bytes = top.format == Format::kFp32 ? ldx * 4 : ldx;  // x: float or u8
   if (!narrow && !top.thread_begin && top.mr > kCrowdedRows &&

@@ -30,6 +30,17 @@ inline void store_i32(int32_t* row, typename V::I v0, typename V::I v1, int accu
 #define LB_STORE_I(r) \
   if (r < MR) store_i32<V>(C + r * ldc, c##r##0, c##r##1, accumulate);
 
+// Starts fetching the MR rows of the C tile a kernel stores (or reads) after its k loop:
+// the first and the last of each row's `cols` elements of T, rows ldc elements apart.
+template <int MR, typename T>
+inline void prefetch_c_tile(const void* c, int64_t ldc, int cols) {
+  for (int r = 0; r < MR; ++r) {
+    const T* row = static_cast<const T*>(c) + r * ldc;
+    _mm_prefetch(reinterpret_cast<const char*>(row), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(row + cols - 1), _MM_HINT_T0);
+  }
+}
+
 // The 1-row fp32 tile (GEMV-like calls) over P adjacent B panels (b, b + b_stride bytes,
 // ...): a GEMV is bound by memory, and P = 4 keeps four streams in flight and eight
 // accumulators (eight FMAs, as the FMA latency needs).  Every column sums in k order
@@ -101,14 +112,7 @@ template <class V, int MR, int NV, bool kDirect, int BS = 0>
   const float* A##r = a + (r < MR ? r : 0) * (kDirect ? lda : 1);
   LB_ROWS(LB_DECL)
 #undef LB_DECL
-  if constexpr (V::kPrefetchC) {
-    // The C tile is read (or written) after the k loop: start fetching it now.
-    for (int r = 0; r < MR; ++r) {
-      _mm_prefetch(reinterpret_cast<const char*>(static_cast<float*>(c) + r * ldc), _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(static_cast<float*>(c) + r * ldc + kNR - 1),
-                   _MM_HINT_T0);
-    }
-  }
+  if constexpr (V::kPrefetchC) prefetch_c_tile<MR, float>(c, ldc, kNR);
 #define LB_FMA(r)                              \
   if (r < MR) {                                \
     const F av = V::bcast_f(A##r + k * kStep); \
@@ -378,13 +382,7 @@ template <class V, int MR, bool kNibbles, int NV, bool kDirect>
   // group, not one per row.
   const int64_t l1 = lda, l3 = 3 * lda, l5 = 5 * lda, l7 = 7 * lda;
   const uint8_t* A8 = a + 8 * lda;
-  if constexpr (V::kPrefetchC) {  // as f32_tile: the C tile is stored after the k loop
-    for (int r = 0; r < MR; ++r) {
-      const int32_t* crow = static_cast<const int32_t*>(c) + r * ldc;
-      _mm_prefetch(reinterpret_cast<const char*>(crow), _MM_HINT_T0);
-      if constexpr (NV > 1) _mm_prefetch(reinterpret_cast<const char*>(crow + V::kLanes), _MM_HINT_T0);
-    }
-  }
+  if constexpr (V::kPrefetchC) prefetch_c_tile<MR, int32_t>(c, ldc, NV * V::kLanes);
   auto row = [&](int r) -> const uint8_t* {
     if (!kDirect) return A + 4 * r;
     const uint8_t* base = r < 8 ? A : A8;
